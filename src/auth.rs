@@ -1,0 +1,291 @@
+//! One login, start to finish (`pam_sm_authenticate` minus libpam).
+//!
+//! The flow (DESIGN.md, "One login"): load the config → look up the user's
+//! record → not enrolled: apply the policy → disabled: step aside → locked:
+//! refuse without reading a code → prompt → check the code and record the
+//! result in the tally under the user's lock → one log line.
+//!
+//! This module talks only to traits: [`Conversation`] (the user), [`AuditLog`]
+//! (the administrator) and [`Accounts`] (NSS). The PAM glue in `src/pam/`
+//! provides the real ones; decisions on numbers live in [`crate::policy`].
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::log::{AuditLog, Level, Line};
+use crate::policy::{self, Lock};
+use crate::state::StateError;
+use crate::store::{Method, Store, UserRecord};
+use crate::tally::TallyStore;
+use crate::totp::{self, Check};
+use crate::user::{self, Accounts};
+
+/// What users see when twostep cannot work (details go to syslog only).
+pub const UNAVAILABLE: &str = "Two-step verification is unavailable; contact your administrator.";
+/// The code prompt.
+pub const PROMPT: &str = "Verification code: ";
+
+/// The conversation could not happen (no conversation function, user pressed Ctrl-D, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvError;
+
+/// Talking to the user.
+pub trait Conversation {
+    /// Asks a question without echo and returns the answer.
+    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
+    /// Shows an informational message.
+    fn info(&mut self, text: &str) -> Result<(), ConvError>;
+    /// Shows an error message.
+    fn error(&mut self, text: &str) -> Result<(), ConvError>;
+}
+
+/// The facts of one authentication request.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub user: &'a str,
+    pub service: &'a str,
+    pub rhost: &'a str,
+    /// Seconds since the epoch.
+    pub now: u64,
+    /// Module argument `debug`: log the resolved settings.
+    pub debug: bool,
+}
+
+/// The result, mapped to a PAM return code by the glue (`src/pam/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Second factor verified.
+    Success,
+    /// twostep does not apply to this login (not required, disabled user).
+    Ignore,
+    /// Refused: wrong code, locked, not enrolled while required, …
+    Denied,
+    /// Configuration, store or tally problem: fail closed.
+    Unavailable,
+    /// The conversation failed or the user aborted.
+    Aborted,
+}
+
+/// Why a login could not be evaluated; logged with the file and problem.
+#[derive(Debug)]
+struct Broken(String);
+
+impl<E: fmt::Display> From<E> for Broken {
+    fn from(e: E) -> Self {
+        Broken(e.to_string())
+    }
+}
+
+/// Everything one authentication needs.
+pub struct Login<'a> {
+    pub req: Request<'a>,
+    pub conv: &'a mut dyn Conversation,
+    pub log: &'a mut dyn AuditLog,
+    pub accounts: &'a dyn Accounts,
+}
+
+impl Login<'_> {
+    /// Runs the login with the configuration at `config_path` and logs its outcome.
+    pub fn authenticate(&mut self, config_path: &Path) -> Outcome {
+        match self.run(config_path) {
+            Ok(outcome) => outcome,
+            Err(Broken(why)) => {
+                self.log_outcome(Level::Err, "unavailable", "none", Some(&why));
+                let _ = self.conv.error(UNAVAILABLE);
+                Outcome::Unavailable
+            }
+        }
+    }
+
+    fn run(&mut self, config_path: &Path) -> Result<Outcome, Broken> {
+        let cfg = Config::load(config_path)?;
+        if self.req.debug {
+            let line = format!("debug: config={} {:?}", config_path.display(), cfg);
+            self.log.log(Level::Debug, &line);
+        }
+        let user = self.req.user;
+        if let Err(e) = user::file_name(user) {
+            self.log_outcome(Level::Notice, "denied", "none", Some(&e.to_string()));
+            let _ = self.conv.error(UNAVAILABLE);
+            return Ok(Outcome::Denied);
+        }
+        let store = Store::open(&cfg.secrets_dir)?;
+        let record = store.load(user)?;
+        let record = match record {
+            Some(r) if !r.enabled => {
+                self.log_outcome(Level::Info, "ignored", "none", Some("second factor disabled by an administrator"));
+                return Ok(Outcome::Ignore);
+            }
+            Some(r) if !r.methods().is_empty() => r,
+            _ => return Ok(self.not_enrolled(&cfg)),
+        };
+        self.verify(&cfg, &record)
+    }
+
+    /// A user without a usable record.
+    fn not_enrolled(&mut self, cfg: &Config) -> Outcome {
+        let policy = cfg.policy_for(self.req.service);
+        if !policy.required {
+            self.log_outcome(Level::Info, "ignored", "none", Some("not enrolled, not required"));
+            return Outcome::Ignore;
+        }
+        self.log_outcome(Level::Notice, "not_enrolled", "none", None);
+        let _ = self.conv.error(
+            "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.",
+        );
+        Outcome::Denied
+    }
+
+    fn verify(&mut self, cfg: &Config, record: &UserRecord) -> Result<Outcome, Broken> {
+        let user = self.req.user;
+        let now = self.req.now;
+        let tally = TallyStore::open(&cfg.tally_dir)?;
+        let exempt = !cfg.lockout.even_deny_root && self.accounts.uid(user)? == Some(0);
+
+        // The lock gate: refuse before asking, so a locked account never reveals
+        // whether a code would have been right.
+        let lock = policy::lock_state(&tally.load(user)?, &cfg.lockout, exempt, now);
+        if lock.is_locked() {
+            return Ok(self.refuse_locked(lock));
+        }
+
+        let Some(secret) = record.secret.as_ref() else {
+            // Email-only users: the email fallback is not available in this build.
+            self.log_outcome(Level::Notice, "unavailable", Method::Email.name(), Some("no usable method"));
+            let _ = self.conv.error(UNAVAILABLE);
+            return Ok(Outcome::Denied);
+        };
+        let answer = match self.conv.ask(PROMPT) {
+            Ok(a) => a,
+            Err(ConvError) => {
+                self.log_outcome(Level::Notice, "aborted", "totp", None);
+                return Ok(Outcome::Aborted);
+            }
+        };
+
+        // Check and record under the user's lock: racing logins see each other's result.
+        let verdict = tally.update(user, |t| {
+            policy::expire(t, &cfg.lockout, now);
+            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+            if lock.is_locked() {
+                return Verdict::Locked(lock);
+            }
+            match totp::check(secret, &cfg.totp, &answer, now, t.last_step) {
+                Check::Valid { step } => {
+                    policy::record_success(t);
+                    t.last_step = Some(step);
+                    Verdict::Accepted
+                }
+                check => {
+                    let after = policy::record_failure(t, &cfg.lockout, exempt, now);
+                    let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+                    Verdict::Wrong { replay: matches!(check, Check::Replayed { .. }), after, lock }
+                }
+            }
+        });
+        let verdict = verdict.map_err(|e: StateError| Broken(e.to_string()))?;
+        Ok(match verdict {
+            Verdict::Accepted => {
+                self.log_outcome(Level::Info, "success", "totp", None);
+                Outcome::Success
+            }
+            Verdict::Locked(lock) => self.refuse_locked(lock),
+            Verdict::Wrong { replay, after, lock } => self.refuse_wrong(replay, after, lock),
+        })
+    }
+
+    fn refuse_wrong(&mut self, replay: bool, after: policy::AfterFailure, lock: Lock) -> Outcome {
+        let (result, first) = if replay {
+            ("replay", "That code was already used. Wait for the next code in your app.")
+        } else {
+            ("wrong_code", "Incorrect verification code.")
+        };
+        let remaining = after.remaining.map(|r| r.to_string()).unwrap_or_default();
+        let line = self.line(result, "totp").field("remaining", &remaining);
+        self.log.log(Level::Warning, line.as_str());
+        if after.locked_now {
+            let line = self.line("locked", "totp").field("event", "lock").field("until", &describe_until_utc(lock));
+            self.log.log(Level::Warning, line.as_str());
+            let _ = self.conv.error(&format!("{first} {}", locked_message(lock)));
+        } else {
+            let tail = match after.remaining {
+                Some(1) => " 1 attempt remains before the account is locked.".to_string(),
+                Some(n) => format!(" {n} attempts remain before the account is locked."),
+                None => String::new(),
+            };
+            let _ = self.conv.error(&format!("{first}{tail}"));
+        }
+        Outcome::Denied
+    }
+
+    fn refuse_locked(&mut self, lock: Lock) -> Outcome {
+        let line = self.line("locked", "none").field("until", &describe_until_utc(lock));
+        self.log.log(Level::Warning, line.as_str());
+        let _ = self.conv.error(&locked_message(lock));
+        Outcome::Denied
+    }
+
+    fn line(&self, result: &str, method: &str) -> Line {
+        Line::new()
+            .field("user", self.req.user)
+            .field("service", self.req.service)
+            .field("rhost", self.req.rhost)
+            .field("result", result)
+            .field("method", method)
+    }
+
+    fn log_outcome(&mut self, level: Level, result: &str, method: &str, reason: Option<&str>) {
+        let mut line = self.line(result, method);
+        if let Some(r) = reason {
+            line = line.reason(r);
+        }
+        self.log.log(level, line.as_str());
+    }
+}
+
+enum Verdict {
+    Accepted,
+    Locked(Lock),
+    Wrong { replay: bool, after: policy::AfterFailure, lock: Lock },
+}
+
+/// "Too many incorrect codes. Try again after 14:32." in local time.
+pub fn locked_message(lock: Lock) -> String {
+    match lock {
+        Lock::Until(t) => format!("Too many incorrect codes. Try again after {}.", local_time(t)),
+        _ => "Too many incorrect codes. Ask your administrator to unlock your account.".to_string(),
+    }
+}
+
+/// Local wall-clock time of `t`: "14:32" today, "2026-11-24 00:15" on another day.
+pub fn local_time(t: u64) -> String {
+    use chrono::{Local, TimeZone};
+    let Some(at) = Local.timestamp_opt(t as i64, 0).single() else {
+        return format!("@{t}");
+    };
+    if at.date_naive() == Local::now().date_naive() {
+        at.format("%H:%M").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// RFC 3339 UTC form of a lock end, `never` for a lock that waits for an admin, `-` for none.
+pub fn describe_until_utc(lock: Lock) -> String {
+    match lock {
+        Lock::Open => "-".into(),
+        Lock::UntilUnlocked => "admin_unlock".into(),
+        Lock::Until(t) => rfc3339(t),
+    }
+}
+
+/// Seconds since the epoch as `2026-11-23T14:32:00Z`.
+pub fn rfc3339(t: u64) -> String {
+    chrono::DateTime::from_timestamp(t as i64, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}

@@ -1,0 +1,137 @@
+//! The admin command `twostep`: argument parsing, shared context and error
+//! reporting. One file per command; `src/bin/twostep.rs` only calls [`main`].
+//!
+//! Exit codes: 0 success, 1 error (one line on stderr saying what and how to
+//! fix it), 2 usage error (clap). Every change is also one syslog line
+//! (authpriv, ident `twostep`) so that admins can audit who changed what.
+#![forbid(unsafe_code)]
+
+mod enroll;
+mod status;
+mod unlock;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::store::Store;
+use crate::tally::TallyStore;
+
+/// twostep: manage two-step verification (authenticator-app codes) for Linux logins.
+#[derive(Debug, Parser)]
+#[command(name = "twostep", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file
+    #[arg(long, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a user's secret and show the QR code to scan
+    Enroll(enroll::Args),
+    /// Show one user's two-step state
+    Status(status::StatusArgs),
+    /// Show every user with a two-step record
+    List(status::ListArgs),
+    /// Clear a user's failed attempts and lock
+    Unlock(unlock::Args),
+}
+
+/// An error for the admin: what went wrong and how to fix it.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// What every command gets: the loaded configuration and the time.
+pub struct Context {
+    pub config: Config,
+    pub now: u64,
+}
+
+impl Context {
+    /// Refuses to continue unless running as root.
+    pub fn require_root(&self, what: &str) -> Result<(), CliError> {
+        if nix::unistd::geteuid().is_root() {
+            Ok(())
+        } else {
+            Err(CliError(format!("{what} needs root; run it with sudo")))
+        }
+    }
+
+    /// The secrets store, created 0700 if missing.
+    pub fn store(&self) -> Result<Store, CliError> {
+        Ok(Store::create(&self.config.secrets_dir)?)
+    }
+
+    /// The tally directory, created 0700 if missing.
+    pub fn tally(&self) -> Result<TallyStore, CliError> {
+        Ok(TallyStore::create(&self.config.tally_dir)?)
+    }
+
+    /// Records an administrative change in syslog.
+    pub fn audit(&self, action: &str, user: &str) {
+        let by = std::env::var("SUDO_USER").unwrap_or_else(|_| nix::unistd::getuid().to_string());
+        let line = Line::new().field("user", user).field("action", action).field("by", &by);
+        Syslog::connect("twostep", None).log(Level::Notice, line.as_str());
+    }
+}
+
+/// Refuses user names that cannot be shown safely on a terminal or are empty.
+pub fn check_user_arg(user: &str) -> Result<(), CliError> {
+    crate::user::file_name(user)?;
+    if user.chars().any(char::is_control) {
+        return Err(CliError("the user name contains control characters".into()));
+    }
+    Ok(())
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let config = Config::load(&cli.config).map_err(|e| CliError(format!("{e}")))?;
+    let ctx = Context { config, now: now() };
+    match cli.command {
+        Command::Enroll(a) => enroll::run(&ctx, a),
+        Command::Status(a) => status::status(&ctx, a),
+        Command::List(a) => status::list(&ctx, a),
+        Command::Unlock(a) => unlock::run(&ctx, a),
+    }
+}
+
+/// The admin command's entry point.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("twostep: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `twostep unlock USER`: clear failed attempts and the lock (pam_faillock's `--reset`).
+#![forbid(unsafe_code)]
+
+use super::{CliError, Context, check_user_arg};
+use crate::policy;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The login name
+    user: String,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    ctx.require_root("unlocking a user")?;
+    check_user_arg(&args.user)?;
+    let tally = ctx.tally()?;
+    let was_locked = tally.update(&args.user, |t| {
+        let locked = policy::lock_state(t, &ctx.config.lockout, false, ctx.now).is_locked();
+        policy::unlock(t);
+        locked
+    })?;
+    ctx.audit("unlock", &args.user);
+    if was_locked {
+        println!("Unlocked {}; their failed attempts were cleared.", args.user);
+    } else {
+        println!("{} was not locked; their failed attempts were cleared.", args.user);
+    }
+    Ok(())
+}

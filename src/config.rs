@@ -1,0 +1,430 @@
+//! `/etc/security/twostep.toml`: read, checked and turned into a [`Config`].
+//!
+//! Two stages, as in ripgrep: [`RawConfig`] mirrors the file with every key
+//! optional and unknown keys rejected by serde; [`Config::from_raw`] applies the
+//! defaults of the contract (DESIGN.md) and validates ranges. The file itself
+//! must be a regular file owned by root and not writable by group or others
+//! (checked by [`crate::fsx`]). Every error names the file and says how to fix it.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::fsx::{self, FsError, Trust};
+
+/// Where the module and the admin command look when no `config=PATH` is given.
+pub const DEFAULT_PATH: &str = "/etc/security/twostep.toml";
+
+/// A configuration problem; always names the file.
+#[derive(Debug)]
+pub enum ConfigError {
+    File(FsError),
+    Parse { path: PathBuf, message: String },
+    Invalid { path: PathBuf, key: &'static str, message: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::File(e) => write!(f, "configuration file {e}"),
+            ConfigError::Parse { path, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Invalid { path, key, message } => {
+                write!(f, "{}: `{key}` {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---- stage 1: the file as written ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: Option<String>,
+    secrets_dir: Option<PathBuf>,
+    tally_dir: Option<PathBuf>,
+    totp: Option<RawTotp>,
+    lockout: Option<RawLockout>,
+    email: Option<RawEmail>,
+    policy: Option<RawPolicy>,
+    services: Option<BTreeMap<String, RawPolicy>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTotp {
+    digits: Option<u32>,
+    period: Option<u64>,
+    skew: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLockout {
+    deny: Option<u32>,
+    fail_interval: Option<u64>,
+    unlock_time: Option<u64>,
+    even_deny_root: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    command: Option<Vec<String>>,
+    from: Option<String>,
+    code_valid: Option<u64>,
+    resend_after: Option<u64>,
+    timeout: Option<u64>,
+    address_template: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    required: Option<bool>,
+    grace_logins: Option<u32>,
+    enroll_at_login: Option<bool>,
+    required_groups: Option<Vec<String>>,
+    exempt_groups: Option<Vec<String>>,
+}
+
+// ---- stage 2: validated, defaults applied ----
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file this was read from (for messages).
+    pub path: PathBuf,
+    pub issuer: String,
+    pub secrets_dir: PathBuf,
+    pub tally_dir: PathBuf,
+    pub totp: TotpConfig,
+    pub lockout: LockoutConfig,
+    pub email: EmailConfig,
+    /// The `[policy]` table.
+    pub policy: PolicyConfig,
+    /// `[services.NAME]` tables, already merged over `[policy]`.
+    pub services: BTreeMap<String, PolicyConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotpConfig {
+    pub digits: u32,
+    pub period: u64,
+    pub skew: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutConfig {
+    /// Failed codes that lock the user; 0 disables the lockout.
+    pub deny: u32,
+    pub fail_interval: u64,
+    /// Seconds a lock lasts; 0 means until an administrator runs `twostep unlock`.
+    pub unlock_time: u64,
+    pub even_deny_root: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    pub command: Vec<String>,
+    pub from: String,
+    pub code_valid: u64,
+    pub resend_after: u64,
+    pub timeout: u64,
+    /// Empty, or contains `{user}`.
+    pub address_template: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyConfig {
+    pub required: bool,
+    pub grace_logins: u32,
+    pub enroll_at_login: bool,
+    pub required_groups: Vec<String>,
+    pub exempt_groups: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            required: true,
+            grace_logins: 0,
+            enroll_at_login: false,
+            required_groups: Vec::new(),
+            exempt_groups: Vec::new(),
+        }
+    }
+}
+
+impl PolicyConfig {
+    fn merged(&self, raw: RawPolicy) -> PolicyConfig {
+        PolicyConfig {
+            required: raw.required.unwrap_or(self.required),
+            grace_logins: raw.grace_logins.unwrap_or(self.grace_logins),
+            enroll_at_login: raw.enroll_at_login.unwrap_or(self.enroll_at_login),
+            required_groups: raw.required_groups.unwrap_or_else(|| self.required_groups.clone()),
+            exempt_groups: raw.exempt_groups.unwrap_or_else(|| self.exempt_groups.clone()),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration at `path`; a missing file is an error.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let bytes = fsx::read_trusted(path, Trust::RootWritable, fsx::MAX_CONFIG_FILE)
+            .map_err(ConfigError::File)?
+            .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: "the file is not valid UTF-8".into(),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses configuration text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        Config::from_raw(path, raw)
+    }
+
+    fn from_raw(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
+        let invalid = |key: &'static str, message: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message: message.to_string(),
+        };
+        let totp = raw.totp.unwrap_or_default();
+        let lockout = raw.lockout.unwrap_or_default();
+        let email = raw.email.unwrap_or_default();
+        let policy = PolicyConfig::default().merged(raw.policy.unwrap_or_default());
+
+        let issuer = raw.issuer.unwrap_or_else(|| "twostep".to_string());
+        if issuer.trim().is_empty() || issuer.len() > 100 {
+            return Err(invalid("issuer", "must be 1 to 100 characters"));
+        }
+        if issuer.contains(':') || issuer.chars().any(char::is_control) {
+            return Err(invalid(
+                "issuer",
+                "must not contain ':' or control characters (authenticator apps use ':' to separate issuer and user)",
+            ));
+        }
+        let secrets_dir = raw.secrets_dir.unwrap_or_else(|| "/var/lib/twostep/secrets".into());
+        let tally_dir = raw.tally_dir.unwrap_or_else(|| "/var/lib/twostep/tally".into());
+        if !secrets_dir.is_absolute() {
+            return Err(invalid("secrets_dir", "must be an absolute path"));
+        }
+        if !tally_dir.is_absolute() {
+            return Err(invalid("tally_dir", "must be an absolute path"));
+        }
+        if secrets_dir == tally_dir {
+            return Err(invalid("tally_dir", "must differ from secrets_dir"));
+        }
+
+        let totp = TotpConfig {
+            digits: totp.digits.unwrap_or(6),
+            period: totp.period.unwrap_or(30),
+            skew: totp.skew.unwrap_or(1),
+        };
+        if !(6..=8).contains(&totp.digits) {
+            return Err(invalid("totp.digits", "must be 6, 7 or 8"));
+        }
+        if !(10..=300).contains(&totp.period) {
+            return Err(invalid("totp.period", "must be between 10 and 300 seconds (authenticator apps use 30)"));
+        }
+        if totp.skew > 10 {
+            return Err(invalid("totp.skew", "must be between 0 and 10 steps"));
+        }
+
+        let lockout = LockoutConfig {
+            deny: lockout.deny.unwrap_or(5),
+            fail_interval: lockout.fail_interval.unwrap_or(1800),
+            unlock_time: lockout.unlock_time.unwrap_or(1800),
+            even_deny_root: lockout.even_deny_root.unwrap_or(true),
+        };
+        if lockout.deny > 1000 {
+            return Err(invalid("lockout.deny", "must be at most 1000 (0 disables the lockout)"));
+        }
+        if lockout.deny > 0 && lockout.fail_interval == 0 {
+            return Err(invalid("lockout.fail_interval", "must be at least 1 second"));
+        }
+
+        let email = EmailConfig {
+            command: email.command.unwrap_or_else(|| vec!["/usr/sbin/sendmail".into(), "-t".into(), "-i".into()]),
+            from: email.from.unwrap_or_else(|| "twostep@localhost".into()),
+            code_valid: email.code_valid.unwrap_or(600),
+            resend_after: email.resend_after.unwrap_or(300),
+            timeout: email.timeout.unwrap_or(10),
+            address_template: email.address_template.unwrap_or_default(),
+        };
+        match email.command.first() {
+            Some(prog) if Path::new(prog).is_absolute() => {}
+            _ => {
+                return Err(invalid("email.command", "must be a non-empty list starting with an absolute program path"));
+            }
+        }
+        if email.command.iter().any(|a| a.contains('\0')) {
+            return Err(invalid("email.command", "must not contain NUL bytes"));
+        }
+        if !email.from.contains('@') || email.from.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(invalid("email.from", "must be a plain address such as twostep@district.org"));
+        }
+        if !(60..=86400).contains(&email.code_valid) {
+            return Err(invalid("email.code_valid", "must be between 60 and 86400 seconds"));
+        }
+        if email.resend_after > email.code_valid {
+            return Err(invalid("email.resend_after", "must not be longer than email.code_valid"));
+        }
+        if !(1..=300).contains(&email.timeout) {
+            return Err(invalid("email.timeout", "must be between 1 and 300 seconds"));
+        }
+        if !email.address_template.is_empty()
+            && (!email.address_template.contains("{user}") || !email.address_template.contains('@'))
+        {
+            return Err(invalid(
+                "email.address_template",
+                "must contain {user} and an @, e.g. \"{user}@district.org\"",
+            ));
+        }
+
+        let mut services = BTreeMap::new();
+        for (name, raw_policy) in raw.services.unwrap_or_default() {
+            services.insert(name, policy.merged(raw_policy));
+        }
+
+        Ok(Config { path: path.to_path_buf(), issuer, secrets_dir, tally_dir, totp, lockout, email, policy, services })
+    }
+
+    /// The policy that applies to logins through PAM service `service`.
+    pub fn policy_for(&self, service: &str) -> &PolicyConfig {
+        self.services.get(service).unwrap_or(&self.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/security/twostep.toml"), text)
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.secrets_dir, Path::new("/var/lib/twostep/secrets"));
+        assert_eq!(c.tally_dir, Path::new("/var/lib/twostep/tally"));
+        assert_eq!(c.totp, TotpConfig { digits: 6, period: 30, skew: 1 });
+        assert_eq!(c.lockout, LockoutConfig { deny: 5, fail_interval: 1800, unlock_time: 1800, even_deny_root: true });
+        assert_eq!(c.email.command, ["/usr/sbin/sendmail", "-t", "-i"]);
+        assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (600, 300, 10));
+        assert_eq!(c.email.from, "twostep@localhost");
+        assert_eq!(c.email.address_template, "");
+        assert_eq!(c.policy, PolicyConfig::default());
+        assert!(c.policy.required);
+        assert_eq!(c.policy.grace_logins, 0);
+        assert!(c.services.is_empty());
+    }
+
+    #[test]
+    fn every_default_can_be_overridden() {
+        let c = parse(
+            r#"
+issuer = "Example School District"
+secrets_dir = "/srv/s"
+tally_dir = "/srv/t"
+[totp]
+digits = 8
+period = 60
+skew = 0
+[lockout]
+deny = 3
+fail_interval = 60
+unlock_time = 0
+even_deny_root = false
+[email]
+command = ["/usr/bin/msmtp", "-t"]
+from = "2fa@district.org"
+code_valid = 300
+resend_after = 60
+timeout = 5
+address_template = "{user}@district.org"
+[policy]
+required = false
+grace_logins = 3
+enroll_at_login = true
+required_groups = ["staff"]
+exempt_groups = ["robots"]
+[services.sshd]
+required = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.issuer, "Example School District");
+        assert_eq!(c.secrets_dir, Path::new("/srv/s"));
+        assert_eq!(c.tally_dir, Path::new("/srv/t"));
+        assert_eq!(c.totp, TotpConfig { digits: 8, period: 60, skew: 0 });
+        assert_eq!(c.lockout, LockoutConfig { deny: 3, fail_interval: 60, unlock_time: 0, even_deny_root: false });
+        assert_eq!(c.email.command, ["/usr/bin/msmtp", "-t"]);
+        assert_eq!(c.email.from, "2fa@district.org");
+        assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (300, 60, 5));
+        assert_eq!(c.email.address_template, "{user}@district.org");
+        assert!(!c.policy.required);
+        assert_eq!(c.policy.grace_logins, 3);
+        assert!(c.policy.enroll_at_login);
+        assert_eq!(c.policy.required_groups, ["staff"]);
+        assert_eq!(c.policy.exempt_groups, ["robots"]);
+        let sshd = c.policy_for("sshd");
+        assert!(sshd.required, "service table overrides [policy]");
+        assert_eq!(sshd.grace_logins, 3, "keys not set in the service table come from [policy]");
+        assert!(!c.policy_for("login").required);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_file() {
+        let e = parse("[totp]\ndigit = 6\n").unwrap_err().to_string();
+        assert!(e.contains("/etc/security/twostep.toml") && e.contains("digit"), "{e}");
+        let e = parse("isuer = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("isuer"), "{e}");
+        let e = parse("[services.sshd]\ndeny = 1\n").unwrap_err().to_string();
+        assert!(e.contains("deny"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for (text, key) in [
+            ("[totp]\ndigits = 5", "totp.digits"),
+            ("[totp]\ndigits = 10", "totp.digits"),
+            ("[totp]\nperiod = 0", "totp.period"),
+            ("[totp]\nskew = 100", "totp.skew"),
+            ("issuer = \"a:b\"", "issuer"),
+            ("issuer = \"\"", "issuer"),
+            ("secrets_dir = \"relative\"", "secrets_dir"),
+            ("tally_dir = \"/var/lib/twostep/secrets\"", "tally_dir"),
+            ("[email]\ncommand = []", "email.command"),
+            ("[email]\ncommand = [\"sendmail\"]", "email.command"),
+            ("[email]\nfrom = \"nobody\"", "email.from"),
+            ("[email]\nresend_after = 900", "email.resend_after"),
+            ("[email]\ntimeout = 0", "email.timeout"),
+            ("[email]\naddress_template = \"district.org\"", "email.address_template"),
+            ("[lockout]\nfail_interval = 0", "lockout.fail_interval"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_broken_syntax_are_reported() {
+        assert!(parse("[totp]\ndigits = \"six\"").is_err());
+        assert!(parse("issuer = ").is_err());
+        assert!(parse("[policy]\nrequired = 1").is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! Every file and directory twostep reads or writes goes through this module.
+//!
+//! It owns the three helpers the rest of the crate relies on (see STYLE.md):
+//! one *safe open* (absolute path, `O_NOFOLLOW`, `fstat` owner/mode/type, size
+//! cap), one *atomic write* (temp file + fsync + rename + fsync of the
+//! directory) and one *exclusive lock* (a `flock` on a per-user lock file that
+//! is never renamed, so it stays valid across atomic replacements). Callers
+//! decide what the bytes mean; this module only decides whether the file can be
+//! trusted. "File does not exist" is the only condition reported as absence;
+//! everything else is an error, so callers fail closed.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Largest per-user state file (store record or tally) we agree to read.
+pub const MAX_STATE_FILE: u64 = 64 * 1024;
+/// Largest configuration file we agree to read.
+pub const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+/// How long we wait for another login holding the same user's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// What a file or directory must look like before we trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Owned by root, no permission bits at all for group or others (0600, 0400, 0700).
+    Private,
+    /// Owned by root, not writable by group or others (0644 is fine).
+    RootWritable,
+}
+
+/// Why a path could not be used.
+#[derive(Debug)]
+pub enum FsError {
+    /// A file or directory that must exist does not.
+    Missing(PathBuf),
+    /// The path exists but fails the ownership/mode/type rules.
+    Insecure { path: PathBuf, why: String },
+    /// The file is larger than we are prepared to read.
+    TooLarge { path: PathBuf, limit: u64 },
+    /// The operating system refused an operation.
+    Io { path: PathBuf, op: &'static str, err: io::Error },
+}
+
+impl fmt::Display for FsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsError::Missing(p) => write!(f, "{} does not exist", p.display()),
+            FsError::Insecure { path, why } => write!(f, "{} is insecure: {why}", path.display()),
+            FsError::TooLarge { path, limit } => {
+                write!(f, "{} is larger than {limit} bytes", path.display())
+            }
+            FsError::Io { path, op, err } => write!(f, "cannot {op} {}: {err}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for FsError {}
+
+fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> FsError + 'a {
+    move |err| FsError::Io { path: path.to_path_buf(), op, err }
+}
+
+/// Checks owner, mode and type of already-obtained metadata.
+fn check_meta(path: &Path, meta: &std::fs::Metadata, want_dir: bool, trust: Trust) -> Result<(), FsError> {
+    let insecure = |why: String| Err(FsError::Insecure { path: path.to_path_buf(), why });
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        return insecure("it is a symbolic link; use the real path".into());
+    }
+    if want_dir && !ft.is_dir() {
+        return insecure("it is not a directory".into());
+    }
+    if !want_dir && !ft.is_file() {
+        return insecure("it is not a regular file".into());
+    }
+    if meta.uid() != 0 {
+        return insecure(format!("it is owned by uid {}, not root; run chown root: {}", meta.uid(), path.display()));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    match trust {
+        Trust::Private if mode & 0o077 != 0 => {
+            let want = if want_dir { "700" } else { "600" };
+            insecure(format!(
+                "its mode is {mode:04o}, group/other must have no access; run chmod {want} {}",
+                path.display()
+            ))
+        }
+        Trust::RootWritable if mode & 0o022 != 0 => insecure(format!(
+            "its mode is {mode:04o}, it must not be writable by group or others; run chmod go-w {}",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses relative paths: every path we use comes from root's config and must be absolute.
+fn require_absolute(path: &Path) -> Result<(), FsError> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(FsError::Insecure { path: path.to_path_buf(), why: "it is not an absolute path".into() })
+    }
+}
+
+/// Checks that `dir` is a real (not symlinked) directory owned by root with the given trust.
+pub fn check_dir(dir: &Path, trust: Trust) -> Result<(), FsError> {
+    require_absolute(dir)?;
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FsError::Missing(dir.to_path_buf())),
+        Err(e) => return Err(io_err(dir, "inspect")(e)),
+    };
+    check_meta(dir, &meta, true, trust)
+}
+
+/// Creates `dir` (mode 0700, owned by the caller) when it does not exist, then checks it.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), FsError> {
+    require_absolute(dir)?;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(dir, "create")(e)),
+    }
+    check_dir(dir, Trust::Private)
+}
+
+/// Opens `path` for reading without following symlinks, checks it and reads it whole.
+///
+/// Returns `Ok(None)` only when the file does not exist.
+pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
+    require_absolute(path)?;
+    let file = match OpenOptions::new()
+        .read(true)
+        // O_NONBLOCK: a FIFO planted in place of the file must not hang the login.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(FsError::Insecure {
+                path: path.to_path_buf(),
+                why: "it is a symbolic link; use the real path".into(),
+            });
+        }
+        Err(e) => return Err(io_err(path, "open")(e)),
+    };
+    let meta = file.metadata().map_err(io_err(path, "inspect"))?;
+    check_meta(path, &meta, false, trust)?;
+    if meta.len() > limit {
+        return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut buf).map_err(io_err(path, "read"))?;
+    if buf.len() as u64 > limit {
+        return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
+    }
+    Ok(Some(buf))
+}
+
+/// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
+///
+/// The new file is created 0600 next to the target, fsynced, renamed over it, and
+/// the directory is fsynced so the rename itself is durable.
+pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    let target = dir.join(name);
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| FsError::Io {
+        path: target.clone(),
+        op: "get random bytes for",
+        err: io::Error::other(e.to_string()),
+    })?;
+    let tmp = dir.join(format!(".tmp-{}-{:016x}", std::process::id(), u64::from_ne_bytes(nonce)));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create"))?;
+        f.write_all(data).map_err(io_err(&tmp, "write"))?;
+        f.sync_all().map_err(io_err(&tmp, "fsync"))?;
+        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> Result<(), FsError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
+}
+
+/// Removes `dir/name`; returns whether it existed.
+pub fn remove(dir: &Path, name: &str) -> Result<bool, FsError> {
+    let path = dir.join(name);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            sync_dir(dir)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(&path, "remove")(e)),
+    }
+}
+
+/// Names of the regular entries of `dir` that are not hidden (state files, not locks or temp files).
+pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir, "list"))? {
+        let entry = entry.map_err(io_err(dir, "list"))?;
+        if let Some(name) = entry.file_name().to_str()
+            && !name.starts_with('.')
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// An exclusive lock on one user's state; released when dropped.
+pub struct UserLock {
+    _lock: Flock<File>,
+}
+
+impl fmt::Debug for UserLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserLock")
+    }
+}
+
+/// Takes the exclusive lock for `dir/name`, waiting up to a few seconds for another holder.
+///
+/// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
+/// process that locks it locks the same inode.
+pub fn lock(dir: &Path, name: &str) -> Result<UserLock, FsError> {
+    let path = dir.join(format!(".{name}.lock"));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                FsError::Insecure { path: path.clone(), why: "it is a symbolic link".into() }
+            } else {
+                io_err(&path, "open")(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
+    check_meta(&path, &meta, false, Trust::Private)?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut file = file;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(UserLock { _lock: lock }),
+            Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                file = f;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err((_, errno)) => {
+                return Err(FsError::Io { path, op: "lock", err: io::Error::from_raw_os_error(errno as i32) });
+            }
+        }
+    }
+}
+
+/// A fresh temporary directory with mode 0700, as the state directories must be.
+#[cfg(test)]
+pub fn private_tempdir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_tmp() -> tempfile::TempDir {
+        private_tempdir()
+    }
+
+    #[test]
+    fn written_files_are_private_and_read_back() {
+        let d = private_tmp();
+        write_atomic(d.path(), "alice", b"hello").unwrap();
+        let mode = std::fs::metadata(d.path().join("alice")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(read_trusted(&d.path().join("alice"), Trust::Private, 100).unwrap().unwrap(), b"hello");
+    }
+
+    #[test]
+    fn missing_file_is_the_only_absence() {
+        let d = private_tmp();
+        assert!(read_trusted(&d.path().join("nobody"), Trust::Private, 100).unwrap().is_none());
+    }
+
+    #[test]
+    fn symlinks_are_refused() {
+        let d = private_tmp();
+        write_atomic(d.path(), "real", b"x").unwrap();
+        std::os::unix::fs::symlink(d.path().join("real"), d.path().join("link")).unwrap();
+        let err = read_trusted(&d.path().join("link"), Trust::Private, 100).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn group_readable_files_are_refused_as_private() {
+        let d = private_tmp();
+        write_atomic(d.path(), "f", b"x").unwrap();
+        std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(read_trusted(&d.path().join("f"), Trust::Private, 100).is_err());
+        assert!(read_trusted(&d.path().join("f"), Trust::RootWritable, 100).is_ok());
+    }
+
+    #[test]
+    fn oversized_files_are_refused() {
+        let d = private_tmp();
+        write_atomic(d.path(), "big", &[b'a'; 101]).unwrap();
+        assert!(matches!(read_trusted(&d.path().join("big"), Trust::Private, 100), Err(FsError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn relative_paths_are_refused() {
+        assert!(read_trusted(Path::new("relative"), Trust::Private, 100).is_err());
+        assert!(check_dir(Path::new("relative"), Trust::Private).is_err());
+    }
+
+    #[test]
+    fn hidden_entries_are_not_listed() {
+        let d = private_tmp();
+        write_atomic(d.path(), "bob", b"x").unwrap();
+        let _l = lock(d.path(), "bob").unwrap();
+        assert_eq!(list_names(d.path()).unwrap(), vec!["bob".to_string()]);
+    }
+
+    #[test]
+    fn remove_reports_whether_the_file_existed() {
+        let d = private_tmp();
+        write_atomic(d.path(), "bob", b"x").unwrap();
+        assert!(remove(d.path(), "bob").unwrap());
+        assert!(!remove(d.path(), "bob").unwrap());
+    }
+}

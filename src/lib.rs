@@ -1,0 +1,39 @@
+//! twostep: two-step verification for Linux logins.
+//!
+//! `pam_twostep.so` asks for a 6-digit code from an authenticator app after the
+//! password stage; `twostep` (the admin command) enrolls users and manages
+//! their second factor. Both are built from this crate.
+//!
+//! Which file owns what:
+//! - [`pam`] (`src/pam/`): the only code that knows libpam: entry points,
+//!   conversation, items, the outcome → PAM code mapping.
+//! - [`auth`]: one login start to finish, against traits (conversation, log, accounts).
+//! - [`policy`]: pure decisions on plain data (lockout gate, failures).
+//! - [`config`]: `/etc/security/twostep.toml`, raw → validated.
+//! - [`store`]: per-user secret records; [`tally`]: per-user login state.
+//! - [`state`]: a directory of per-user TOML files with versions;
+//!   [`fsx`]: safe open, atomic write, flock.
+//! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
+//! - [`user`]: user names → file names, NSS lookups; [`log`]: syslog lines.
+//! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
+//!
+//! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
+//! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
+//! lock gate on the tally → prompt "Verification code: " → `totp::check` and
+//! the tally update under the user's flock → one syslog line → PAM code.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod email;
+pub mod fsx;
+pub mod log;
+mod pam;
+pub mod policy;
+pub mod qr;
+pub mod secret;
+pub mod state;
+pub mod store;
+pub mod tally;
+pub mod totp;
+pub mod user;

@@ -1,0 +1,195 @@
+//! RFC 6238 time-based codes: generating them, checking an answer against a
+//! window of steps, and building the `otpauth://` URI that apps scan.
+//!
+//! HMAC and dynamic truncation come from `totp-rs`; the window, the
+//! constant-time comparison and the replay rule are ours, because `totp-rs`
+//! compares with `==` and does not know which steps were already used.
+//! Time is always an argument (seconds since the epoch), never read here.
+#![forbid(unsafe_code)]
+
+use subtle::ConstantTimeEq;
+use totp_rs::{Algorithm, Builder};
+use zeroize::Zeroizing;
+
+use crate::config::TotpConfig;
+use crate::secret::TotpSecret;
+
+/// Longest answer we even look at; anything longer is refused before any work.
+pub const MAX_ANSWER_LEN: usize = 64;
+
+/// The result of checking an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The code matches step `step`, which was not used before.
+    Valid { step: u64 },
+    /// The code matches step `step`, but that step (or a later one) was already used.
+    Replayed { step: u64 },
+    /// The code does not match any step in the window (or is not a code at all).
+    Invalid,
+}
+
+/// The code for time step `step`.
+pub fn code_at_step(secret: &TotpSecret, cfg: &TotpConfig, step: u64) -> Zeroizing<String> {
+    let totp = Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(cfg.digits as u8)
+        .with_step_duration(cfg.period)
+        .with_skew(0)
+        .with_secret(secret.expose().to_vec())
+        .build_noncompliant();
+    Zeroizing::new(totp.generate(step.saturating_mul(cfg.period)).to_string())
+}
+
+/// The time step that contains `now`.
+pub fn step_at(cfg: &TotpConfig, now: u64) -> u64 {
+    now / cfg.period
+}
+
+/// Strips the spaces people type ("123 456") and checks the answer is exactly `digits` ASCII digits.
+pub fn normalize_answer(answer: &str, digits: u32) -> Option<Zeroizing<String>> {
+    if answer.len() > MAX_ANSWER_LEN {
+        return None;
+    }
+    let cleaned = Zeroizing::new(answer.chars().filter(|c| *c != ' ' && *c != '\t').collect::<String>());
+    (cleaned.len() == digits as usize && cleaned.bytes().all(|b| b.is_ascii_digit())).then_some(cleaned)
+}
+
+/// Checks `answer` against every step within `skew` of `now`.
+///
+/// Every candidate is computed and compared in constant time, so the time taken
+/// does not reveal which step (if any) matched. `last_used` is the step of the
+/// last accepted code: a match at or before it is a replay.
+pub fn check(secret: &TotpSecret, cfg: &TotpConfig, answer: &str, now: u64, last_used: Option<u64>) -> Check {
+    let Some(answer) = normalize_answer(answer, cfg.digits) else {
+        return Check::Invalid;
+    };
+    let now_step = step_at(cfg, now);
+    let first = now_step.saturating_sub(u64::from(cfg.skew));
+    let last = now_step.saturating_add(u64::from(cfg.skew));
+    let mut fresh: Option<u64> = None;
+    let mut replayed: Option<u64> = None;
+    for step in first..=last {
+        let code = code_at_step(secret, cfg, step);
+        if bool::from(code.as_bytes().ct_eq(answer.as_bytes())) {
+            if last_used.is_some_and(|used| step <= used) {
+                replayed = Some(step);
+            } else {
+                fresh = Some(step);
+            }
+        }
+    }
+    match (fresh, replayed) {
+        (Some(step), _) => Check::Valid { step },
+        (None, Some(step)) => Check::Replayed { step },
+        (None, None) => Check::Invalid,
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The key URI authenticator apps scan:
+/// `otpauth://totp/ISSUER:USER?secret=…&issuer=ISSUER&algorithm=SHA1&digits=6&period=30`.
+pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, user: &str, cfg: &TotpConfig) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={}&period={}",
+        percent_encode(issuer),
+        percent_encode(user),
+        &*secret.to_base32(),
+        percent_encode(issuer),
+        cfg.digits,
+        cfg.period
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIX: TotpConfig = TotpConfig { digits: 6, period: 30, skew: 1 };
+
+    fn rfc_secret() -> TotpSecret {
+        TotpSecret::from_bytes(b"12345678901234567890")
+    }
+
+    #[test]
+    fn rfc6238_appendix_b_sha1_vectors() {
+        let eight = TotpConfig { digits: 8, period: 30, skew: 0 };
+        for (time, want) in [
+            (59u64, "94287082"),
+            (1111111109, "07081804"),
+            (1111111111, "14050471"),
+            (1234567890, "89005924"),
+            (2000000000, "69279037"),
+            (20000000000, "65353130"),
+        ] {
+            assert_eq!(*code_at_step(&rfc_secret(), &eight, step_at(&eight, time)), want, "T={time}");
+            assert_eq!(check(&rfc_secret(), &eight, want, time, None), Check::Valid { step: time / 30 });
+        }
+    }
+
+    #[test]
+    fn six_digit_codes_are_the_last_six_of_the_rfc_values() {
+        assert_eq!(*code_at_step(&rfc_secret(), &SIX, 1111111109 / 30), "081804");
+    }
+
+    #[test]
+    fn codes_within_the_skew_are_accepted_and_outside_refused() {
+        let s = rfc_secret();
+        let now = 1_700_000_000;
+        let here = step_at(&SIX, now);
+        for (delta, ok) in [(-2i64, false), (-1, true), (0, true), (1, true), (2, false)] {
+            let step = (here as i64 + delta) as u64;
+            let code = code_at_step(&s, &SIX, step);
+            let got = check(&s, &SIX, &code, now, None);
+            assert_eq!(matches!(got, Check::Valid { .. }), ok, "delta {delta}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_used_step_is_a_replay() {
+        let s = rfc_secret();
+        let now = 1_700_000_000;
+        let here = step_at(&SIX, now);
+        let code = code_at_step(&s, &SIX, here);
+        assert_eq!(check(&s, &SIX, &code, now, Some(here)), Check::Replayed { step: here });
+        assert_eq!(check(&s, &SIX, &code, now, Some(here + 1)), Check::Replayed { step: here });
+        assert_eq!(check(&s, &SIX, &code, now, Some(here - 1)), Check::Valid { step: here });
+    }
+
+    #[test]
+    fn malformed_answers_are_invalid() {
+        let s = rfc_secret();
+        for a in ["", "12345", "1234567", "12a456", "１２３４５６", "email", &"1".repeat(10_000), "-12345"] {
+            assert_eq!(check(&s, &SIX, a, 1_700_000_000, None), Check::Invalid, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn spaces_inside_a_code_are_forgiven() {
+        let s = rfc_secret();
+        let code = code_at_step(&s, &SIX, step_at(&SIX, 1_700_000_000));
+        let spaced = format!("{} {}", &code[..3], &code[3..]);
+        assert!(matches!(check(&s, &SIX, &spaced, 1_700_000_000, None), Check::Valid { .. }));
+    }
+
+    #[test]
+    fn the_uri_has_the_issuer_label_and_parameter() {
+        let s = TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let uri = otpauth_uri(&s, "Example School District", "bob@ad.example", &SIX);
+        assert_eq!(
+            *uri,
+            "otpauth://totp/Example%20School%20District:bob%40ad.example?secret=JBSWY3DPEHPK3PXP&issuer=Example%20School%20District&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! User names as they reach us from PAM, and the file names derived from them.
+//!
+//! The store and the tally are keyed by the PAM user name. Any byte string can
+//! arrive there (`../x`, `a/b`, `DOMAIN\bob`, `bob@ad.example`, `élodie`), so the
+//! file name is a reversible, path-safe encoding: letters, digits and `_ - @ + .`
+//! stay as they are (so `alice` stays `alice`), a leading `.` and every other
+//! byte become `%XX`. Encoded names therefore never start with `.` (hidden
+//! names are reserved for lock and temp files), never contain `/`, and two
+//! different user names never map to the same file.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// Longest user name we accept (bytes); longer names are refused, not truncated.
+pub const MAX_USER_LEN: usize = 256;
+
+/// Why a user name cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserNameError {
+    Empty,
+    TooLong(usize),
+}
+
+impl fmt::Display for UserNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserNameError::Empty => f.write_str("the user name is empty"),
+            UserNameError::TooLong(n) => {
+                write!(f, "the user name is {n} bytes long; at most {MAX_USER_LEN} are supported")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UserNameError {}
+
+fn kept(b: u8, first: bool) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@' | b'+') || (b == b'.' && !first)
+}
+
+/// The file name under which `user`'s state is stored.
+pub fn file_name(user: &str) -> Result<String, UserNameError> {
+    if user.is_empty() {
+        return Err(UserNameError::Empty);
+    }
+    if user.len() > MAX_USER_LEN {
+        return Err(UserNameError::TooLong(user.len()));
+    }
+    let mut out = String::with_capacity(user.len());
+    for (i, &b) in user.as_bytes().iter().enumerate() {
+        if kept(b, i == 0) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The user name a file name was derived from, or `None` if it is not one of ours.
+pub fn from_file_name(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = name.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(hex, 16).ok()?;
+            if kept(v, out.is_empty()) || hex.to_ascii_uppercase() != hex {
+                return None; // not canonical: we never write it this way
+            }
+            out.push(v);
+            i += 3;
+        } else if kept(b, out.is_empty()) {
+            out.push(b);
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    let user = String::from_utf8(out).ok()?;
+    (!user.is_empty()).then_some(user)
+}
+
+/// A user name made safe for one log field or one line of terminal output:
+/// anything but printable ASCII other than space, `"` and `\\` is written as `\xNN`.
+pub fn printable(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for &b in user.as_bytes() {
+        if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_stay_as_they_are() {
+        assert_eq!(file_name("alice").unwrap(), "alice");
+        assert_eq!(file_name("first.last").unwrap(), "first.last");
+        assert_eq!(file_name("bob@ad.example").unwrap(), "bob@ad.example");
+    }
+
+    #[test]
+    fn dangerous_names_cannot_escape_the_directory() {
+        for (user, want) in [
+            ("../x", "%2E.%2Fx"),
+            ("a/b", "a%2Fb"),
+            ("..", "%2E."),
+            (".", "%2E"),
+            (".hidden", "%2Ehidden"),
+            ("DOMAIN\\bob", "DOMAIN%5Cbob"),
+            ("élodie", "%C3%A9lodie"),
+            ("a b\n", "a%20b%0A"),
+        ] {
+            let f = file_name(user).unwrap();
+            assert_eq!(f, want);
+            assert!(!f.contains('/') && !f.starts_with('.'));
+            assert_eq!(from_file_name(&f).as_deref(), Some(user));
+        }
+    }
+
+    #[test]
+    fn encoding_is_injective_on_tricky_pairs() {
+        let names = ["a%2Fb", "a/b", "%", "%25", ".a", "%2Ea", "A", "a"];
+        let files: std::collections::HashSet<_> = names.iter().map(|n| file_name(n).unwrap()).collect();
+        assert_eq!(files.len(), names.len());
+        for n in names {
+            assert_eq!(from_file_name(&file_name(n).unwrap()).as_deref(), Some(n));
+        }
+    }
+
+    #[test]
+    fn empty_and_huge_names_are_refused() {
+        assert_eq!(file_name(""), Err(UserNameError::Empty));
+        assert!(matches!(file_name(&"a".repeat(MAX_USER_LEN + 1)), Err(UserNameError::TooLong(_))));
+    }
+
+    #[test]
+    fn foreign_file_names_are_not_users() {
+        for f in [".alice.lock", ".tmp-1-2", "a%2", "a%zz", "%61", "a%2f", "a b"] {
+            assert_eq!(from_file_name(f), None, "{f}");
+        }
+    }
+
+    #[test]
+    fn printable_escapes_control_and_separator_bytes() {
+        assert_eq!(printable("alice"), "alice");
+        assert_eq!(printable("a b=c\n"), "a\\x20b\\x3dc\\x0a");
+    }
+}
+
+/// Account lookups through NSS (passwd/group, so LDAP and SSSD users work).
+/// A trait so that login logic can be tested on plain data.
+pub trait Accounts {
+    /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
+    fn uid(&self, user: &str) -> Result<Option<u32>, String>;
+}
+
+/// The real NSS lookups.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Nss;
+
+impl Accounts for Nss {
+    fn uid(&self, user: &str) -> Result<Option<u32>, String> {
+        match nix::unistd::User::from_name(user) {
+            Ok(u) => Ok(u.map(|u| u.uid.as_raw())),
+            Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
+        }
+    }
+}
