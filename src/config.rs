@@ -267,7 +267,10 @@ impl Config {
         match email.command.first() {
             Some(prog) if Path::new(prog).is_absolute() => {}
             _ => {
-                return Err(invalid("email.command", "must be a non-empty list starting with an absolute program path"));
+                return Err(invalid(
+                    "email.command",
+                    "must be a non-empty list starting with an absolute program path",
+                ));
             }
         }
         if email.command.iter().any(|a| a.contains('\0')) {

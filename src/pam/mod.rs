@@ -11,7 +11,7 @@
 
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO, PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
@@ -105,8 +105,9 @@ fn now() -> u64 {
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let parsed = parse_args(&args);
-    let log_socket = parsed.as_ref().ok().and_then(|a| a.log_socket.clone());
-    let mut log = Syslog::connect("pam_twostep", log_socket.as_deref());
+    // Found even when another argument is bad, so that the complaint reaches the right log.
+    let log_socket = args.iter().rev().find_map(|a| a.strip_prefix("log_socket=")).map(Path::new);
+    let mut log = Syslog::connect("pam_twostep", log_socket);
     let service = item_string(pamh.get_item::<Service>().ok().flatten().as_deref().copied());
     let rhost = item_string(pamh.get_item::<RHost>().ok().flatten().as_deref().copied());
     let user = match pamh.get_user(None) {

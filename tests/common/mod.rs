@@ -1,0 +1,312 @@
+//! Test harness: a private temp directory holding a config, the secrets and
+//! tally directories, a PAM service directory naming the freshly built
+//! `libpam_twostep.so` by absolute path, and a datagram socket standing in for
+//! syslog. Logins run the real module through real libpam
+//! (`pam_start_confdir`) in a separate `pamdrive` process (examples/pamdrive.rs).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pam_twostep::config::TotpConfig;
+use pam_twostep::secret::TotpSecret;
+use pam_twostep::store::{Store, UserRecord};
+
+/// A fixed base32 secret for tests (never used outside tests).
+pub const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// The default service: `auth required pam_twostep.so …` alone.
+pub const SERVICE: &str = "twostep-test";
+/// twostep followed by `auth required pam_permit.so`: an ignored login succeeds here.
+pub const STACKED: &str = "twostep-test-stacked";
+/// What libpam returns for [`SERVICE`] when twostep returns PAM_IGNORE: with no
+/// module saying yes, the stack is denied. twostep itself never returns this code.
+pub const IGNORED: &str = "PAM_PERM_DENIED";
+
+/// `target/debug` (or whichever profile built this test).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Builds the cdylib, the admin binary and pamdrive once per test process, so
+/// no test ever runs against a stale `.so`.
+pub fn build() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--lib", "--bins", "--example", "pamdrive"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if target_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build failed");
+    });
+}
+
+pub fn module_path() -> PathBuf {
+    build();
+    target_dir().join("libpam_twostep.so")
+}
+
+pub fn twostep_bin() -> PathBuf {
+    build();
+    target_dir().join("twostep")
+}
+
+pub fn pamdrive_bin() -> PathBuf {
+    build();
+    target_dir().join("examples/pamdrive")
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The current code for `secret` shifted by `delta` steps.
+pub fn code(secret: &str, delta: i64) -> String {
+    code_with(secret, delta, &TotpConfig { digits: 6, period: 30, skew: 1 })
+}
+
+pub fn code_with(secret: &str, delta: i64, cfg: &TotpConfig) -> String {
+    let s = TotpSecret::from_base32(secret).unwrap();
+    let step = (pam_twostep::totp::step_at(cfg, now()) as i64 + delta) as u64;
+    pam_twostep::totp::code_at_step(&s, cfg, step).to_string()
+}
+
+/// One message the module sent through the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub style: String,
+    pub text: String,
+}
+
+/// What a `pamdrive` run printed.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub messages: Vec<Message>,
+    /// `PAM_SUCCESS`, `PAM_AUTH_ERR`, … of `pam_authenticate`.
+    pub result: String,
+    /// Every PAM call made, e.g. `[("authenticate","PAM_SUCCESS"),("setcred",…)]`.
+    pub steps: Vec<(String, String)>,
+}
+
+impl Transcript {
+    pub fn parse(stdout: &str) -> Transcript {
+        let mut messages = Vec::new();
+        let mut steps = Vec::new();
+        for line in stdout.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad pamdrive line {line:?}: {e}"));
+            if let Some(step) = v.get("step") {
+                steps.push((step.as_str().unwrap().to_string(), v["name"].as_str().unwrap().to_string()));
+            } else {
+                messages.push(Message {
+                    style: v["style"].as_str().unwrap().to_string(),
+                    text: v["text"].as_str().unwrap().to_string(),
+                });
+            }
+        }
+        let result = steps.iter().find(|(s, _)| s == "authenticate" || s == "start").map(|(_, r)| r.clone());
+        Transcript { messages, result: result.unwrap_or_else(|| format!("NO RESULT in {stdout:?}")), steps }
+    }
+
+    pub fn prompts(&self) -> Vec<&str> {
+        self.messages.iter().filter(|m| m.style.starts_with("prompt")).map(|m| m.text.as_str()).collect()
+    }
+
+    /// All error and info texts, joined.
+    pub fn said(&self) -> String {
+        self.messages
+            .iter()
+            .filter(|m| !m.style.starts_with("prompt"))
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.result == "PAM_SUCCESS"
+    }
+}
+
+/// A complete, private test installation.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub secrets: PathBuf,
+    pub tally: PathBuf,
+    pub confdir: PathBuf,
+    log: UnixDatagram,
+    pub log_path: PathBuf,
+}
+
+/// Creates `path` as a directory with mode 0700.
+pub fn private_dir(path: &Path) {
+    std::fs::create_dir_all(path).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+impl Env {
+    /// An installation whose config is `extra` appended to the directory settings.
+    pub fn new(extra: &str) -> Env {
+        let dir = tempfile::Builder::new().prefix("twostep-test-").tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let secrets = dir.path().join("secrets");
+        let tally = dir.path().join("tally");
+        let confdir = dir.path().join("pam.d");
+        private_dir(&secrets);
+        private_dir(&tally);
+        private_dir(&confdir);
+        let config = dir.path().join("twostep.toml");
+        let log_path = dir.path().join("log.sock");
+        let log = UnixDatagram::bind(&log_path).unwrap();
+        log.set_nonblocking(true).unwrap();
+        let env = Env { dir, config, secrets, tally, confdir, log, log_path };
+        env.write_config(extra);
+        env.write_service(SERVICE, "");
+        env.write_stacked(STACKED, "");
+        env
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// (Re)writes the config: directory settings, a test issuer, then `extra`.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "issuer = \"Test District\"\nsecrets_dir = \"{}\"\ntally_dir = \"{}\"\n{extra}\n",
+            self.secrets.display(),
+            self.tally.display()
+        );
+        std::fs::write(&self.config, text).unwrap();
+        std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    /// Writes service file `name`: the module with our config and log socket, plus `args`.
+    pub fn write_service(&self, name: &str, args: &str) {
+        let text = format!(
+            "auth required {} config={} log_socket={} {args}\naccount required {}\n",
+            module_path().display(),
+            self.config.display(),
+            self.log_path.display(),
+            module_path().display()
+        );
+        std::fs::write(self.confdir.join(name), text).unwrap();
+    }
+
+    /// Writes service file `name`: the module as in [`Env::write_service`], then pam_permit.
+    pub fn write_stacked(&self, name: &str, args: &str) {
+        let text = format!(
+            "auth required {} config={} log_socket={} {args}\nauth required pam_permit.so\n",
+            module_path().display(),
+            self.config.display(),
+            self.log_path.display(),
+        );
+        std::fs::write(self.confdir.join(name), text).unwrap();
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.secrets).unwrap()
+    }
+
+    /// Enrolls `user` with the test secret (through the library, as `twostep enroll` does).
+    pub fn enroll(&self, user: &str) {
+        self.enroll_with(user, Some(SECRET), None);
+    }
+
+    pub fn enroll_with(&self, user: &str, secret: Option<&str>, email: Option<&str>) {
+        let rec = UserRecord {
+            secret: secret.map(|s| TotpSecret::from_base32(s).unwrap()),
+            email: email.map(str::to_string),
+            enabled: true,
+            created: now(),
+        };
+        self.store().save(user, &rec).unwrap();
+    }
+
+    /// Spawns pamdrive for `user` on the default service, with piped stdin/stdout.
+    pub fn spawn(&self, user: &str) -> Child {
+        self.spawn_service(SERVICE, user, &[])
+    }
+
+    pub fn spawn_service(&self, service: &str, user: &str, extra: &[&str]) -> Child {
+        Command::new(pamdrive_bin())
+            .args(["--confdir", self.confdir.to_str().unwrap(), "--service", service, "--user", user])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Logs `user` in on the default service, answering the prompts with `answers` in order.
+    pub fn login(&self, user: &str, answers: &[&str]) -> Transcript {
+        self.login_service(SERVICE, user, answers, &[])
+    }
+
+    pub fn login_service(&self, service: &str, user: &str, answers: &[&str], extra: &[&str]) -> Transcript {
+        let child = self.spawn_service(service, user, extra);
+        finish(child, answers)
+    }
+
+    /// Log lines received since the last call.
+    pub fn log_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = self.log.recv(&mut buf) {
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        lines
+    }
+
+    /// Runs the real `twostep` binary with `--config` pointing at this installation.
+    pub fn twostep(&self, args: &[&str]) -> Output {
+        self.twostep_stdin(args, "")
+    }
+
+    pub fn twostep_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(twostep_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// Feeds `answers` to a spawned pamdrive and parses its transcript.
+pub fn finish(mut child: Child, answers: &[&str]) -> Transcript {
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for a in answers {
+            // The module may stop reading early (e.g. a locked account): ignore EPIPE.
+            let _ = writeln!(stdin, "{a}");
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "pamdrive failed: {out:?}");
+    Transcript::parse(&stdout)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
