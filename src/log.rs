@@ -76,6 +76,9 @@ impl Line {
     }
 }
 
+/// How long one log line may wait for a busy log daemon before it is dropped.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The system log (authpriv), or a given datagram socket instead of `/dev/log`.
 pub struct Syslog {
     logger: Option<Logger<LoggerBackend, Formatter3164>>,
@@ -94,6 +97,15 @@ impl Syslog {
             Some(path) => syslog::unix_custom(formatter, path).ok(),
             None => syslog::unix(formatter).ok(),
         };
+        // A stalled log daemon (full socket queue) must never hang a login:
+        // a line that cannot be sent within the timeout is dropped.
+        if let Some(l) = &logger {
+            let _ = match &l.backend {
+                LoggerBackend::Unix(s) => s.set_write_timeout(Some(WRITE_TIMEOUT)),
+                LoggerBackend::UnixStream(s) => s.get_ref().set_write_timeout(Some(WRITE_TIMEOUT)),
+                _ => Ok(()),
+            };
+        }
         Syslog { logger }
     }
 }
@@ -125,5 +137,21 @@ mod tests {
     fn a_missing_socket_is_silently_ignored() {
         let mut s = Syslog::connect("pam_twostep", Some(Path::new("/nonexistent/log")));
         s.log(Level::Info, "nothing happens");
+    }
+
+    #[test]
+    fn a_stalled_log_daemon_does_not_block_the_caller() {
+        let dir = crate::fsx::private_tempdir();
+        let path = dir.path().join("log");
+        // Bound but never read: the queue fills after a few lines.
+        let _daemon = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let mut s = Syslog::connect("pam_twostep", Some(&path));
+        let queue: usize = std::fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen")
+            .ok()
+            .and_then(|q| q.trim().parse().ok())
+            .unwrap_or(10);
+        for i in 0..queue + 3 {
+            s.log(Level::Info, &format!("line {i}"));
+        }
     }
 }

@@ -42,7 +42,6 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    ctx.require_root("enrolling a user")?;
     check_user_arg(&args.user)?;
     if let Some(addr) = &args.email {
         validate_address(addr).map_err(|e| CliError(format!("invalid email address: {e}")))?;

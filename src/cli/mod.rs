@@ -28,6 +28,9 @@ struct Cli {
     /// Configuration file
     #[arg(long, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]
     config: PathBuf,
+    /// Send audit log lines to this datagram socket instead of /dev/log (chroots, tests)
+    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    log_socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,18 +67,10 @@ impl<E: std::error::Error> From<E> for CliError {
 pub struct Context {
     pub config: Config,
     pub now: u64,
+    log_socket: Option<PathBuf>,
 }
 
 impl Context {
-    /// Refuses to continue unless running as root.
-    pub fn require_root(&self, what: &str) -> Result<(), CliError> {
-        if nix::unistd::geteuid().is_root() {
-            Ok(())
-        } else {
-            Err(CliError(format!("{what} needs root; run it with sudo")))
-        }
-    }
-
     /// The secrets store, created 0700 if missing.
     pub fn store(&self) -> Result<Store, CliError> {
         Ok(Store::create(&self.config.secrets_dir)?)
@@ -90,7 +85,7 @@ impl Context {
     pub fn audit(&self, action: &str, user: &str) {
         let by = std::env::var("SUDO_USER").unwrap_or_else(|_| nix::unistd::getuid().to_string());
         let line = Line::new().field("user", user).field("action", action).field("by", &by);
-        Syslog::connect("twostep", None).log(Level::Notice, line.as_str());
+        Syslog::connect("twostep", self.log_socket.as_deref()).log(Level::Notice, line.as_str());
     }
 }
 
@@ -107,9 +102,19 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Every command reads or writes root-only state: refuse early, before the config is even read.
+fn require_root() -> Result<(), CliError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(CliError("twostep needs root (the secrets and tally directories are root-only); run it with sudo".into()))
+    }
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
+    require_root()?;
     let config = Config::load(&cli.config).map_err(|e| CliError(format!("{e}")))?;
-    let ctx = Context { config, now: now() };
+    let ctx = Context { config, now: now(), log_socket: cli.log_socket };
     match cli.command {
         Command::Enroll(a) => enroll::run(&ctx, a),
         Command::Status(a) => status::status(&ctx, a),

@@ -11,7 +11,6 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    ctx.require_root("unlocking a user")?;
     check_user_arg(&args.user)?;
     let tally = ctx.tally()?;
     let was_locked = tally.update(&args.user, |t| {

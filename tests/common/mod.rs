@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pam_twostep::config::TotpConfig;
@@ -143,7 +143,8 @@ pub struct Env {
     pub secrets: PathBuf,
     pub tally: PathBuf,
     pub confdir: PathBuf,
-    log: UnixDatagram,
+    /// Lines received by the log socket, drained by a thread so senders never block.
+    log: Arc<Mutex<Vec<String>>>,
     pub log_path: PathBuf,
 }
 
@@ -166,8 +167,17 @@ impl Env {
         private_dir(&confdir);
         let config = dir.path().join("twostep.toml");
         let log_path = dir.path().join("log.sock");
-        let log = UnixDatagram::bind(&log_path).unwrap();
-        log.set_nonblocking(true).unwrap();
+        let socket = UnixDatagram::bind(&log_path).unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::downgrade(&log);
+        // The thread ends with the test process; it holds only a weak handle.
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let Some(sink) = sink.upgrade() else { break };
+                sink.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
         let env = Env { dir, config, secrets, tally, confdir, log, log_path };
         env.write_config(extra);
         env.write_service(SERVICE, "");
@@ -260,12 +270,17 @@ impl Env {
 
     /// Log lines received since the last call.
     pub fn log_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n) = self.log.recv(&mut buf) {
-            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        // A line sent just before is in flight until the drain thread picks it up.
+        let mut last = usize::MAX;
+        loop {
+            let n = self.log.lock().unwrap().len();
+            if n == last {
+                break;
+            }
+            last = n;
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        lines
+        std::mem::take(&mut *self.log.lock().unwrap())
     }
 
     /// Runs the real `twostep` binary with `--config` pointing at this installation.
@@ -277,6 +292,8 @@ impl Env {
         let mut child = Command::new(twostep_bin())
             .arg("--config")
             .arg(&self.config)
+            .arg("--log-socket")
+            .arg(&self.log_path)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
