@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""Logs in to an SSH server with paramiko: an optional public key first, then
+keyboard-interactive, then runs one command. Used by tests/sshd.rs.
+
+Argument: one JSON object
+  {"port": N, "user": NAME, "answers": [[PROMPT, [ANSWER, ...]], ...],
+   "key": PATH or null, "command": CMD}
+Prints one JSON object: {"ok": bool, "error": text or null,
+"rounds": [{"title", "instructions", "prompts": [[text, echo], ...]}, ...],
+"stdout": text, "exit": status or null}.
+"""
+import json
+import socket
+import sys
+
+import paramiko
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    queues = {p: list(a) for p, a in spec["answers"]}
+    rounds = []
+
+    def handler(title, instructions, prompt_list):
+        rounds.append({"title": title, "instructions": instructions,
+                       "prompts": [[p, echo] for p, echo in prompt_list]})
+        answers = []
+        for text, _echo in prompt_list:
+            queue = queues.get(text)
+            if not queue:
+                raise paramiko.AuthenticationException("no answer left for %r" % text)
+            answers.append(queue.pop(0))
+        return answers
+
+    result = {"ok": False, "error": None, "rounds": rounds, "stdout": "", "exit": None}
+    sock = socket.create_connection(("127.0.0.1", spec["port"]), timeout=30)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=30)
+        if spec.get("key"):
+            key = paramiko.Ed25519Key.from_private_key_file(spec["key"])
+            transport.auth_publickey(spec["user"], key)
+        transport.auth_interactive(spec["user"], handler)
+        result["ok"] = transport.is_authenticated()
+        chan = transport.open_session(timeout=30)
+        chan.exec_command(spec["command"])
+        result["stdout"] = chan.makefile("r").read().decode()
+        result["exit"] = chan.recv_exit_status()
+    except (paramiko.SSHException, OSError) as e:
+        result["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        transport.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
