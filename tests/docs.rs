@@ -1,0 +1,132 @@
+//! The shipped documentation and configuration files: the man pages are
+//! rendered from their one source (scripts/mangen), render without warnings
+//! and cover what they must; the commented pam-config/twostep.toml is exactly
+//! the defaults and lists every key the man page documents.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use pam_twostep::config::Config;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The page as `man` shows it at 80 columns, asserting that groff had nothing to complain about.
+fn render(page: &str) -> String {
+    let out = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(repo().join("packaging/man").join(page))
+        .env("MANWIDTH", "80")
+        .env("MAN_KEEP_FORMATTING", "0")
+        .env("LC_ALL", "C.UTF-8")
+        .env("MANPAGER", "cat")
+        .output()
+        .expect("run man (package man-db)");
+    assert!(out.status.success(), "man -l {page} failed: {out:?}");
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.trim().is_empty(), "man --warnings -l {page}:\n{warnings}");
+    // Plain text: drop overstrike bold/underline if the pager left any.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut plain = String::new();
+    for c in text.chars() {
+        if c == '\u{8}' {
+            plain.pop();
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+#[test]
+fn the_man_pages_are_up_to_date_with_their_source() {
+    let out = Command::new("/usr/bin/python3").arg(repo().join("scripts/mangen")).arg("--check").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn the_module_page_has_the_sections_admins_look_for() {
+    let text = render("pam_twostep.8");
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "MODULE TYPES PROVIDED",
+        "RETURN VALUES",
+        "EXAMPLES",
+        "FILES",
+        "SEE ALSO",
+    ] {
+        assert!(text.lines().any(|l| l == section), "no {section} section:\n{text}");
+    }
+    for needle in
+        ["config=PATH", "debug", "log_socket=PATH", "PAM_IGNORE", "PAM_SYSTEM_ERR", "/etc/security/twostep.toml"]
+    {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+}
+
+#[test]
+fn the_command_page_documents_every_command_the_binary_has() {
+    let text = render("twostep.8");
+    let help = Command::new(twostep_bin()).arg("--help").output().unwrap();
+    let help = stdout(&help);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.contains(&"enroll"), "{help}");
+    for c in commands {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(&format!("{c} ")) || l.contains(&format!(", {c} "))),
+            "twostep {c} is not documented in twostep(8):\n{text}"
+        );
+    }
+    for section in ["SYNOPSIS", "COMMANDS", "EXIT STATUS", "FILES"] {
+        assert!(text.lines().any(|l| l == section), "no {section} section");
+    }
+}
+
+#[test]
+fn the_config_page_and_the_shipped_config_cover_the_same_keys() {
+    let text = render("twostep.toml.5");
+    let shipped = std::fs::read_to_string(repo().join("pam-config/twostep.toml")).unwrap();
+    // Every key the page documents ("   key = default") is set in the shipped file.
+    let keys: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("       ") && !l.starts_with("        ") && l.contains(" = "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(keys.len() >= 20, "{keys:?}");
+    for key in keys {
+        assert!(
+            shipped.lines().any(|l| l.starts_with(&format!("{key} = "))),
+            "{key} is documented in twostep.toml(5) but not in pam-config/twostep.toml"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_config_is_exactly_the_defaults() {
+    let path = repo().join("pam-config/twostep.toml");
+    let shipped = Config::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let defaults = Config::parse(&path, "").unwrap();
+    assert_eq!(shipped, defaults);
+}
+
+#[test]
+fn the_pam_auth_update_profile_is_off_until_the_admin_enables_it() {
+    let profile = std::fs::read_to_string(repo().join("pam-config/pam-auth-update")).unwrap();
+    assert!(profile.lines().any(|l| l == "Default: no"), "{profile}");
+    assert!(profile.lines().any(|l| l == "Auth-Type: Additional"), "{profile}");
+    assert!(profile.contains("\trequired\tpam_twostep.so"), "{profile}");
+}
