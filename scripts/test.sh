@@ -15,13 +15,19 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=""
-for pkg in libpam0g-dev pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool; do
+for pkg in libpam0g-dev pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool man-db lintian; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
     echo "scripts/test.sh: installing test dependencies:$missing" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+
+# tests/deb.rs builds the package with cargo-deb (about 2 minutes to install once).
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing cargo-deb" >&2
+    cargo install cargo-deb --locked --quiet
 fi
 
 cargo fmt --check
