@@ -1,0 +1,101 @@
+//! install.sh, run for real in a throwaway overlay copy of this machine
+//! (tests/e2e/overlay.sh): it installs the module where libpam finds it, the
+//! command, config, state directories and man pages; re-running it is safe and
+//! keeps an admin's config; it never touches /etc/pam.d or sshd_config; and
+//! --uninstall refuses while a PAM file still uses the module, then removes
+//! everything but the config and state. The real system is never written
+//! (only the cargo target directory, which the build shares).
+
+mod common;
+mod e2e;
+
+use std::process::Command;
+
+use e2e::repo;
+
+#[test]
+fn install_sh_installs_reinstalls_safely_and_uninstalls_without_touching_pam_files() {
+    common::build();
+    let target = common::target_dir().parent().unwrap().to_path_buf();
+    let dir = tempfile::Builder::new().prefix("twostep-install-").tempdir().unwrap();
+    let scratch = dir.path().join("overlay");
+    std::fs::create_dir(&scratch).unwrap();
+    let script = format!(
+        r#"
+set -e
+export LC_ALL=C.UTF-8
+cd {repo}
+rm -f /etc/security/twostep.toml; rm -rf /var/lib/twostep
+pam_before=$(cat /etc/pam.d/* /etc/ssh/sshd_config | md5sum)
+echo "== first"; ./install.sh 2>&1
+echo "== modes"
+stat -c '%n %U:%G %a' /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /etc/security/twostep.toml \
+    /var/lib/twostep /var/lib/twostep/secrets /var/lib/twostep/tally /usr/share/pam-configs/twostep
+echo "== man"; MANWIDTH=80 man 8 twostep 2>&1 | head -1
+echo "== again"
+echo 'issuer = "Admin Was Here"' > /etc/security/twostep.toml
+chmod 0700 /var/lib/twostep/secrets && chmod 0755 /var/lib/twostep/tally
+./install.sh 2>&1
+cat /etc/security/twostep.toml; stat -c '%n %a' /var/lib/twostep/tally
+echo "== pam"; [ "$(cat /etc/pam.d/* /etc/ssh/sshd_config | md5sum)" = "$pam_before" ] && echo unchanged
+echo "== login"
+secret=$(twostep enroll inst-probe --json | sed 's/.*"secret":"\([A-Z2-7]*\)".*/\1/')
+printf 'auth required pam_twostep.so\naccount required pam_permit.so\n' > /etc/pam.d/twostep-install-probe
+oathtool --totp -b "$secret" | pamtester twostep-install-probe inst-probe authenticate 2>&1
+echo "== refused"; ./install.sh --uninstall 2>&1 || echo "exit $?"; ls /usr/sbin/twostep
+echo "== uninstall"; rm /etc/pam.d/twostep-install-probe; ./install.sh --uninstall 2>&1
+ls -d /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /usr/share/man/man8/twostep.8.gz \
+    /usr/share/pam-configs/twostep /etc/security/twostep.toml /var/lib/twostep/secrets/inst-probe 2>&1 || true
+"#,
+        repo = repo().display()
+    );
+    let out = Command::new(repo().join("tests/e2e/overlay.sh"))
+        .env("OVERLAY_BIND", target.to_str().unwrap())
+        .arg(&scratch)
+        .args(["/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let section = |name: &str| -> String {
+        let start = text.find(&format!("== {name}\n")).unwrap_or_else(|| panic!("no {name}:\n{text}"));
+        let rest = &text[start + name.len() + 4..];
+        rest[..rest.find("\n== ").map_or(rest.len(), |i| i + 1)].to_string()
+    };
+
+    let modes = section("modes");
+    for expected in [
+        "/usr/lib/x86_64-linux-gnu/security/pam_twostep.so root:root 644",
+        "/usr/sbin/twostep root:root 755",
+        "/etc/security/twostep.toml root:root 644",
+        "/var/lib/twostep root:root 700",
+        "/var/lib/twostep/secrets root:root 700",
+        "/var/lib/twostep/tally root:root 700",
+        "/usr/share/pam-configs/twostep root:root 644",
+    ] {
+        assert!(modes.lines().any(|l| l == expected), "{expected} not in:\n{text}");
+    }
+    assert!(section("man").starts_with("TWOSTEP(8)"), "{text}");
+    let again = section("again");
+    assert!(again.contains("issuer = \"Admin Was Here\""), "the admin's config was overwritten:\n{text}");
+    assert!(again.contains("kept the existing /etc/security/twostep.toml"), "{text}");
+    assert!(again.contains("/var/lib/twostep/tally 700"), "re-running did not repair the mode:\n{text}");
+    assert_eq!(section("pam").trim(), "unchanged", "{text}");
+    assert!(section("login").contains("successfully authenticated"), "{text}");
+    let refused = section("refused");
+    assert!(refused.contains("/etc/pam.d/twostep-install-probe") && refused.contains("exit 1"), "{text}");
+    assert!(refused.contains("\n/usr/sbin/twostep\n"), "{text}");
+    let gone = section("uninstall");
+    for path in [
+        "/usr/lib/x86_64-linux-gnu/security/pam_twostep.so",
+        "/usr/sbin/twostep",
+        "/usr/share/man/man8/twostep.8.gz",
+        "/usr/share/pam-configs/twostep",
+    ] {
+        assert!(gone.contains(&format!("cannot access '{path}'")), "{path} still there:\n{text}");
+    }
+    assert!(
+        gone.contains("\n/etc/security/twostep.toml\n") && gone.contains("/var/lib/twostep/secrets/inst-probe\n"),
+        "{text}"
+    );
+}
