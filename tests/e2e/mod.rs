@@ -353,6 +353,15 @@ fn python<T: serde::de::DeserializeOwned>(script: &str, spec: &serde_json::Value
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{script} printed {stdout:?}: {e}"))
 }
 
+/// An answer that is not known in advance: when its prompt appears, the
+/// helper waits (up to 30 s) for `pattern` to match in the file at `path` and
+/// types its first capture group. For example the code of an email that the
+/// config's `email.command` (say `["/bin/sh", "-c", "cat > DIR/mail"]`) wrote:
+/// `(CODE, vec!["email".into(), from_file(&mail, r"code is (\d{6})")])`.
+pub fn from_file(path: &Path, pattern: &str) -> String {
+    format!("\u{1}from_file\u{1}{}\u{1}{pattern}", path.display())
+}
+
 /// `n` answers all equal to `s`.
 pub fn times(s: &str, n: usize) -> Vec<String> {
     vec![s.to_string(); n]

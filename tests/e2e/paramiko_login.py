@@ -10,10 +10,34 @@ Prints one JSON object: {"ok": bool, "error": text or null,
 "stdout": text, "exit": status or null}.
 """
 import json
+import re
 import socket
 import sys
+import time
 
 import paramiko
+
+
+def resolve(answer, timeout=30):
+    """An answer is typed as is, unless it is a from_file() marker
+    ("\x01from_file\x01PATH\x01REGEX", see tests/e2e/mod.rs): then the file is
+    polled until REGEX matches and its first group is typed (e.g. a code that
+    arrived by email a moment ago)."""
+    if not answer.startswith("\x01from_file\x01"):
+        return answer
+    _, _, path, pattern = answer.split("\x01", 3)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                m = re.search(pattern, f.read())
+            if m:
+                return m.group(1)
+        except FileNotFoundError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("from_file: %r never matched in %s" % (pattern, path))
+        time.sleep(0.05)
 
 
 def main():
@@ -29,7 +53,7 @@ def main():
             queue = queues.get(text)
             if not queue:
                 raise paramiko.AuthenticationException("no answer left for %r" % text)
-            answers.append(queue.pop(0))
+            answers.append(resolve(queue.pop(0)))
         return answers
 
     result = {"ok": False, "error": None, "rounds": rounds, "stdout": "", "exit": None}

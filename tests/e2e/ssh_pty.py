@@ -7,17 +7,42 @@ Argument: one JSON object
   {"argv": [...], "answers": [[PROMPT, [ANSWER, ...]], ...], "timeout": SECONDS,
    "env": {...}}
 Whenever PROMPT (a literal string) appears, the next of its answers is typed.
-When a prompt's answers run out, the program is closed (as if the person gave
+An answer made by from_file() (tests/e2e/mod.rs) is read from a file
+when its prompt appears. When a prompt's answers run out, the program is closed (as if the person gave
 up) and "unanswered" names the prompt.
 Prints one JSON object: {"transcript": everything the terminal showed,
 "exit": exit status or null, "signal": signal or null, "unanswered": PROMPT or null}.
 """
 import io
 import json
+import re
 import os
 import sys
+import time
 
 import pexpect
+
+
+def resolve(answer, timeout=30):
+    """An answer is typed as is, unless it is a from_file() marker
+    ("\x01from_file\x01PATH\x01REGEX", see tests/e2e/mod.rs): then the file is
+    polled until REGEX matches and its first group is typed (e.g. a code that
+    arrived by email a moment ago)."""
+    if not answer.startswith("\x01from_file\x01"):
+        return answer
+    _, _, path, pattern = answer.split("\x01", 3)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                m = re.search(pattern, f.read())
+            if m:
+                return m.group(1)
+        except FileNotFoundError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("from_file: %r never matched in %s" % (pattern, path))
+        time.sleep(0.05)
 
 
 def main():
@@ -43,7 +68,7 @@ def main():
         if not queue:
             unanswered = prompts[i]
             break
-        child.sendline(queue.pop(0))
+        child.sendline(resolve(queue.pop(0)))
     child.close(force=True)
     print(json.dumps({"transcript": log.getvalue(), "exit": child.exitstatus,
                       "signal": child.signalstatus, "unanswered": unanswered}))
