@@ -153,3 +153,23 @@ fn without_the_key_the_code_alone_does_not_open_the_account() {
     assert!(!run.ok, "{run:?}");
     assert!(run.rounds.is_empty(), "{run:?}");
 }
+
+#[test]
+fn a_broken_setup_refuses_the_login_and_tells_the_user_only_to_contact_the_admin() {
+    let env = Env::new("");
+    let user = TestUser::new();
+    env.enroll(&user.name);
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+    // A world-writable config must not be trusted.
+    std::fs::set_permissions(&env.config, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let run = paramiko(&sshd, &user, None, &[(PASSWORD, vec![user.password.clone()])], "true");
+    assert!(!run.ok, "{run:?}");
+    assert_eq!(run.prompts(), [PASSWORD], "{run:?}");
+    assert!(
+        run.instructions().contains("Two-step verification is unavailable; contact your administrator."),
+        "{run:?}"
+    );
+    assert!(!run.instructions().contains("twostep.toml"), "details are for the log only: {run:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=unavailable") && l.contains("twostep.toml")), "{logs:?}");
+}

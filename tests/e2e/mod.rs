@@ -102,18 +102,34 @@ impl Drop for PamService {
 /// the line `@include common-auth` of the distribution's service file
 /// `distro` is replaced by the snippet's lines. `pam_twostep.so` is then
 /// pointed at the freshly built module, the test's config and log socket.
+///
+/// So that a machine where twostep is already set up (README quick start,
+/// `pam-auth-update --enable twostep`) runs the tests the same way, lines of
+/// the machine's files that load pam_twostep are left out, and the snippet's
+/// `@include common-auth` is expanded to the machine's common-auth without them.
 pub fn apply_snippet(distro: &str, snippet: &str, env: &Env) -> String {
     let module =
         format!("{} config={} log_socket={}", module_path().display(), env.config.display(), env.log_path.display());
-    let lines: Vec<&str> = snippet.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    let ours = |l: &&str| !l.contains("pam_twostep");
+    let common_auth = std::fs::read_to_string("/etc/pam.d/common-auth").unwrap();
+    let common_auth: Vec<&str> =
+        common_auth.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter(ours).collect();
+    let mut lines = Vec::new();
+    for l in snippet.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        if l.trim() == "@include common-auth" {
+            lines.extend(common_auth.iter().map(|l| l.to_string()));
+        } else {
+            lines.push(l.replace("pam_twostep.so", &module));
+        }
+    }
     let mut out = String::new();
     let mut replaced = false;
-    for line in distro.lines() {
+    for line in distro.lines().filter(ours) {
         if line.trim() == "@include common-auth" {
             assert!(!replaced, "two @include common-auth lines");
             replaced = true;
             for l in &lines {
-                out.push_str(&l.replace("pam_twostep.so", &module));
+                out.push_str(l);
                 out.push('\n');
             }
         } else {
