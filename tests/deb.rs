@@ -131,6 +131,12 @@ secret=$(twostep enroll deb-probe --json | sed 's/.*"secret":"\([A-Z2-7]*\)".*/\
 printf 'auth required pam_twostep.so\naccount required pam_permit.so\n' > /etc/pam.d/twostep-deb-probe
 oathtool --totp -b "$secret" | pamtester twostep-deb-probe deb-probe authenticate 2>&1
 echo "== enable"; pam-auth-update --enable twostep; grep -c pam_twostep /etc/pam.d/common-auth
+echo "== common-auth login"
+useradd deb-probe; echo 'deb-probe:Pw-deb-9q' | chpasswd
+printf '@include common-auth\naccount required pam_permit.so\n' > /etc/pam.d/twostep-deb-common
+printf 'Pw-deb-9q\n000000\n' | pamtester twostep-deb-common deb-probe authenticate 2>&1 || echo "wrong code refused"
+next=$(oathtool --totp -b "$secret" -N "now + 30 seconds")
+printf 'Pw-deb-9q\n%s\n' "$next" | pamtester twostep-deb-common deb-probe authenticate 2>&1
 echo "== remove"; dpkg -r twostep 2>&1; grep -c pam_twostep /etc/pam.d/common-auth || true
 ls -d /etc/security/twostep.toml /var/lib/twostep/secrets/deb-probe {MODULE} 2>&1 || true
 echo "== purge"; dpkg -P twostep 2>&1; ls -d /etc/security/twostep.toml /var/lib/twostep 2>&1 || true
@@ -169,6 +175,11 @@ dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
     // The installed module, found by name in the security directory, accepts a right code.
     assert!(get("login").contains("successfully authenticated"), "{text}");
     assert_eq!(get("enable").trim().lines().last(), Some("1"), "{text}");
+    // Enabled through pam-auth-update: every common-auth service asks for the password, then the code.
+    let common = get("common-auth login");
+    assert!(common.contains("Password: Verification code: "), "{text}");
+    assert!(common.contains("Incorrect verification code") && common.contains("wrong code refused"), "{text}");
+    assert!(common.trim_end().ends_with("successfully authenticated"), "{text}");
     // prerm took the module out of common-auth before it was removed; the config and state stay.
     let removed = get("remove");
     assert!(removed.lines().any(|l| l == "0"), "{text}");
