@@ -174,13 +174,22 @@ fn a_used_code_is_refused_as_a_replay_and_logged() {
     assert!(!logs.iter().any(|l| l.contains(&c)));
 }
 
+/// Starts `n` logins for alice at once (separate processes), gives every one
+/// its answer before waiting for any, so they check and record concurrently.
+fn race(env: &Env, n: usize, code: &str) -> Vec<Transcript> {
+    let mut children: Vec<_> = (0..n).map(|_| env.spawn("alice")).collect();
+    for c in &mut children {
+        answer(c, &[code]);
+    }
+    children.into_iter().map(collect).collect()
+}
+
 #[test]
 fn twenty_four_parallel_wrong_codes_are_all_recorded() {
     let env = Env::new("[lockout]\ndeny = 100");
     env.enroll("alice");
     let bad = wrong(SECRET);
-    let children: Vec<_> = (0..24).map(|_| env.spawn("alice")).collect();
-    let results: Vec<Transcript> = children.into_iter().map(|c| finish(c, &[&bad])).collect();
+    let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
     let tally = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
     assert_eq!(tally.failures.len(), 24, "{tally:?}");
@@ -196,9 +205,7 @@ fn parallel_wrong_codes_lock_at_exactly_deny() {
     let env = Env::new("");
     env.enroll("alice");
     let bad = wrong(SECRET);
-    // Start all 24 first so they race; each answers as soon as it is asked.
-    let children: Vec<_> = (0..24).map(|_| env.spawn("alice")).collect();
-    let results: Vec<Transcript> = children.into_iter().map(|c| finish(c, &[&bad])).collect();
+    let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
     let tally = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
     assert_eq!(tally.failures.len(), 5, "only attempts before the lock count: {tally:?}");
@@ -214,8 +221,7 @@ fn of_twenty_logins_racing_with_the_same_code_exactly_one_wins() {
     let env = Env::new("[lockout]\ndeny = 100");
     env.enroll("alice");
     let c = code(SECRET, 0);
-    let children: Vec<_> = (0..20).map(|_| env.spawn("alice")).collect();
-    let results: Vec<Transcript> = children.into_iter().map(|ch| finish(ch, &[&c])).collect();
+    let results = race(&env, 20, &c);
     let wins = results.iter().filter(|t| t.succeeded()).count();
     assert_eq!(wins, 1, "{results:?}");
     assert_eq!(results.iter().filter(|t| t.said().contains("already used")).count(), 19);

@@ -307,13 +307,21 @@ impl Env {
 
 /// Feeds `answers` to a spawned pamdrive and parses its transcript.
 pub fn finish(mut child: Child, answers: &[&str]) -> Transcript {
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for a in answers {
-            // The module may stop reading early (e.g. a locked account): ignore EPIPE.
-            let _ = writeln!(stdin, "{a}");
-        }
+    answer(&mut child, answers);
+    collect(child)
+}
+
+/// Queues `answers` on the child's stdin (one line per prompt) and closes it.
+pub fn answer(child: &mut Child, answers: &[&str]) {
+    let mut stdin = child.stdin.take().unwrap();
+    for a in answers {
+        // The module may stop reading early (e.g. a locked account): ignore EPIPE.
+        let _ = writeln!(stdin, "{a}");
     }
+}
+
+/// Waits for the child and parses its transcript.
+pub fn collect(child: Child) -> Transcript {
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "pamdrive failed: {out:?}");
