@@ -15,6 +15,8 @@
 //!   [`fsx`]: safe open, atomic write, flock.
 //! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
 //! - [`user`]: user names → file names, NSS lookups; [`log`]: syslog lines.
+//! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
+//!   throttle); [`mail`]: composing the message and running the mail command.
 //! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
@@ -28,6 +30,7 @@ pub mod config;
 pub mod email;
 pub mod fsx;
 pub mod log;
+pub mod mail;
 mod pam;
 pub mod policy;
 pub mod qr;
