@@ -3,9 +3,11 @@
 //! stopped by each test) whose messages land in the test's temp dir. The tests
 //! read the delivered message, take the code from it and type it at the prompt.
 //! Plus: hung, failing and missing mail commands, the lockout, the resend
-//! throttle, `address_template`, and `twostep email` / `enroll --email`.
+//! throttle, `address_template`, `twostep email` / `enroll --email`, and one
+//! login through a real sshd (where the host process has its own SIGCHLD handling).
 
 mod common;
+mod e2e;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -148,7 +150,10 @@ struct Session {
 
 impl Session {
     fn start(env: &Env, user: &str) -> Session {
-        let mut child = env.spawn(user);
+        Session::of(env.spawn(user))
+    }
+
+    fn of(mut child: Child) -> Session {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
@@ -566,4 +571,56 @@ fn enroll_with_email_records_the_address() {
     let out = env.twostep(&["enroll", "dave", "--email", "dave@district.org", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(env.store().load("dave").unwrap().unwrap().email.as_deref(), Some("dave@district.org"));
+}
+
+#[test]
+fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
+    let (env, smtp) = setup("");
+    let user = e2e::TestUser::new();
+    env.enroll_with(&user.name, Some(SECRET), Some("jane@district.org"));
+    let sshd = e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/twostep-password.conf");
+    let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
+    let mail = smtp.inbox.join("001.eml");
+    let run = e2e::pty(
+        &argv,
+        &[
+            ("Password: ", vec![user.password.clone()]),
+            (WITH_EMAIL, vec!["email".into()]),
+            (PLAIN, vec![e2e::from_file(&mail, r"code is:\s+(\d{6})")]),
+        ],
+        &[],
+    );
+    assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
+    assert!(run.transcript.contains(&format!("logged-in-as-{}", user.name)), "{run:?}");
+    assert!(run.transcript.contains("A verification code was sent to j***@district.org."), "{run:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=success method=email")), "{logs:?}");
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn a_host_that_ignores_sigchld_still_sees_the_mail_command_succeed() {
+    // With SIGCHLD ignored the kernel reaps children at once, so a plain wait
+    // could not get the mail command's status: the module must restore the
+    // default action while the command runs (as pam_unix does around its helper).
+    let (env, smtp) = setup("");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let ignoring =
+        "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])";
+    let child = Command::new("/usr/bin/python3")
+        .args(["-c", ignoring])
+        .arg(pamdrive_bin())
+        .args(["--confdir", env.confdir.to_str().unwrap(), "--service", SERVICE, "--user", "jane"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = Session::of(child);
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    assert!(s.said("info").starts_with("A verification code was sent to "), "{:?}", s.seen);
+    s.prompt(PLAIN);
+    s.answer(&code_in(&smtp.wait_message(1)));
+    assert!(s.finish().succeeded());
 }
