@@ -29,9 +29,10 @@ use crate::email::{self, CodeCheck, Resend};
 use crate::log::{AuditLog, Level, Line};
 use crate::mail::{self, Letter};
 use crate::policy::{self, Lock};
+use crate::secret::TotpSecret;
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
-use crate::tally::TallyStore;
+use crate::tally::{Tally, TallyStore};
 use crate::totp::{self, Check};
 use crate::user::{self, Accounts};
 
@@ -220,44 +221,7 @@ impl Login<'_> {
         };
 
         // Check and record under the user's lock: racing logins see each other's result.
-        let verdict = tally.update(user, |t| {
-            policy::expire(t, &cfg.lockout, now);
-            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
-            if lock.is_locked() {
-                return Verdict::Locked(lock);
-            }
-            let emailed = t.email_code.as_ref().map(|p| email::check(p, &answer, cfg.totp.digits, now));
-            if t.email_code.as_ref().is_some_and(|p| now >= p.expires_at) {
-                t.email_code = None;
-            }
-            match emailed {
-                Some(CodeCheck::Valid) => {
-                    // Single use: the code is gone with this login.
-                    t.email_code = None;
-                    policy::record_success(t);
-                    return Verdict::Accepted(Method::Email);
-                }
-                // The right code, too late: refused, but not a guess, so not a failure.
-                Some(CodeCheck::Expired) => return Verdict::Expired,
-                Some(CodeCheck::Wrong) | None => {}
-            }
-            let check = secret.map(|s| totp::check(s, &cfg.totp, &answer, now, t.last_step));
-            match check {
-                Some(Check::Valid { step }) => {
-                    policy::record_success(t);
-                    t.last_step = Some(step);
-                    // A pending email code is not needed any more: fewer live codes.
-                    t.email_code = None;
-                    Verdict::Accepted(Method::Totp)
-                }
-                check => {
-                    let method = if emailed.is_some() || secret.is_none() { Method::Email } else { Method::Totp };
-                    let after = policy::record_failure(t, &cfg.lockout, exempt, now);
-                    let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
-                    Verdict::Wrong { replay: matches!(check, Some(Check::Replayed { .. })), method, after, lock }
-                }
-            }
-        });
+        let verdict = tally.update(user, |t| judge(t, cfg, secret, &answer, exempt, now));
         let verdict = verdict.map_err(|e: StateError| Broken(e.to_string()))?;
         Ok(match verdict {
             Verdict::Accepted(method) => {
@@ -393,6 +357,7 @@ impl Login<'_> {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     Accepted(Method),
     Locked(Lock),
@@ -404,6 +369,47 @@ enum Verdict {
         after: policy::AfterFailure,
         lock: Lock,
     },
+}
+
+/// Checks `answer` against the pending email code and the TOTP window and records
+/// the result in `t` (run inside [`TallyStore::update`], under the user's lock).
+fn judge(t: &mut Tally, cfg: &Config, secret: Option<&TotpSecret>, answer: &str, exempt: bool, now: u64) -> Verdict {
+    policy::expire(t, &cfg.lockout, now);
+    let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+    if lock.is_locked() {
+        return Verdict::Locked(lock);
+    }
+    let emailed = t.email_code.as_ref().map(|p| email::check(p, answer, cfg.totp.digits, now));
+    if t.email_code.as_ref().is_some_and(|p| now >= p.expires_at) {
+        t.email_code = None;
+    }
+    match emailed {
+        Some(CodeCheck::Valid) => {
+            // Single use: the code is gone with this login.
+            t.email_code = None;
+            policy::record_success(t);
+            return Verdict::Accepted(Method::Email);
+        }
+        // The right code, too late: refused, but not a guess, so not a failure.
+        Some(CodeCheck::Expired) => return Verdict::Expired,
+        Some(CodeCheck::Wrong) | None => {}
+    }
+    let check = secret.map(|s| totp::check(s, &cfg.totp, answer, now, t.last_step));
+    match check {
+        Some(Check::Valid { step }) => {
+            policy::record_success(t);
+            t.last_step = Some(step);
+            // A pending email code is not needed any more: fewer live codes.
+            t.email_code = None;
+            Verdict::Accepted(Method::Totp)
+        }
+        check => {
+            let method = if emailed.is_some() || secret.is_none() { Method::Email } else { Method::Totp };
+            let after = policy::record_failure(t, &cfg.lockout, exempt, now);
+            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+            Verdict::Wrong { replay: matches!(check, Some(Check::Replayed { .. })), method, after, lock }
+        }
+    }
 }
 
 /// The tally's answer to "may a code be sent now?".
@@ -453,4 +459,65 @@ pub fn rfc3339(t: u64) -> String {
     chrono::DateTime::from_timestamp(t as i64, 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::parse(Path::new("/test.toml"), "").unwrap()
+    }
+
+    fn pending(code: &str, now: u64) -> Tally {
+        Tally { email_code: Some(email::seal(code, now, 600).unwrap()), ..Tally::default() }
+    }
+
+    #[test]
+    fn an_email_code_is_accepted_once_and_clears_the_failures() {
+        let mut t = pending("123456", 1000);
+        t.failures = vec![990, 995];
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Accepted(Method::Email));
+        assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
+        assert!(matches!(
+            judge(&mut t, &cfg(), None, "123456", false, 1011),
+            Verdict::Wrong { method: Method::Email, .. }
+        ));
+    }
+
+    #[test]
+    fn a_wrong_email_code_is_a_failure_and_the_code_stays_valid() {
+        let mut t = pending("123456", 1000);
+        let v = judge(&mut t, &cfg(), None, "654321", false, 1010);
+        assert!(matches!(v, Verdict::Wrong { method: Method::Email, replay: false, .. }), "{v:?}");
+        assert_eq!(t.failures, vec![1010]);
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1020), Verdict::Accepted(Method::Email));
+    }
+
+    #[test]
+    fn an_expired_email_code_is_refused_dropped_and_not_counted() {
+        let mut t = pending("123456", 1000);
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1600), Verdict::Expired);
+        assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
+    }
+
+    #[test]
+    fn a_totp_code_works_while_an_email_code_is_pending_and_retires_it() {
+        let secret = TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let c = cfg();
+        let now = 1_700_000_000;
+        let code = totp::code_at_step(&secret, &c.totp, totp::step_at(&c.totp, now));
+        let mut t = pending("123456", now);
+        assert_eq!(judge(&mut t, &c, Some(&secret), &code, false, now), Verdict::Accepted(Method::Totp));
+        assert_eq!(t.email_code, None);
+    }
+
+    #[test]
+    fn a_locked_user_is_not_judged() {
+        let mut t = pending("123456", 1000);
+        t.locked_at = Some(999);
+        let before = t.clone();
+        assert!(matches!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Locked(_)));
+        assert_eq!(t, before);
+    }
 }

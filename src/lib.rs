@@ -21,8 +21,10 @@
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
 //! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
-//! lock gate on the tally → prompt "Verification code: " → `totp::check` and
-//! the tally update under the user's flock → one syslog line → PAM code.
+//! lock gate on the tally → prompt "Verification code: " (typing `email`, or
+//! being an email-only user, first sends a code: `email` throttle + reserve in
+//! the tally, `mail::compose`, the `Mailer`) → `email::check` / `totp::check`
+//! and the tally update under the user's flock → one syslog line → PAM code.
 
 pub mod auth;
 pub mod cli;

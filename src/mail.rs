@@ -35,8 +35,8 @@ pub const MAIL_PATH: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 /// Bytes of the command's output kept for the log.
 pub const MAX_OUTPUT: usize = 1024;
 
-/// What one email needs besides the configuration.
-#[derive(Debug, Clone, Copy)]
+/// What one email needs besides the configuration. Its `Debug` leaves the code out.
+#[derive(Clone, Copy)]
 pub struct Letter<'a> {
     /// A validated address ([`crate::email::validate_address`]).
     pub to: &'a str,
@@ -45,6 +45,18 @@ pub struct Letter<'a> {
     pub code: &'a str,
     /// Seconds since the epoch.
     pub now: u64,
+}
+
+impl fmt::Debug for Letter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Letter")
+            .field("to", &self.to)
+            .field("user", &self.user)
+            .field("host", &self.host)
+            .field("code", &"<redacted>")
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 /// This machine's name for the message (`Message-ID`, body), reduced to
