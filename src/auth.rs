@@ -252,7 +252,6 @@ impl Login<'_> {
         let host = mail::hostname();
         let message = mail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now }).map_err(Broken)?;
         let sealed = email::seal(&code, now, cfg.email.code_valid).map_err(Broken)?;
-        drop(code);
         // Reserve under the user's lock (throttle checked, hash stored) before sending,
         // so two racing logins cannot both send.
         let reserved = tally.update(user, |t| {
@@ -285,6 +284,8 @@ impl Login<'_> {
             Reserve::Send => {}
         }
         if let Err(why) = self.mailer.send(&cfg.email, message.as_bytes()) {
+            // The command's output may echo the message: the code never reaches the log.
+            let why = why.replace(code.as_str(), "[code]");
             // Take the reservation back: the code never left, and the user may ask
             // again as soon as the mail system works.
             tally.update(user, |t| {

@@ -624,3 +624,13 @@ fn a_host_that_ignores_sigchld_still_sees_the_mail_command_succeed() {
     s.answer(&code_in(&smtp.wait_message(1)));
     assert!(s.finish().succeeded());
 }
+
+#[test]
+fn a_failing_mail_command_that_echoes_the_message_does_not_put_the_code_in_the_log() {
+    let env = Env::new("[email]\ncommand = [\"/bin/sh\", \"-c\", \"cat >&2; exit 1\"]");
+    let (t, _) = failed_send(&env);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    let logs = env.log_lines();
+    let line = logs.iter().find(|l| l.contains("result=mail_failed")).unwrap_or_else(|| panic!("{logs:?}"));
+    assert!(line.contains("Your verification code is: [code] Enter it"), "{line}");
+}
