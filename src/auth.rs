@@ -6,8 +6,17 @@
 //! result in the tally under the user's lock → one log line.
 //!
 //! This module talks only to traits: [`Conversation`] (the user), [`AuditLog`]
-//! (the administrator) and [`Accounts`] (NSS). The PAM glue in `src/pam/`
-//! provides the real ones; decisions on numbers live in [`crate::policy`].
+//! (the administrator), [`Accounts`] (NSS) and [`Mailer`] (the mail system).
+//! The PAM glue in `src/pam/` provides the real ones; decisions on numbers live
+//! in [`crate::policy`], the email code rules in [`crate::email`].
+//!
+//! The email fallback ([`Login::verify`]): when an address is known the prompt
+//! offers `email`; typing it (or being an email-only user) sends a code
+//! ([`Login::send_email_code`]: throttle checked and the code's hash reserved
+//! in the tally under the user's lock, then the message handed to the
+//! [`Mailer`]). The answer is then checked against the pending email code and
+//! the TOTP window in the same tally update, so a wrong email code counts
+//! towards the lockout exactly like a wrong TOTP code.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -15,12 +24,15 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::config::Config;
+use crate::config::{Config, EmailConfig};
+use crate::email::{self, CodeCheck, Resend};
 use crate::log::{AuditLog, Level, Line};
+use crate::mail::{self, Letter};
 use crate::policy::{self, Lock};
+use crate::secret::TotpSecret;
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
-use crate::tally::TallyStore;
+use crate::tally::{Tally, TallyStore};
 use crate::totp::{self, Check};
 use crate::user::{self, Accounts};
 
@@ -28,6 +40,12 @@ use crate::user::{self, Accounts};
 pub const UNAVAILABLE: &str = "Two-step verification is unavailable; contact your administrator.";
 /// The code prompt.
 pub const PROMPT: &str = "Verification code: ";
+/// The code prompt when an email address is known and no email code was sent yet.
+pub const PROMPT_WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";
+/// What the user types to get a code by email.
+pub const EMAIL_REQUEST: &str = "email";
+/// How often one login may ask for an email code (each ask after the first only repeats when a new one is possible).
+const MAX_EMAIL_REQUESTS: u32 = 3;
 
 /// The conversation could not happen (no conversation function, user pressed Ctrl-D, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +59,13 @@ pub trait Conversation {
     fn info(&mut self, text: &str) -> Result<(), ConvError>;
     /// Shows an error message.
     fn error(&mut self, text: &str) -> Result<(), ConvError>;
+}
+
+/// Handing a message to the mail system.
+pub trait Mailer {
+    /// Delivers `message` (a complete RFC 5322 message) with `[email] command`;
+    /// the error says what went wrong, for the log (it never contains the message).
+    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String>;
 }
 
 /// The facts of one authentication request.
@@ -86,6 +111,7 @@ pub struct Login<'a> {
     pub conv: &'a mut dyn Conversation,
     pub log: &'a mut dyn AuditLog,
     pub accounts: &'a dyn Accounts,
+    pub mailer: &'a mut dyn Mailer,
 }
 
 impl Login<'_> {
@@ -153,62 +179,147 @@ impl Login<'_> {
             return Ok(self.refuse_locked(lock));
         }
 
-        let Some(secret) = record.secret.as_ref() else {
-            // Email-only users: the email fallback is not available in this build.
+        let secret = record.secret.as_ref();
+        let address = email::address_for(record.email.as_deref(), &cfg.email.address_template, user);
+        if record.email.is_some() && address.is_none() {
+            let why = "the email address on file is invalid; set it again with twostep email USER ADDR";
+            self.log_outcome(Level::Warning, "bad_address", Method::Email.name(), Some(why));
+        }
+        if secret.is_none() && address.is_none() {
             self.log_outcome(Level::Notice, "unavailable", Method::Email.name(), Some("no usable method"));
             let _ = self.conv.error(UNAVAILABLE);
             return Ok(Outcome::Denied);
-        };
-        let answer = match self.conv.ask(PROMPT) {
-            Ok(a) => a,
-            Err(ConvError) => {
-                self.log_outcome(Level::Notice, "aborted", "totp", None);
-                return Ok(Outcome::Aborted);
+        }
+
+        // An email-only user gets a code without asking.
+        let mut email_requests = 0;
+        if let (None, Some(to)) = (secret, address.as_deref()) {
+            email_requests += 1;
+            if let Some(outcome) = self.send_email_code(cfg, &tally, to, exempt)? {
+                return Ok(outcome);
+            }
+        }
+        let answer = loop {
+            let prompt = if address.is_some() && email_requests == 0 { PROMPT_WITH_EMAIL } else { PROMPT };
+            let answer = match self.conv.ask(prompt) {
+                Ok(a) => a,
+                Err(ConvError) => {
+                    let method = if email_requests > 0 { Method::Email } else { Method::Totp };
+                    self.log_outcome(Level::Notice, "aborted", method.name(), None);
+                    return Ok(Outcome::Aborted);
+                }
+            };
+            match address.as_deref() {
+                Some(to) if is_email_request(&answer) && email_requests < MAX_EMAIL_REQUESTS => {
+                    email_requests += 1;
+                    if let Some(outcome) = self.send_email_code(cfg, &tally, to, exempt)? {
+                        return Ok(outcome);
+                    }
+                }
+                _ => break answer,
             }
         };
 
         // Check and record under the user's lock: racing logins see each other's result.
-        let verdict = tally.update(user, |t| {
-            policy::expire(t, &cfg.lockout, now);
-            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
-            if lock.is_locked() {
-                return Verdict::Locked(lock);
-            }
-            match totp::check(secret, &cfg.totp, &answer, now, t.last_step) {
-                Check::Valid { step } => {
-                    policy::record_success(t);
-                    t.last_step = Some(step);
-                    Verdict::Accepted
-                }
-                check => {
-                    let after = policy::record_failure(t, &cfg.lockout, exempt, now);
-                    let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
-                    Verdict::Wrong { replay: matches!(check, Check::Replayed { .. }), after, lock }
-                }
-            }
-        });
+        let verdict = tally.update(user, |t| judge(t, cfg, secret, &answer, exempt, now));
         let verdict = verdict.map_err(|e: StateError| Broken(e.to_string()))?;
         Ok(match verdict {
-            Verdict::Accepted => {
-                self.log_outcome(Level::Info, "success", "totp", None);
+            Verdict::Accepted(method) => {
+                self.log_outcome(Level::Info, "success", method.name(), None);
                 Outcome::Success
             }
             Verdict::Locked(lock) => self.refuse_locked(lock),
-            Verdict::Wrong { replay, after, lock } => self.refuse_wrong(replay, after, lock),
+            Verdict::Expired => {
+                self.log_outcome(Level::Notice, "expired", Method::Email.name(), None);
+                let _ = self.conv.error("That email code has expired. Log in again to get a new one.");
+                Outcome::Denied
+            }
+            Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock),
         })
     }
 
-    fn refuse_wrong(&mut self, replay: bool, after: policy::AfterFailure, lock: Lock) -> Outcome {
+    /// Sends a new email code to `to`, or says when one may be sent again.
+    /// `Some(outcome)` ends the login (locked, or the mail could not be sent).
+    fn send_email_code(
+        &mut self,
+        cfg: &Config,
+        tally: &TallyStore,
+        to: &str,
+        exempt: bool,
+    ) -> Result<Option<Outcome>, Broken> {
+        let (user, now) = (self.req.user, self.req.now);
+        let code = email::new_code(cfg.totp.digits).map_err(Broken)?;
+        let host = mail::hostname();
+        let message = mail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now }).map_err(Broken)?;
+        let sealed = email::seal(&code, now, cfg.email.code_valid).map_err(Broken)?;
+        // Reserve under the user's lock (throttle checked, hash stored) before sending,
+        // so two racing logins cannot both send.
+        let reserved = tally.update(user, |t| {
+            policy::expire(t, &cfg.lockout, now);
+            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+            if lock.is_locked() {
+                return Reserve::Locked(lock);
+            }
+            match email::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
+                Resend::Allowed => {
+                    t.email_code = Some(sealed.clone());
+                    Reserve::Send
+                }
+                Resend::TooSoon { sent_at, next_at } => Reserve::TooSoon { sent_at, next_at },
+            }
+        })?;
+        let masked = email::mask_address(to);
+        match reserved {
+            Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock))),
+            Reserve::TooSoon { sent_at, next_at } => {
+                let line = self.line("email_throttled", Method::Email.name()).field("next", &rfc3339(next_at));
+                self.log.log(Level::Info, line.as_str());
+                let _ = self.conv.info(&format!(
+                    "A code was already sent to {masked} at {} and still works. You can ask for a new one after {}.",
+                    local_time(sent_at),
+                    local_time(next_at)
+                ));
+                return Ok(None);
+            }
+            Reserve::Send => {}
+        }
+        if let Err(why) = self.mailer.send(&cfg.email, message.as_bytes()) {
+            // The command's output may echo the message: the code never reaches the log.
+            let why = why.replace(code.as_str(), "[code]");
+            // Take the reservation back: the code never left, and the user may ask
+            // again as soon as the mail system works.
+            tally.update(user, |t| {
+                if t.email_code.as_ref() == Some(&sealed) {
+                    t.email_code = None;
+                }
+            })?;
+            self.log_outcome(Level::Err, "mail_failed", Method::Email.name(), Some(&why));
+            let _ = self.conv.error(
+                "The code could not be sent by email (the mail system failed). Try again later or contact your administrator.",
+            );
+            return Ok(Some(Outcome::Denied));
+        }
+        let line = self.line("email_sent", Method::Email.name()).field("to", &masked);
+        self.log.log(Level::Info, line.as_str());
+        let _ = self.conv.info(&format!(
+            "A verification code was sent to {masked}. It is valid for {}.",
+            email::describe_duration(cfg.email.code_valid)
+        ));
+        Ok(None)
+    }
+
+    fn refuse_wrong(&mut self, replay: bool, method: Method, after: policy::AfterFailure, lock: Lock) -> Outcome {
         let (result, first) = if replay {
             ("replay", "That code was already used. Wait for the next code in your app.")
         } else {
             ("wrong_code", "Incorrect verification code.")
         };
         let remaining = after.remaining.map(|r| r.to_string()).unwrap_or_default();
-        let line = self.line(result, "totp").field("remaining", &remaining);
+        let line = self.line(result, method.name()).field("remaining", &remaining);
         self.log.log(Level::Warning, line.as_str());
         if after.locked_now {
-            let line = self.line("locked", "totp").field("event", "lock").field("until", &describe_until_utc(lock));
+            let line =
+                self.line("locked", method.name()).field("event", "lock").field("until", &describe_until_utc(lock));
             self.log.log(Level::Warning, line.as_str());
             let _ = self.conv.error(&format!("{first} {}", locked_message(lock)));
         } else {
@@ -247,10 +358,71 @@ impl Login<'_> {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    Accepted,
+    Accepted(Method),
     Locked(Lock),
-    Wrong { replay: bool, after: policy::AfterFailure, lock: Lock },
+    /// The pending email code, entered after it expired.
+    Expired,
+    Wrong {
+        replay: bool,
+        method: Method,
+        after: policy::AfterFailure,
+        lock: Lock,
+    },
+}
+
+/// Checks `answer` against the pending email code and the TOTP window and records
+/// the result in `t` (run inside [`TallyStore::update`], under the user's lock).
+fn judge(t: &mut Tally, cfg: &Config, secret: Option<&TotpSecret>, answer: &str, exempt: bool, now: u64) -> Verdict {
+    policy::expire(t, &cfg.lockout, now);
+    let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+    if lock.is_locked() {
+        return Verdict::Locked(lock);
+    }
+    let emailed = t.email_code.as_ref().map(|p| email::check(p, answer, cfg.totp.digits, now));
+    if t.email_code.as_ref().is_some_and(|p| now >= p.expires_at) {
+        t.email_code = None;
+    }
+    match emailed {
+        Some(CodeCheck::Valid) => {
+            // Single use: the code is gone with this login.
+            t.email_code = None;
+            policy::record_success(t);
+            return Verdict::Accepted(Method::Email);
+        }
+        // The right code, too late: refused, but not a guess, so not a failure.
+        Some(CodeCheck::Expired) => return Verdict::Expired,
+        Some(CodeCheck::Wrong) | None => {}
+    }
+    let check = secret.map(|s| totp::check(s, &cfg.totp, answer, now, t.last_step));
+    match check {
+        Some(Check::Valid { step }) => {
+            policy::record_success(t);
+            t.last_step = Some(step);
+            // A pending email code is not needed any more: fewer live codes.
+            t.email_code = None;
+            Verdict::Accepted(Method::Totp)
+        }
+        check => {
+            let method = if emailed.is_some() || secret.is_none() { Method::Email } else { Method::Totp };
+            let after = policy::record_failure(t, &cfg.lockout, exempt, now);
+            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+            Verdict::Wrong { replay: matches!(check, Some(Check::Replayed { .. })), method, after, lock }
+        }
+    }
+}
+
+/// The tally's answer to "may a code be sent now?".
+enum Reserve {
+    Send,
+    TooSoon { sent_at: u64, next_at: u64 },
+    Locked(Lock),
+}
+
+/// `email` (any case, surrounding spaces ignored) at the code prompt.
+fn is_email_request(answer: &str) -> bool {
+    answer.trim().eq_ignore_ascii_case(EMAIL_REQUEST)
 }
 
 /// "Too many incorrect codes. Try again after 14:32." in local time.
@@ -288,4 +460,65 @@ pub fn rfc3339(t: u64) -> String {
     chrono::DateTime::from_timestamp(t as i64, 0)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::parse(Path::new("/test.toml"), "").unwrap()
+    }
+
+    fn pending(code: &str, now: u64) -> Tally {
+        Tally { email_code: Some(email::seal(code, now, 600).unwrap()), ..Tally::default() }
+    }
+
+    #[test]
+    fn an_email_code_is_accepted_once_and_clears_the_failures() {
+        let mut t = pending("123456", 1000);
+        t.failures = vec![990, 995];
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Accepted(Method::Email));
+        assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
+        assert!(matches!(
+            judge(&mut t, &cfg(), None, "123456", false, 1011),
+            Verdict::Wrong { method: Method::Email, .. }
+        ));
+    }
+
+    #[test]
+    fn a_wrong_email_code_is_a_failure_and_the_code_stays_valid() {
+        let mut t = pending("123456", 1000);
+        let v = judge(&mut t, &cfg(), None, "654321", false, 1010);
+        assert!(matches!(v, Verdict::Wrong { method: Method::Email, replay: false, .. }), "{v:?}");
+        assert_eq!(t.failures, vec![1010]);
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1020), Verdict::Accepted(Method::Email));
+    }
+
+    #[test]
+    fn an_expired_email_code_is_refused_dropped_and_not_counted() {
+        let mut t = pending("123456", 1000);
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1600), Verdict::Expired);
+        assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
+    }
+
+    #[test]
+    fn a_totp_code_works_while_an_email_code_is_pending_and_retires_it() {
+        let secret = TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let c = cfg();
+        let now = 1_700_000_000;
+        let code = totp::code_at_step(&secret, &c.totp, totp::step_at(&c.totp, now));
+        let mut t = pending("123456", now);
+        assert_eq!(judge(&mut t, &c, Some(&secret), &code, false, now), Verdict::Accepted(Method::Totp));
+        assert_eq!(t.email_code, None);
+    }
+
+    #[test]
+    fn a_locked_user_is_not_judged() {
+        let mut t = pending("123456", 1000);
+        t.locked_at = Some(999);
+        let before = t.clone();
+        assert!(matches!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Locked(_)));
+        assert_eq!(t, before);
+    }
 }

@@ -15,12 +15,16 @@
 //!   [`fsx`]: safe open, atomic write, flock.
 //! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
 //! - [`user`]: user names → file names, NSS lookups; [`log`]: syslog lines.
+//! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
+//!   throttle); [`mail`]: composing the message and running the mail command.
 //! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
 //! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
-//! lock gate on the tally → prompt "Verification code: " → `totp::check` and
-//! the tally update under the user's flock → one syslog line → PAM code.
+//! lock gate on the tally → prompt "Verification code: " (typing `email`, or
+//! being an email-only user, first sends a code: `email` throttle + reserve in
+//! the tally, `mail::compose`, the `Mailer`) → `email::check` / `totp::check`
+//! and the tally update under the user's flock → one syslog line → PAM code.
 
 pub mod auth;
 pub mod cli;
@@ -28,6 +32,7 @@ pub mod config;
 pub mod email;
 pub mod fsx;
 pub mod log;
+pub mod mail;
 mod pam;
 pub mod policy;
 pub mod qr;

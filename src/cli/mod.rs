@@ -6,6 +6,7 @@
 //! (authpriv, ident `twostep`) so that admins can audit who changed what.
 #![forbid(unsafe_code)]
 
+mod email;
 mod enroll;
 mod status;
 mod unlock;
@@ -45,6 +46,8 @@ enum Command {
     List(status::ListArgs),
     /// Clear a user's failed attempts and lock
     Unlock(unlock::Args),
+    /// Set (or with --clear remove) the address email codes are sent to
+    Email(email::Args),
 }
 
 /// An error for the admin: what went wrong and how to fix it.
@@ -120,6 +123,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status(a) => status::status(&ctx, a),
         Command::List(a) => status::list(&ctx, a),
         Command::Unlock(a) => unlock::run(&ctx, a),
+        Command::Email(a) => email::run(&ctx, a),
     }
 }
 

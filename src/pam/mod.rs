@@ -20,9 +20,10 @@ use pam_bindings::module::{PamHandle, PamHooks};
 use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
 
-use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
-use crate::config;
+use crate::auth::{ConvError, Conversation, Login, Mailer, Outcome, Request};
+use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::mail::Sendmail;
 use crate::user::Nss;
 
 /// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
@@ -94,6 +95,29 @@ impl Conversation for PamConversation<'_> {
     }
 }
 
+/// The mail command, run from inside a host process (sshd, login, su, …).
+///
+/// The host may have a SIGCHLD handler that reaps any child (or ignore SIGCHLD,
+/// which auto-reaps): our child's exit status would be lost and a delivered
+/// message look like a failure. Like pam_unix does around its helper, SIGCHLD
+/// is set to its default action while the command runs and restored after.
+struct HostMailer;
+
+impl Mailer for HostMailer {
+    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String> {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_DFL installs no handler code, so no async-signal-safety rule applies.
+        let previous = unsafe { sigaction(Signal::SIGCHLD, &default) };
+        let result = Sendmail.send(cfg, message);
+        if let Ok(previous) = previous {
+            // SAFETY: puts back exactly the action the host had installed.
+            let _ = unsafe { sigaction(Signal::SIGCHLD, &previous) };
+        }
+        result
+    }
+}
+
 fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -135,7 +159,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
     let request = Request { user: &user, service: &service, rhost: &rhost, now: now(), debug: args.debug };
-    let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss };
+    let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss, mailer: &mut HostMailer };
     pam_code(login.authenticate(&args.config))
 }
 

@@ -1,0 +1,65 @@
+//! `twostep email USER ADDR` / `twostep email USER --clear`: set or clear the
+//! address email codes go to. Setting an address for a user with no record
+//! creates an email-only record (codes by email, no authenticator app);
+//! clearing the only method a user has is refused (`twostep reset` does that).
+#![forbid(unsafe_code)]
+
+use super::{CliError, Context, check_user_arg};
+use crate::email::validate_address;
+use crate::store::UserRecord;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The login name (as PAM sees it)
+    user: String,
+    /// The address codes are sent to, e.g. jane@district.org
+    #[arg(value_name = "ADDR", required_unless_present = "clear", conflicts_with = "clear")]
+    address: Option<String>,
+    /// Remove the address (the user can no longer get codes by email)
+    #[arg(long)]
+    clear: bool,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    check_user_arg(&args.user)?;
+    let user = &args.user;
+    let store = ctx.store()?;
+    let existing = store.load(user)?;
+    let Some(address) = args.address else {
+        return clear(ctx, &store, user, existing);
+    };
+    validate_address(&address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
+    let record = match existing {
+        Some(r) => UserRecord { email: Some(address.clone()), ..r },
+        None => UserRecord { secret: None, email: Some(address.clone()), enabled: true, created: ctx.now },
+    };
+    store.save(user, &record)?;
+    ctx.audit("email_set", user);
+    println!("Codes for {user} will be sent to {address}.");
+    if record.secret.is_none() {
+        println!("{user} has no authenticator app enrolled: they get a code by email at each login.");
+    }
+    if !record.enabled {
+        println!("Note: two-step verification is disabled for {user}; twostep enable {user} turns it back on.");
+    }
+    Ok(())
+}
+
+fn clear(ctx: &Context, store: &crate::store::Store, user: &str, existing: Option<UserRecord>) -> Result<(), CliError> {
+    let Some(record) = existing.filter(|r| r.email.is_some()) else {
+        println!("{user} has no email address on file; nothing to clear.");
+        return Ok(());
+    };
+    if record.secret.is_none() {
+        return Err(CliError(format!(
+            "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
+        )));
+    }
+    store.save(user, &UserRecord { email: None, ..record })?;
+    ctx.audit("email_clear", user);
+    println!("Cleared the email address of {user}; they can no longer get codes by email.");
+    if !ctx.config.email.address_template.is_empty() {
+        println!("Note: [email] address_template is set, so codes may still go to the address it gives.");
+    }
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! Sending an email code: composing the RFC 5322 message and handing it to the
+//! server's mail system through a sendmail-compatible command (`[email] command`).
+//!
+//! The command runs with the fixed argv from the config (no shell), a cleared
+//! environment (only a fixed `PATH`), the message on stdin (an in-memory file,
+//! so writing it can neither block nor raise SIGPIPE) and stdout+stderr on one
+//! pipe of which only the first [`MAX_OUTPUT`] bytes are kept, for the syslog
+//! reason. It runs in its own process group; after `[email] timeout` seconds
+//! the whole group is killed with SIGKILL and the child reaped. A grandchild
+//! that keeps the pipe open (a daemonizing MTA) never makes us wait: once the
+//! child itself has exited we stop reading.
+//!
+//! When to send and what to record is [`crate::auth`]'s job; the code rules
+//! are in [`crate::email`].
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use zeroize::Zeroizing;
+
+use crate::auth::Mailer;
+use crate::config::EmailConfig;
+use crate::email::describe_duration;
+
+/// The only environment variable the mail command gets.
+pub const MAIL_PATH: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+/// Bytes of the command's output kept for the log.
+pub const MAX_OUTPUT: usize = 1024;
+
+/// What one email needs besides the configuration. Its `Debug` leaves the code out.
+#[derive(Clone, Copy)]
+pub struct Letter<'a> {
+    /// A validated address ([`crate::email::validate_address`]).
+    pub to: &'a str,
+    pub user: &'a str,
+    pub host: &'a str,
+    pub code: &'a str,
+    /// Seconds since the epoch.
+    pub now: u64,
+}
+
+impl fmt::Debug for Letter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Letter")
+            .field("to", &self.to)
+            .field("user", &self.user)
+            .field("host", &self.host)
+            .field("code", &"<redacted>")
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// This machine's name for the message (`Message-ID`, body), reduced to
+/// characters that are safe in a header: letters, digits, `.` and `-`.
+pub fn hostname() -> String {
+    let raw = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    header_safe_host(&raw)
+}
+
+fn header_safe_host(raw: &str) -> String {
+    let clean: String = raw.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(253).collect();
+    let clean = clean.trim_matches('.').to_string();
+    if clean.is_empty() { "localhost".into() } else { clean }
+}
+
+/// A user name for the body of a message: control characters become `?` and
+/// very long names are cut, so it can never break a line or the message.
+fn body_safe(user: &str) -> String {
+    let mut out: String = user.chars().take(100).map(|c| if c.is_control() { '?' } else { c }).collect();
+    if user.chars().count() > 100 {
+        out.push('…');
+    }
+    out
+}
+
+/// The complete message (LF line ends, as sendmail-compatible commands expect on stdin).
+///
+/// Header values are the configured `from` (checked by the config), the validated
+/// address, a sanitized host name and fixed text: nothing a user controls reaches a header.
+pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Zeroizing<String>, String> {
+    let date = chrono::DateTime::from_timestamp(letter.now as i64, 0)
+        .ok_or_else(|| "the clock is out of range".to_string())?
+        .to_rfc2822();
+    let mut id = [0u8; 12];
+    getrandom::fill(&mut id).map_err(|e| format!("the system random number generator failed: {e}"))?;
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let valid = describe_duration(cfg.code_valid);
+    let host = header_safe_host(letter.host);
+    let user = body_safe(letter.user);
+    let mut m = Zeroizing::new(String::with_capacity(1024));
+    // Writing into a String cannot fail.
+    let _ = fmt::Write::write_fmt(
+        &mut *m,
+        format_args!(
+            "From: {from}\n\
+         To: {to}\n\
+         Subject: Your verification code for {host}\n\
+         Date: {date}\n\
+         Message-ID: <{id}.{now}.twostep@{host}>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         Content-Transfer-Encoding: 8bit\n\
+         Auto-Submitted: auto-generated\n\
+         \n\
+         Someone is signing in to {host} as {user} and asked for a code by email.\n\
+         \n\
+         Your verification code is:\n\
+         \n\
+         \x20   {code}\n\
+         \n\
+         Enter it at the \"Verification code:\" prompt. It is valid for {valid}\n\
+         and can be used once.\n\
+         \n\
+         If this was not you, do not share the code with anyone: someone may know\n\
+         your password. Tell your administrator.\n",
+            from = cfg.from,
+            to = letter.to,
+            now = letter.now,
+            code = letter.code,
+        ),
+    );
+    Ok(m)
+}
+
+/// Why the mail command did not deliver the message.
+#[derive(Debug)]
+pub enum SendError {
+    /// The program does not exist.
+    Missing(String),
+    /// The program could not be started.
+    Spawn(String, io::Error),
+    /// The program ran and failed.
+    Failed { program: String, status: ExitStatus, output: String },
+    /// The program did not finish in time and was killed.
+    TimedOut { program: String, secs: u64 },
+    /// Something around the program failed (pipe, memory file, wait).
+    Io(&'static str, io::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Missing(p) => {
+                write!(f, "mail command {p} does not exist; install an MTA that provides it or set [email] command")
+            }
+            SendError::Spawn(p, e) => write!(f, "cannot run mail command {p}: {e}"),
+            SendError::Failed { program, status, output } => {
+                match (status.code(), status.signal()) {
+                    (Some(c), _) => write!(f, "mail command {program} failed with exit status {c}")?,
+                    (None, Some(s)) => write!(f, "mail command {program} was killed by signal {s}")?,
+                    _ => write!(f, "mail command {program} failed")?,
+                }
+                if !output.is_empty() {
+                    write!(f, ": {output}")?;
+                }
+                Ok(())
+            }
+            SendError::TimedOut { program, secs } => write!(
+                f,
+                "mail command {program} did not finish within {secs} seconds and was killed; check the mail system or raise [email] timeout"
+            ),
+            SendError::Io(what, e) => write!(f, "cannot {what} for the mail command: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// The real [`Mailer`]: runs `[email] command`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sendmail;
+
+impl Mailer for Sendmail {
+    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String> {
+        run(&cfg.command, Duration::from_secs(cfg.timeout), message).map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `argv` with `stdin` as its standard input; success is exit status 0 within `timeout`.
+pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let input = memory_file(stdin).map_err(|e| SendError::Io("prepare the message", e))?;
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SendError::Io("create a pipe", io::Error::from(e)))?;
+    let mut reader = std::fs::File::from(reader);
+    let writer2 = writer.try_clone().map_err(|e| SendError::Io("create a pipe", e))?;
+    let mut cmd = Command::new(&program);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .env("PATH", &MAIL_PATH["PATH=".len()..])
+        .current_dir("/")
+        .stdin(Stdio::from(input))
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::from(writer2))
+        // Its own process group, so that a timeout kills whatever it started too.
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SendError::Missing(program)),
+        Err(e) => return Err(SendError::Spawn(program, e)),
+    };
+    // Our copies of the write end are gone with `cmd`: EOF comes when the child side closes.
+    drop(cmd);
+
+    let deadline = Instant::now() + timeout;
+    let mut output = Vec::new();
+    let mut eof = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(SendError::Io("wait", e));
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            kill_group(&mut child);
+            return Err(SendError::TimedOut { program, secs: timeout.as_secs() });
+        }
+        // Short slices: we notice the child's exit soon even if a grandchild holds the pipe.
+        let slice = left.min(Duration::from_millis(20));
+        if eof {
+            std::thread::sleep(slice);
+        } else {
+            eof = read_some(&mut reader, &mut output, slice);
+        }
+    };
+    // Whatever is already buffered (bounded: a grandchild may still be writing).
+    let mut rounds = 0;
+    while !eof && rounds < 64 && !read_some(&mut reader, &mut output, Duration::ZERO) {
+        rounds += 1;
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(SendError::Failed { program, status, output: printable_output(&output) })
+    }
+}
+
+/// Waits up to `wait` for output and reads one chunk; returns true at end of file
+/// (or on a read error, which ends reading just the same).
+fn read_some(reader: &mut std::fs::File, output: &mut Vec<u8>, wait: Duration) -> bool {
+    let ready = {
+        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::from(wait.as_millis().min(1000) as u16);
+        match poll(&mut fds, ms) {
+            Ok(n) => n > 0,
+            Err(nix::errno::Errno::EINTR) => false,
+            Err(_) => return true,
+        }
+    };
+    if !ready {
+        // Nothing within `wait`: not the end, just quiet.
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    match reader.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => {
+            let room = MAX_OUTPUT.saturating_sub(output.len());
+            output.extend_from_slice(&buf[..n.min(room)]);
+            false
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+        Err(_) => true,
+    }
+}
+
+/// SIGKILL to the child's process group (the child and what it started), then reap the child.
+fn kill_group(child: &mut Child) {
+    // The child is not reaped yet, so its pid (= the group id) cannot have been reused.
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `bytes` in an anonymous in-memory file, positioned at the start.
+fn memory_file(bytes: &[u8]) -> io::Result<std::fs::File> {
+    let fd = nix::sys::memfd::memfd_create(c"twostep-mail", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(io::Error::from)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// The command's output as one log-safe line (whitespace runs folded).
+fn printable_output(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let folded: Vec<&str> = text.split_whitespace().collect();
+    folded.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> EmailConfig {
+        EmailConfig {
+            command: vec!["/bin/true".into()],
+            from: "twostep@district.org".into(),
+            code_valid: 600,
+            resend_after: 300,
+            timeout: 5,
+            address_template: String::new(),
+        }
+    }
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn the_message_has_the_headers_and_names_host_user_code_and_validity() {
+        let letter = Letter {
+            to: "jane@district.org",
+            user: "jane",
+            host: "web01.district.org",
+            code: "042917",
+            now: 1_700_000_000,
+        };
+        let m = compose(&cfg(), &letter).unwrap();
+        let (head, body) = m.split_once("\n\n").unwrap();
+        let headers: Vec<&str> = head.lines().collect();
+        assert_eq!(headers[0], "From: twostep@district.org");
+        assert_eq!(headers[1], "To: jane@district.org");
+        assert_eq!(headers[2], "Subject: Your verification code for web01.district.org");
+        assert_eq!(headers[3], "Date: Tue, 14 Nov 2023 22:13:20 +0000");
+        assert!(headers[4].starts_with("Message-ID: <") && headers[4].ends_with(".twostep@web01.district.org>"));
+        assert!(headers.iter().all(|h| h.contains(": ")), "{headers:?}");
+        assert!(body.contains("web01.district.org") && body.contains(" as jane "), "{body}");
+        assert!(body.contains("    042917\n") && body.contains("valid for 10 minutes"), "{body}");
+        assert!(!head.contains("042917"), "the code is in the body only");
+        let other = compose(&cfg(), &letter).unwrap();
+        assert_ne!(m.lines().nth(4), other.lines().nth(4), "Message-IDs are unique");
+    }
+
+    #[test]
+    fn hostile_user_and_host_names_cannot_add_headers_or_lines() {
+        let letter = Letter {
+            to: "jane@district.org",
+            user: "eve\nBcc: all@district.org\n\n.",
+            host: "evil\r\nBcc: x@y.z",
+            code: "123456",
+            now: 0,
+        };
+        let m = compose(&cfg(), &letter).unwrap();
+        let (head, body) = m.split_once("\n\n").unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc")) && !head.contains('\r'), "{head}");
+        assert_eq!(head.lines().count(), 9, "{head}");
+        assert!(head.contains("Subject: Your verification code for evilBccxy.z\n"), "{head}");
+        assert!(body.contains("as eve?Bcc: all@district.org??. "), "{body}");
+        assert!(!body.lines().any(|l| l == "."), "{body}");
+        assert_eq!(header_safe_host("\n\n"), "localhost");
+    }
+
+    #[test]
+    fn a_command_that_succeeds_gets_the_message_on_stdin_and_no_environment() {
+        let dir = crate::fsx::private_tempdir();
+        let out = dir.path().join("out");
+        let script = format!("cat > {0}.msg; env > {0}.env; echo \"$@\" > {0}.args", out.display());
+        let mut argv = sh(&script);
+        argv.extend(["x".into(), "-t".into(), "-i".into()]);
+        run(&argv, Duration::from_secs(5), b"To: a@b.c\n\nhello\n").unwrap();
+        assert_eq!(std::fs::read_to_string(out.with_extension("msg")).unwrap(), "To: a@b.c\n\nhello\n");
+        let env = std::fs::read_to_string(out.with_extension("env")).unwrap();
+        let names: Vec<&str> = env.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
+        assert!(names.iter().all(|n| ["PATH", "PWD", "SHLVL", "_"].contains(n)), "{env}");
+        assert!(env.contains("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), "{env}");
+        assert_eq!(std::fs::read_to_string(out.with_extension("args")).unwrap(), "-t -i\n");
+    }
+
+    #[test]
+    fn a_failing_command_reports_its_status_and_output() {
+        let e = run(&sh("echo 'relay access denied' >&2; exit 75"), Duration::from_secs(5), b"").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("exit status 75") && text.contains("relay access denied"), "{text}");
+    }
+
+    #[test]
+    fn output_kept_for_the_log_is_bounded() {
+        let e = run(&sh("head -c 100000 /dev/zero | tr '\\0' x; exit 1"), Duration::from_secs(5), b"").unwrap_err();
+        let SendError::Failed { output, .. } = e else { panic!("{e}") };
+        assert_eq!(output.len(), MAX_OUTPUT);
+    }
+
+    #[test]
+    fn a_missing_command_is_named() {
+        let e = run(&["/nonexistent/sendmail".to_string()], Duration::from_secs(5), b"").unwrap_err();
+        assert!(matches!(e, SendError::Missing(_)));
+        assert!(e.to_string().contains("/nonexistent/sendmail does not exist"), "{e}");
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_with_everything_it_started() {
+        let dir = crate::fsx::private_tempdir();
+        let pidfile = dir.path().join("grandchild");
+        // The grandchild keeps the output pipe open and would outlive a plain kill of the child.
+        let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
+        let started = Instant::now();
+        let e = run(&sh(&script), Duration::from_secs(1), b"").unwrap_err();
+        assert!(matches!(e, SendError::TimedOut { secs: 1, .. }), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // Killed (and reaped by init, or a zombie at worst): not running any more.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let running = state.split(") ").nth(1).is_some_and(|s| !s.starts_with('Z'));
+            if !running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "grandchild {pid} still running: {state}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_delay_success() {
+        let dir = crate::fsx::private_tempdir();
+        let pidfile = dir.path().join("grandchild");
+        let started = Instant::now();
+        // The child exits at once; its background grandchild keeps stdout open for 30 s.
+        run(&sh(&format!("sleep 30 & echo $! > {}; exit 0", pidfile.display())), Duration::from_secs(10), b"").unwrap();
+        let elapsed = started.elapsed();
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
+}

@@ -1,0 +1,636 @@
+//! The email fallback end to end: the real module, loaded through real libpam,
+//! sends through the real `msmtp` to a local SMTP server (aiosmtpd, started and
+//! stopped by each test) whose messages land in the test's temp dir. The tests
+//! read the delivered message, take the code from it and type it at the prompt.
+//! Plus: hung, failing and missing mail commands, the lockout, the resend
+//! throttle, `address_template`, `twostep email` / `enroll --email`, and one
+//! login through a real sshd (where the host process has its own SIGCHLD handling).
+
+mod common;
+mod e2e;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use common::*;
+use pam_twostep::tally::TallyStore;
+
+const FROM: &str = "twostep@test.example";
+
+/// A tiny SMTP sink: binds 127.0.0.1 on a free port, prints the port, and
+/// writes each message to OUTDIR/NNN.eml (envelope recipients in NNN.rcpt),
+/// renamed into place once complete.
+const SMTP_SINK: &str = r#"
+import asyncio, os, socket, sys
+from aiosmtpd.smtp import SMTP
+
+OUTDIR = sys.argv[1]
+
+class Sink:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        base = os.path.join(OUTDIR, "%03d" % self.count)
+        for ext, data in ((".rcpt", "\n".join(envelope.rcpt_tos).encode()), (".eml", envelope.original_content)):
+            with open(base + ext + ".tmp", "wb") as f:
+                f.write(data)
+            os.rename(base + ext + ".tmp", base + ext)
+        return "250 Message accepted"
+
+async def main():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sink = Sink()
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), sock=sock)
+    print(sock.getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
+
+/// The SMTP server of one test; killed (by PID) and reaped on drop.
+struct Smtp {
+    child: Child,
+    port: u16,
+    inbox: PathBuf,
+}
+
+impl Smtp {
+    fn start(dir: &Path) -> Smtp {
+        let inbox = dir.join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        let script = dir.join("smtp_sink.py");
+        std::fs::write(&script, SMTP_SINK).unwrap();
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .arg(&inbox)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP sink (python3-aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("SMTP sink did not print its port: {line:?}"));
+        Smtp { child, port, inbox }
+    }
+
+    /// The `[email]` table sending through msmtp to this server.
+    fn config(&self, extra: &str) -> String {
+        format!(
+            "[email]\ncommand = [\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={}\", \"--from={FROM}\", \"-t\"]\nfrom = \"{FROM}\"\n{extra}\n",
+            self.port
+        )
+    }
+
+    /// Names of the delivered messages, in order.
+    fn messages(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.inbox)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Waits for message number `n` (1-based) and returns its text.
+    fn wait_message(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(p) = self.messages().get(n - 1) {
+                return std::fs::read_to_string(p).unwrap();
+            }
+            assert!(Instant::now() < deadline, "message {n} never arrived");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn recipients(&self, n: usize) -> String {
+        std::fs::read_to_string(self.inbox.join(format!("{n:03}.rcpt"))).unwrap()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The code in a delivered message (the indented line of digits in the body).
+fn code_in(message: &str) -> String {
+    let body = message.replace("\r\n", "\n");
+    let (_, body) = body.split_once("\n\n").expect("headers and body");
+    body.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in {message}"))
+        .to_string()
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+        .map(str::trim)
+}
+
+/// One login driven message by message.
+struct Session {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<Message>,
+}
+
+impl Session {
+    fn start(env: &Env, user: &str) -> Session {
+        Session::of(env.spawn(user))
+    }
+
+    fn of(mut child: Child) -> Session {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session { child: Some(child), stdin, lines, seen: Vec::new() }
+    }
+
+    /// The next conversation message.
+    fn next(&mut self) -> Message {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("no message from the module ({e}); so far: {:?}", self.seen));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(v.get("step").is_none(), "the login ended early: {line}; so far: {:?}", self.seen);
+        let m = Message { style: v["style"].as_str().unwrap().into(), text: v["text"].as_str().unwrap().into() };
+        self.seen.push(m.clone());
+        m
+    }
+
+    /// Waits for a prompt and checks its text.
+    fn prompt(&mut self, text: &str) {
+        let m = self.next();
+        assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_off", text), "{:?}", self.seen);
+    }
+
+    /// Waits for an info or error message and returns its text.
+    fn said(&mut self, style: &str) -> String {
+        let m = self.next();
+        assert_eq!(m.style, style, "{:?}", self.seen);
+        m.text
+    }
+
+    fn answer(&mut self, text: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{text}").unwrap();
+    }
+
+    /// Closes stdin (Ctrl-D at the next prompt) and returns the rest of the transcript.
+    fn finish(mut self) -> Transcript {
+        drop(self.stdin.take());
+        let mut rest: Vec<String> = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            rest.push(line);
+        }
+        let status = self.child.take().unwrap().wait().unwrap();
+        assert!(status.success(), "pamdrive failed: {status:?}");
+        let mut t = Transcript::parse(&rest.join("\n"));
+        let mut all = std::mem::take(&mut self.seen);
+        all.append(&mut t.messages);
+        t.messages = all;
+        t
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";
+const PLAIN: &str = "Verification code: ";
+
+/// Types `email` at the first prompt, checks the "sent" notice, returns the session at the code prompt.
+fn ask_for_email(env: &Env, user: &str) -> Session {
+    let mut s = Session::start(env, user);
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    let sent = s.said("info");
+    assert!(sent.starts_with("A verification code was sent to "), "{sent}");
+    s.prompt(PLAIN);
+    s
+}
+
+fn setup(extra: &str) -> (Env, Smtp) {
+    let env = Env::new("");
+    let smtp = Smtp::start(env.path());
+    env.write_config(&smtp.config(extra));
+    (env, smtp)
+}
+
+#[test]
+fn a_code_sent_by_email_lets_the_user_in_exactly_once() {
+    let (env, smtp) = setup("");
+    env.enroll_with("jane", Some(SECRET), Some("jane.doe@district.org"));
+    let mut s = Session::start(&env, "jane");
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    assert_eq!(s.said("info"), "A verification code was sent to j***@district.org. It is valid for 10 minutes.");
+    s.prompt(PLAIN);
+
+    let message = smtp.wait_message(1);
+    let code = code_in(&message);
+    assert_eq!(smtp.recipients(1).trim(), "jane.doe@district.org");
+    assert_eq!(header(&message, "From"), Some(FROM));
+    assert_eq!(header(&message, "To"), Some("jane.doe@district.org"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    assert_eq!(header(&message, "Subject"), Some(format!("Your verification code for {host}").as_str()));
+    let date = header(&message, "Date").expect("Date");
+    let sent = chrono::DateTime::parse_from_rfc2822(date).unwrap_or_else(|e| panic!("Date {date:?}: {e}"));
+    assert!((sent.timestamp() - now() as i64).abs() < 60, "{date}");
+    assert!(header(&message, "Message-ID").is_some_and(|id| id.starts_with('<') && id.ends_with('>')));
+    assert_eq!(header(&message, "MIME-Version"), Some("1.0"));
+    assert_eq!(header(&message, "Content-Type"), Some("text/plain; charset=utf-8"));
+    assert!(message.contains(&format!("signing in to {host} as jane ")), "{message}");
+    assert!(message.contains("valid for 10 minutes"), "{message}");
+    assert!(!message.contains(SECRET), "no secret but the code");
+
+    s.answer(&code);
+    let t = s.finish();
+    assert!(t.succeeded(), "{t:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=email_sent method=email") && l.contains("to=j***@district.org")));
+    assert!(logs.iter().any(|l| l.contains("user=jane") && l.contains("result=success method=email")), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&code)), "the code is never logged: {logs:?}");
+    let tally = TallyStore::open(&env.tally).unwrap().load("jane").unwrap();
+    assert_eq!(tally.email_code, None, "used up");
+    let stored = std::fs::read_to_string(env.tally.join("jane")).unwrap_or_default();
+    assert!(!stored.contains(&code));
+
+    // The same code a second time: refused, and counted.
+    let t = env.login("jane", &[&code]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert!(t.said().contains("Incorrect verification code. 4 attempts remain"), "{t:?}");
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn the_tally_keeps_only_a_salted_hash_of_the_code() {
+    let (env, smtp) = setup("");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let s = ask_for_email(&env, "jane");
+    let code = code_in(&smtp.wait_message(1));
+    let t = s.finish();
+    assert_eq!(t.result, "PAM_CONV_ERR", "Ctrl-D at the code prompt: {t:?}");
+    let stored = std::fs::read_to_string(env.tally.join("jane")).unwrap();
+    assert!(!stored.contains(&code), "{stored}");
+    let pending = TallyStore::open(&env.tally).unwrap().load("jane").unwrap().email_code.unwrap();
+    assert_eq!(pending.hash.len(), 64);
+    assert_eq!(pending.expires_at - pending.sent_at, 600);
+}
+
+#[test]
+fn asking_again_inside_the_throttle_sends_nothing_and_the_first_code_still_works() {
+    let (env, smtp) = setup("code_valid = 600\nresend_after = 300");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let s = ask_for_email(&env, "jane");
+    let code = code_in(&smtp.wait_message(1));
+    drop(s.finish());
+
+    let mut s = Session::start(&env, "jane");
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    let told = s.said("info");
+    assert!(told.starts_with("A code was already sent to j***@district.org at "), "{told}");
+    assert!(told.contains("and still works. You can ask for a new one after "), "{told}");
+    s.prompt(PLAIN);
+    // Asking once more in the same login changes nothing either.
+    s.answer("EMAIL");
+    assert!(s.said("info").starts_with("A code was already sent"));
+    s.prompt(PLAIN);
+    s.answer(&code);
+    assert!(s.finish().succeeded());
+    assert_eq!(smtp.messages().len(), 1, "no second message");
+    let logs = env.log_lines();
+    assert_eq!(logs.iter().filter(|l| l.contains("result=email_sent")).count(), 1, "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("result=email_throttled") && l.contains("next=")), "{logs:?}");
+}
+
+#[test]
+fn an_expired_email_code_is_refused() {
+    let (env, smtp) = setup("code_valid = 60\nresend_after = 30");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let s = ask_for_email(&env, "jane");
+    let code = code_in(&smtp.wait_message(1));
+    drop(s.finish());
+    // The shortest allowed code_valid is a minute: rather than wait, move the
+    // pending code's times back past its expiry (as the clock would).
+    TallyStore::open(&env.tally)
+        .unwrap()
+        .update("jane", |t| {
+            let c = t.email_code.as_mut().unwrap();
+            c.sent_at -= 61;
+            c.expires_at -= 61;
+        })
+        .unwrap();
+    let t = env.login("jane", &[&code]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert!(t.said().contains("That email code has expired. Log in again to get a new one."), "{t:?}");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=expired method=email")));
+    let tally = TallyStore::open(&env.tally).unwrap().load("jane").unwrap();
+    assert_eq!(tally.email_code, None, "the expired code is dropped");
+
+    // A new one may be sent at once, and works.
+    let mut s = ask_for_email(&env, "jane");
+    let fresh = code_in(&smtp.wait_message(2));
+    s.answer(&fresh);
+    assert!(s.finish().succeeded());
+}
+
+#[test]
+fn an_email_only_user_gets_a_code_without_asking() {
+    let (env, smtp) = setup("");
+    env.enroll_with("bob", None, Some("bob@district.org"));
+    let mut s = Session::start(&env, "bob");
+    assert_eq!(s.said("info"), "A verification code was sent to b***@district.org. It is valid for 10 minutes.");
+    s.prompt(PLAIN);
+    s.answer(&code_in(&smtp.wait_message(1)));
+    assert!(s.finish().succeeded());
+}
+
+#[test]
+fn each_wrong_email_code_counts_towards_the_lockout() {
+    let (env, smtp) = setup("[lockout]\ndeny = 2");
+    env.enroll_with("bob", None, Some("bob@district.org"));
+    let s = Session::start(&env, "bob");
+    let code = code_in(&smtp.wait_message(1));
+    drop(s);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+
+    let t = env.login("bob", &[wrong]);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.said().contains("Incorrect verification code. 1 attempt remains"), "{t:?}");
+    let t = env.login("bob", &[wrong]);
+    assert!(t.said().contains("Too many incorrect codes. Try again after "), "{t:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=wrong_code method=email")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("event=lock")), "{logs:?}");
+
+    // Locked: not even asked, and no mail goes out.
+    let t = env.login("bob", &[&code]);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.prompts().is_empty(), "{t:?}");
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn the_address_template_gives_users_without_an_address_one() {
+    let (env, smtp) = setup("address_template = \"{user}@test.example\"");
+    env.enroll("alice");
+    let mut s = ask_for_email(&env, "alice");
+    let message = smtp.wait_message(1);
+    assert_eq!(header(&message, "To"), Some("alice@test.example"));
+    s.answer(&code_in(&message));
+    assert!(s.finish().succeeded());
+}
+
+#[test]
+fn without_an_address_the_prompt_offers_no_email_and_email_is_a_wrong_code() {
+    let (env, smtp) = setup("");
+    env.enroll("alice");
+    let t = env.login("alice", &["email"]);
+    assert_eq!(t.prompts(), [PLAIN]);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.said().contains("Incorrect verification code."), "{t:?}");
+    assert!(smtp.messages().is_empty());
+}
+
+#[test]
+fn the_totp_code_still_works_after_an_email_was_sent() {
+    let (env, smtp) = setup("");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let mut s = ask_for_email(&env, "jane");
+    smtp.wait_message(1);
+    s.answer(&code(SECRET, 0));
+    assert!(s.finish().succeeded());
+    assert!(env.log_lines().iter().any(|l| l.contains("result=success method=totp")));
+}
+
+/// A session where `email` is typed and the mail command fails: returns the transcript and how long it took.
+fn failed_send(env: &Env) -> (Transcript, Duration) {
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let started = Instant::now();
+    let t = env.login("jane", &["email", &code(SECRET, 0)]);
+    (t, started.elapsed())
+}
+
+const SEND_FAILED: &str =
+    "The code could not be sent by email (the mail system failed). Try again later or contact your administrator.";
+
+#[test]
+fn a_hung_mail_command_is_killed_after_the_timeout_and_the_login_refused() {
+    let env = Env::new("");
+    let pidfile = env.path().join("sleeper.pid");
+    // The sleeper is a grandchild holding the output pipe: it must die too.
+    let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
+    env.write_config(&format!("[email]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\ntimeout = 1\n"));
+    let (t, took) = failed_send(&env);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert_eq!(t.prompts().len(), 1, "refused at once, not asked for a code: {t:?}");
+    assert!(t.said().contains(SEND_FAILED), "{t:?}");
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(8), "{took:?}");
+    let logs = env.log_lines();
+    assert!(
+        logs.iter().any(|l| l.contains("result=mail_failed") && l.contains("did not finish within 1 seconds")),
+        "{logs:?}"
+    );
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        if stat.split(") ").nth(1).is_none_or(|s| s.starts_with('Z')) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the hung command's child still runs: {stat}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing was sent, so nothing blocks a new request.
+    assert_eq!(TallyStore::open(&env.tally).unwrap().load("jane").unwrap().email_code, None);
+}
+
+#[test]
+fn a_failing_mail_command_refuses_the_login_with_a_clear_message_and_a_log_line() {
+    let env = Env::new("[email]\ncommand = [\"/bin/sh\", \"-c\", \"echo 'relay access denied' >&2; exit 1\"]");
+    let (t, _) = failed_send(&env);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.said().contains(SEND_FAILED), "{t:?}");
+    let logs = env.log_lines();
+    let line = logs.iter().find(|l| l.contains("result=mail_failed")).unwrap_or_else(|| panic!("{logs:?}"));
+    assert!(line.contains("exit status 1") && line.contains("relay access denied"), "{line}");
+    assert!(line.contains("user=jane") && line.contains("method=email"), "{line}");
+}
+
+#[test]
+fn a_missing_mail_command_is_named_in_the_log() {
+    let env = Env::new("[email]\ncommand = [\"/nonexistent/sendmail\", \"-t\", \"-i\"]");
+    let (t, _) = failed_send(&env);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.said().contains(SEND_FAILED), "{t:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("/nonexistent/sendmail does not exist")), "{logs:?}");
+}
+
+#[test]
+fn twostep_email_sets_and_clears_the_address() {
+    let (env, smtp) = setup("");
+    env.enroll("alice");
+    let out = env.twostep(&["email", "alice", "alice@district.org"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Codes for alice will be sent to alice@district.org."));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&env.twostep(&["status", "alice", "--json"]))).unwrap();
+    assert_eq!(s["email"], "a***@district.org");
+    assert_eq!(s["methods"], serde_json::json!(["totp", "email"]));
+    assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=email_set")));
+
+    let mut session = ask_for_email(&env, "alice");
+    session.answer(&code_in(&smtp.wait_message(1)));
+    assert!(session.finish().succeeded());
+
+    let out = env.twostep(&["email", "alice", "--clear"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&env.twostep(&["status", "alice", "--json"]))).unwrap();
+    assert_eq!(s["email"], serde_json::Value::Null);
+    assert_eq!(env.login("alice", &[]).prompts(), [PLAIN]);
+}
+
+#[test]
+fn twostep_email_for_a_new_user_makes_an_email_only_user_whose_address_cannot_be_cleared() {
+    let (env, smtp) = setup("");
+    let out = env.twostep(&["email", "bob", "bob@district.org"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("no authenticator app"), "{}", stdout(&out));
+    let mut s = Session::start(&env, "bob");
+    assert!(s.said("info").starts_with("A verification code was sent to b***@district.org"));
+    s.prompt(PLAIN);
+    s.answer(&code_in(&smtp.wait_message(1)));
+    assert!(s.finish().succeeded());
+
+    let out = env.twostep(&["email", "bob", "--clear"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("only second factor"), "{}", stderr(&out));
+}
+
+#[test]
+fn invalid_addresses_are_refused_with_a_clear_error() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let long = format!("{}@district.org", "a".repeat(250));
+    for (bad, why) in [
+        ("jane@district.org\r\nBcc: all@district.org", "control characters"),
+        ("jane@district.org\nBcc: all@district.org", "control characters"),
+        ("jane.district.org", "no @"),
+        ("jane@", "domain"),
+        (long.as_str(), "longer than 254"),
+        ("jane@district.org, eve@evil.example", "spaces"),
+    ] {
+        for args in [vec!["email", "alice", bad], vec!["enroll", "carol", "--email", bad]] {
+            let out = env.twostep(&args);
+            assert_eq!(out.status.code(), Some(1), "{args:?} {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.starts_with("twostep: invalid email address") && err.contains(why), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        }
+    }
+    assert!(env.store().load("alice").unwrap().unwrap().email.is_none());
+    assert!(env.store().load("carol").unwrap().is_none());
+    // Neither an address nor --clear, or both: usage errors.
+    assert_eq!(env.twostep(&["email", "alice"]).status.code(), Some(2));
+    assert_eq!(env.twostep(&["email", "alice", "a@b.org", "--clear"]).status.code(), Some(2));
+}
+
+#[test]
+fn enroll_with_email_records_the_address() {
+    let env = Env::new("");
+    let out = env.twostep(&["enroll", "dave", "--email", "dave@district.org", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.store().load("dave").unwrap().unwrap().email.as_deref(), Some("dave@district.org"));
+}
+
+#[test]
+fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
+    let (env, smtp) = setup("");
+    let user = e2e::TestUser::new();
+    env.enroll_with(&user.name, Some(SECRET), Some("jane@district.org"));
+    let sshd = e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/twostep-password.conf");
+    let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
+    let mail = smtp.inbox.join("001.eml");
+    let run = e2e::pty(
+        &argv,
+        &[
+            ("Password: ", vec![user.password.clone()]),
+            (WITH_EMAIL, vec!["email".into()]),
+            (PLAIN, vec![e2e::from_file(&mail, r"code is:\s+(\d{6})")]),
+        ],
+        &[],
+    );
+    assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
+    assert!(run.transcript.contains(&format!("logged-in-as-{}", user.name)), "{run:?}");
+    assert!(run.transcript.contains("A verification code was sent to j***@district.org."), "{run:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=success method=email")), "{logs:?}");
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn a_host_that_ignores_sigchld_still_sees_the_mail_command_succeed() {
+    // With SIGCHLD ignored the kernel reaps children at once, so a plain wait
+    // could not get the mail command's status: the module must restore the
+    // default action while the command runs (as pam_unix does around its helper).
+    let (env, smtp) = setup("");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let ignoring =
+        "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])";
+    let child = Command::new("/usr/bin/python3")
+        .args(["-c", ignoring])
+        .arg(pamdrive_bin())
+        .args(["--confdir", env.confdir.to_str().unwrap(), "--service", SERVICE, "--user", "jane"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = Session::of(child);
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    assert!(s.said("info").starts_with("A verification code was sent to "), "{:?}", s.seen);
+    s.prompt(PLAIN);
+    s.answer(&code_in(&smtp.wait_message(1)));
+    assert!(s.finish().succeeded());
+}
+
+#[test]
+fn a_failing_mail_command_that_echoes_the_message_does_not_put_the_code_in_the_log() {
+    let env = Env::new("[email]\ncommand = [\"/bin/sh\", \"-c\", \"cat >&2; exit 1\"]");
+    let (t, _) = failed_send(&env);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    let logs = env.log_lines();
+    let line = logs.iter().find(|l| l.contains("result=mail_failed")).unwrap_or_else(|| panic!("{logs:?}"));
+    assert!(line.contains("Your verification code is: [code] Enter it"), "{line}");
+}
