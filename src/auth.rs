@@ -24,11 +24,12 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::config::{Config, EmailConfig};
+use crate::config::{Config, EmailConfig, PolicyConfig};
 use crate::email::{self, CodeCheck, Resend};
 use crate::log::{AuditLog, Level, Line};
 use crate::mail::{self, Letter};
-use crate::policy::{self, Lock};
+use crate::policy::{self, Decision, Lock, RecordState, Unenrolled};
+use crate::qr;
 use crate::secret::TotpSecret;
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
@@ -141,29 +142,196 @@ impl Login<'_> {
         }
         let store = Store::open(&cfg.secrets_dir)?;
         let record = store.load(user)?;
-        let record = match record {
-            Some(r) if !r.enabled => {
-                self.log_outcome(Level::Info, "ignored", "none", Some("second factor disabled by an administrator"));
-                return Ok(Outcome::Ignore);
-            }
-            Some(r) if !r.methods().is_empty() => r,
-            _ => return Ok(self.not_enrolled(&cfg)),
+        let state = match &record {
+            Some(r) if !r.enabled => RecordState::Disabled,
+            Some(r) if !r.methods().is_empty() => RecordState::Enabled,
+            _ => RecordState::Missing,
         };
-        self.verify(&cfg, &record)
+        // Policy (src/policy.rs): groups are looked up only when a rule needs them.
+        let policy = cfg.policy_for(self.req.service);
+        let groups = if policy::needs_groups(policy, state) { self.accounts.groups(user)? } else { Some(Vec::new()) };
+        match policy::decide(policy, state, groups.as_deref()) {
+            Decision::Ignore(why) => {
+                self.log_outcome(Level::Info, "ignored", "none", Some(&why.describe()));
+                Ok(Outcome::Ignore)
+            }
+            Decision::RefuseUnknownUser => {
+                let why = "user unknown to the system (NSS), but a group rule needs the user's groups";
+                self.log_outcome(Level::Notice, "denied", "none", Some(why));
+                let _ = self.conv.error(UNAVAILABLE);
+                Ok(Outcome::Denied)
+            }
+            Decision::MustEnroll => self.not_enrolled(&cfg, &store, policy),
+            Decision::Verify => match &record {
+                Some(record) => self.verify(&cfg, record),
+                None => Err(Broken("internal error: no record to verify".into())),
+            },
+        }
     }
 
-    /// A user without a usable record.
-    fn not_enrolled(&mut self, cfg: &Config) -> Outcome {
-        let policy = cfg.policy_for(self.req.service);
-        if !policy.required {
-            self.log_outcome(Level::Info, "ignored", "none", Some("not enrolled, not required"));
-            return Outcome::Ignore;
+    /// A user who must use a second factor and has none: grace login,
+    /// enrollment at login, or refusal ([`policy::unenrolled`]).
+    fn not_enrolled(&mut self, cfg: &Config, store: &Store, policy: &PolicyConfig) -> Result<Outcome, Broken> {
+        let user = self.req.user;
+        let uses_tally = policy.grace_logins > 0 || policy.enroll_at_login;
+        let tally = if uses_tally { Some(TallyStore::open(&cfg.tally_dir)?) } else { None };
+        let grace_used = match &tally {
+            Some(t) if policy.grace_logins > 0 => t.load(user)?.grace_used,
+            _ => 0,
+        };
+        match (policy::unenrolled(policy, grace_used), tally) {
+            (Unenrolled::Grace, Some(tally)) => self.grace_login(&tally, policy),
+            (Unenrolled::Enroll { .. }, Some(tally)) => {
+                let skips_left = policy::grace_left(policy, grace_used);
+                self.enroll_at_login(cfg, store, &tally, policy, skips_left)
+            }
+            (Unenrolled::Refuse { grace_used_up }, _) => Ok(self.refuse_not_enrolled(grace_used_up)),
+            (_, None) => Err(Broken("internal error: no tally for a grace login or enrollment".into())),
         }
-        self.log_outcome(Level::Notice, "not_enrolled", "none", None);
-        let _ = self.conv.error(
-            "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.",
-        );
+    }
+
+    fn refuse_not_enrolled(&mut self, grace_used_up: bool) -> Outcome {
+        let reason = grace_used_up.then_some("grace logins used up");
+        self.log_outcome(Level::Notice, "not_enrolled", "none", reason);
+        let _ = self.conv.error(if grace_used_up {
+            "Two-step verification is required for this account, but it is not set up and the logins allowed without it are used up. Ask your administrator to enroll you."
+        } else {
+            "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you."
+        });
         Outcome::Denied
+    }
+
+    /// Uses one grace login under the tally lock (so parallel logins cannot share
+    /// one) and lets the login through with a reminder.
+    fn grace_login(&mut self, tally: &TallyStore, policy: &PolicyConfig) -> Result<Outcome, Broken> {
+        let left = tally.update(self.req.user, |t| policy::take_grace(t, policy))?;
+        let Some(left) = left else {
+            return Ok(self.refuse_not_enrolled(true));
+        };
+        let line = self.line("grace", "none").field("grace_left", &left.to_string());
+        self.log.log(Level::Notice, line.as_str());
+        let _ = self.conv.info(&grace_message(left, policy.enroll_at_login));
+        Ok(Outcome::Ignore)
+    }
+
+    /// Enrollment at login: show a new secret (QR code, otpauth URI, base32),
+    /// ask for a code from the app to confirm, and only then save the record.
+    /// Nothing is written when the user aborts or the codes do not match.
+    fn enroll_at_login(
+        &mut self,
+        cfg: &Config,
+        store: &Store,
+        tally: &TallyStore,
+        policy: &PolicyConfig,
+        skips_left: u32,
+    ) -> Result<Outcome, Broken> {
+        let user = self.req.user;
+        let secret = TotpSecret::generate()?;
+        let uri = totp::otpauth_uri(&secret, &cfg.issuer, user, &cfg.totp);
+        let picture = qr::terminal(&uri)?;
+        let shown = user::displayable(user);
+        let mut texts = vec![
+            format!(
+                "Two-step verification is required for this account. Set it up now:\n\
+                 1. Install an authenticator app (Google Authenticator, Microsoft Authenticator or FreeOTP).\n\
+                 2. In the app, add an account and scan this QR code; it appears as \"{}: {shown}\".",
+                cfg.issuer
+            ),
+            picture,
+            format!(
+                "Cannot scan? Add the account by hand with the secret key {} \
+                 (time-based, {} digits, every {} seconds), or use this address:\n{}",
+                &*grouped(&secret.to_base32()),
+                cfg.totp.digits,
+                cfg.totp.period,
+                &*uri
+            ),
+        ];
+        texts.push(match skips_left {
+            0 => "3. Type the code the app shows.".to_string(),
+            1 => "3. Type the code the app shows. To set this up later instead, press Enter without a code (possible 1 more time).".to_string(),
+            n => format!(
+                "3. Type the code the app shows. To set this up later instead, press Enter without a code (possible {n} more times)."
+            ),
+        });
+        for text in &texts {
+            if self.conv.info(text).is_err() {
+                self.log_outcome(Level::Notice, "aborted", "none", Some("enrollment at login not finished"));
+                return Ok(Outcome::Aborted);
+            }
+        }
+        for attempt in 1..=ENROLL_TRIES {
+            let answer = match self.conv.ask(PROMPT) {
+                Ok(a) => a,
+                Err(ConvError) => {
+                    self.log_outcome(Level::Notice, "aborted", "none", Some("enrollment at login not finished"));
+                    return Ok(Outcome::Aborted);
+                }
+            };
+            if skips_left > 0 && answer.trim().is_empty() {
+                return self.grace_login(tally, policy);
+            }
+            // Scanning takes a while: check against the time the code was typed, not
+            // the start of the login.
+            let now = clock_now().max(self.req.now);
+            if let Check::Valid { step } = totp::check(&secret, &cfg.totp, &answer, now, None) {
+                return self.save_enrollment(store, tally, &secret, step, now);
+            }
+            if attempt < ENROLL_TRIES {
+                let _ = self.conv.error(&format!(
+                    "That code does not match. Check that the app shows \"{}: {shown}\" and type its current code (it changes every {} seconds).",
+                    cfg.issuer, cfg.totp.period
+                ));
+            }
+        }
+        // Not counted as a failed code: nothing is protected yet, and the secret
+        // is new at every attempt, so guessing gains nothing.
+        self.log_outcome(
+            Level::Notice,
+            "enroll_failed",
+            "totp",
+            Some("confirmation codes did not match; nothing saved"),
+        );
+        let _ = self.conv.error(
+            "Two-step verification was not set up: the codes did not match. Nothing was saved. Remove the entry you just added from the app and log in again to start over.",
+        );
+        Ok(Outcome::Denied)
+    }
+
+    /// Saves the confirmed record and the confirming step (so the code cannot be
+    /// replayed), under the user's tally lock so two enrollments cannot race.
+    fn save_enrollment(
+        &mut self,
+        store: &Store,
+        tally: &TallyStore,
+        secret: &TotpSecret,
+        step: u64,
+        now: u64,
+    ) -> Result<Outcome, Broken> {
+        let user = self.req.user;
+        let record = UserRecord { secret: Some(secret.clone()), email: None, enabled: true, created: now };
+        let saved = tally.update(user, |t| -> Result<bool, StateError> {
+            match store.load(user)? {
+                // Set up meanwhile (another login, or an administrator): keep that one.
+                Some(r) if !r.enabled || !r.methods().is_empty() => return Ok(false),
+                _ => {}
+            }
+            store.save(user, &record)?;
+            t.last_step = Some(step);
+            Ok(true)
+        })??;
+        if !saved {
+            self.log_outcome(Level::Notice, "enroll_failed", "totp", Some("enrolled meanwhile by another login"));
+            let _ = self
+                .conv
+                .error("Two-step verification was set up for this account by another login meanwhile. Log in again.");
+            return Ok(Outcome::Denied);
+        }
+        self.log_outcome(Level::Notice, "enrolled", "totp", None);
+        let _ = self
+            .conv
+            .info("Two-step verification is set up. From now on, type the code from your app when you log in.");
+        Ok(Outcome::Success)
     }
 
     fn verify(&mut self, cfg: &Config, record: &UserRecord) -> Result<Outcome, Broken> {
@@ -356,6 +524,44 @@ impl Login<'_> {
         }
         self.log.log(level, line.as_str());
     }
+}
+
+/// Codes a user may try when confirming enrollment at login.
+pub const ENROLL_TRIES: u32 = 3;
+
+/// The reminder shown at a grace login; `left` grace logins remain after this one.
+pub fn grace_message(left: u32, enroll_at_login: bool) -> String {
+    let how =
+        if enroll_at_login { "You can set it up at your next login." } else { "Ask your administrator to enroll you." };
+    match left {
+        0 => format!(
+            "Two-step verification is not set up for your account. This was the last login allowed without it; it is required from your next login on. {how}"
+        ),
+        1 => format!(
+            "Two-step verification is not set up for your account. You can log in without it 1 more time; after that it is required. {how}"
+        ),
+        n => format!(
+            "Two-step verification is not set up for your account. You can log in without it {n} more times; after that it is required. {how}"
+        ),
+    }
+}
+
+/// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
+pub fn grouped(b32: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(b32.len() * 5 / 4));
+    for (i, c) in b32.chars().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The wall clock, for steps that wait on a person (scanning a QR code can take
+/// minutes, so the request time would be stale).
+fn clock_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -97,6 +97,22 @@ pub fn printable(user: &str) -> String {
     out
 }
 
+/// A user name for people to read (terminal output, conversation text): letters
+/// of any script stay as they are (`élodie`), control and bidirectional-override
+/// characters are written as `\u{…}` so a name cannot rewrite the screen.
+pub fn displayable(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for c in user.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +167,14 @@ mod tests {
     }
 
     #[test]
+    fn displayable_keeps_letters_and_escapes_control_characters() {
+        assert_eq!(displayable("élodie"), "élodie");
+        assert_eq!(displayable("DOMAIN\\bob"), "DOMAIN\\bob");
+        assert_eq!(displayable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(displayable("x\u{202e}y"), "x\\u{202e}y");
+    }
+
+    #[test]
     fn printable_escapes_control_and_separator_bytes() {
         assert_eq!(printable("alice"), "alice");
         assert_eq!(printable("a b=c\n"), "a\\x20b\\x3dc\\x0a");
@@ -162,6 +186,9 @@ mod tests {
 pub trait Accounts {
     /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
     fn uid(&self, user: &str) -> Result<Option<u32>, String>;
+    /// The names of `user`'s groups, primary and supplementary; `Ok(None)` if NSS does
+    /// not know the user. A group id without a name is left out.
+    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String>;
 }
 
 /// The real NSS lookups.
@@ -174,5 +201,29 @@ impl Accounts for Nss {
             Ok(u) => Ok(u.map(|u| u.uid.as_raw())),
             Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
         }
+    }
+
+    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
+        use nix::unistd::{Group, User, getgrouplist};
+        let who = printable(user);
+        let pw = match User::from_name(user) {
+            Ok(Some(pw)) => pw,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(format!("cannot look up user {who}: {e}")),
+        };
+        let name = std::ffi::CString::new(user).map_err(|_| format!("user name {who} contains a NUL byte"))?;
+        // getgrouplist includes the primary group (pw.gid) itself.
+        let gids = getgrouplist(&name, pw.gid).map_err(|e| format!("cannot list the groups of {who}: {e}"))?;
+        let mut names = Vec::with_capacity(gids.len());
+        for gid in gids {
+            match Group::from_gid(gid) {
+                Ok(Some(g)) => names.push(g.name),
+                Ok(None) => {}
+                Err(e) => return Err(format!("cannot look up group {gid} of {who}: {e}")),
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(Some(names))
     }
 }

@@ -9,10 +9,9 @@
 mod common;
 mod e2e;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -138,90 +137,6 @@ fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
         .take_while(|l| !l.trim().is_empty())
         .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
         .map(str::trim)
-}
-
-/// One login driven message by message.
-struct Session {
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<Message>,
-}
-
-impl Session {
-    fn start(env: &Env, user: &str) -> Session {
-        Session::of(env.spawn(user))
-    }
-
-    fn of(mut child: Child) -> Session {
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Session { child: Some(child), stdin, lines, seen: Vec::new() }
-    }
-
-    /// The next conversation message.
-    fn next(&mut self) -> Message {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("no message from the module ({e}); so far: {:?}", self.seen));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert!(v.get("step").is_none(), "the login ended early: {line}; so far: {:?}", self.seen);
-        let m = Message { style: v["style"].as_str().unwrap().into(), text: v["text"].as_str().unwrap().into() };
-        self.seen.push(m.clone());
-        m
-    }
-
-    /// Waits for a prompt and checks its text.
-    fn prompt(&mut self, text: &str) {
-        let m = self.next();
-        assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_off", text), "{:?}", self.seen);
-    }
-
-    /// Waits for an info or error message and returns its text.
-    fn said(&mut self, style: &str) -> String {
-        let m = self.next();
-        assert_eq!(m.style, style, "{:?}", self.seen);
-        m.text
-    }
-
-    fn answer(&mut self, text: &str) {
-        writeln!(self.stdin.as_mut().unwrap(), "{text}").unwrap();
-    }
-
-    /// Closes stdin (Ctrl-D at the next prompt) and returns the rest of the transcript.
-    fn finish(mut self) -> Transcript {
-        drop(self.stdin.take());
-        let mut rest: Vec<String> = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
-            rest.push(line);
-        }
-        let status = self.child.take().unwrap().wait().unwrap();
-        assert!(status.success(), "pamdrive failed: {status:?}");
-        let mut t = Transcript::parse(&rest.join("\n"));
-        let mut all = std::mem::take(&mut self.seen);
-        all.append(&mut t.messages);
-        t.messages = all;
-        t
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 const WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";

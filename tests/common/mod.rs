@@ -5,13 +5,14 @@
 //! (`pam_start_confdir`) in a separate `pamdrive` process (examples/pamdrive.rs).
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pam_twostep::config::TotpConfig;
 use pam_twostep::secret::TotpSecret;
@@ -334,4 +335,88 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// One login driven message by message.
+pub struct Session {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pub seen: Vec<Message>,
+}
+
+impl Session {
+    pub fn start(env: &Env, user: &str) -> Session {
+        Session::of(env.spawn(user))
+    }
+
+    pub fn of(mut child: Child) -> Session {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session { child: Some(child), stdin, lines, seen: Vec::new() }
+    }
+
+    /// The next conversation message.
+    pub fn next(&mut self) -> Message {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("no message from the module ({e}); so far: {:?}", self.seen));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(v.get("step").is_none(), "the login ended early: {line}; so far: {:?}", self.seen);
+        let m = Message { style: v["style"].as_str().unwrap().into(), text: v["text"].as_str().unwrap().into() };
+        self.seen.push(m.clone());
+        m
+    }
+
+    /// Waits for a prompt and checks its text.
+    pub fn prompt(&mut self, text: &str) {
+        let m = self.next();
+        assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_off", text), "{:?}", self.seen);
+    }
+
+    /// Waits for an info or error message and returns its text.
+    pub fn said(&mut self, style: &str) -> String {
+        let m = self.next();
+        assert_eq!(m.style, style, "{:?}", self.seen);
+        m.text
+    }
+
+    pub fn answer(&mut self, text: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{text}").unwrap();
+    }
+
+    /// Closes stdin (Ctrl-D at the next prompt) and returns the rest of the transcript.
+    pub fn finish(mut self) -> Transcript {
+        drop(self.stdin.take());
+        let mut rest: Vec<String> = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            rest.push(line);
+        }
+        let status = self.child.take().unwrap().wait().unwrap();
+        assert!(status.success(), "pamdrive failed: {status:?}");
+        let mut t = Transcript::parse(&rest.join("\n"));
+        let mut all = std::mem::take(&mut self.seen);
+        all.append(&mut t.messages);
+        t.messages = all;
+        t
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

@@ -34,9 +34,29 @@ pub fn shipped(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+/// Runs an admin command (useradd, groupadd, …) and asserts it succeeded. Tests
+/// run in parallel, so a passwd/group file locked by another test's useradd is
+/// waited for rather than treated as a failure.
+pub fn run(cmd: &mut Command) {
+    if let Err(err) = try_run(cmd) {
+        panic!("{cmd:?} failed: {err}");
+    }
+}
+
+/// [`run`] for Drop guards: never panics, returns the error text.
+pub fn try_run(cmd: &mut Command) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            return Ok(());
+        }
+        if !err.contains("cannot lock") || Instant::now() >= deadline {
+            return Err(err);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A temporary local user with a known password and a home directory.
@@ -73,7 +93,7 @@ impl TestUser {
 impl Drop for TestUser {
     fn drop(&mut self) {
         // -f: even if a stray session process of the user is still exiting.
-        let _ = Command::new("userdel").args(["-f", "-r", &self.name]).stderr(Stdio::null()).status();
+        let _ = try_run(Command::new("userdel").args(["-f", "-r", &self.name]));
     }
 }
 

@@ -1,0 +1,252 @@
+//! Who must use a second factor, and what happens to those who have none yet,
+//! through the real module and real libpam: required/exempt groups with real
+//! (temporary) users and groups resolved through NSS, per-service overrides,
+//! grace logins counting down across logins, and enrollment at login driven
+//! message by message.
+
+mod common;
+mod e2e;
+
+use std::process::Command;
+
+use common::*;
+use e2e::{run, try_run, unique};
+use pam_twostep::tally::TallyStore;
+
+const NOT_SET_UP: &str =
+    "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.";
+
+/// A temporary group, removed on drop.
+struct TestGroup(String);
+
+impl TestGroup {
+    fn new() -> TestGroup {
+        let name = unique("tsg");
+        run(Command::new("groupadd").arg(&name));
+        TestGroup(name)
+    }
+}
+
+impl Drop for TestGroup {
+    fn drop(&mut self) {
+        let _ = try_run(Command::new("groupdel").arg(&self.0));
+    }
+}
+
+/// A temporary account without home or password, in the given groups; removed on drop.
+struct Account(String);
+
+impl Account {
+    fn new(primary: Option<&TestGroup>, supplementary: &[&TestGroup]) -> Account {
+        let name = unique("tsp");
+        let mut cmd = Command::new("useradd");
+        cmd.args(["--no-create-home", "--shell", "/usr/sbin/nologin"]);
+        if let Some(g) = primary {
+            cmd.args(["--no-user-group", "--gid", &g.0]);
+        }
+        if !supplementary.is_empty() {
+            let list: Vec<&str> = supplementary.iter().map(|g| g.0.as_str()).collect();
+            cmd.args(["--groups", &list.join(",")]);
+        }
+        run(cmd.arg(&name));
+        Account(name)
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        // Also removes the user's own group when useradd created one.
+        let _ = try_run(Command::new("userdel").arg(&self.0));
+    }
+}
+
+fn refused_not_set_up(t: &Transcript) -> bool {
+    t.result == "PAM_AUTH_ERR" && t.prompts().is_empty() && t.said() == NOT_SET_UP
+}
+
+fn ignored_silently(t: &Transcript) -> bool {
+    t.result == IGNORED && t.messages.is_empty()
+}
+
+#[test]
+fn required_groups_apply_to_members_by_supplementary_or_primary_group_only() {
+    let staff = TestGroup::new();
+    let other = TestGroup::new();
+    let env = Env::new(&format!("[policy]\nrequired_groups = [\"{}\"]", staff.0));
+    let by_supplementary = Account::new(None, &[&other, &staff]);
+    let by_primary = Account::new(Some(&staff), &[]);
+    let outsider = Account::new(Some(&other), &[&other]);
+
+    assert!(refused_not_set_up(&env.login(&by_supplementary.0, &[])));
+    assert!(refused_not_set_up(&env.login(&by_primary.0, &[])));
+    let t = env.login(&outsider.0, &[]);
+    assert!(ignored_silently(&t), "{t:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=ignored") && l.contains("not in required_groups")), "{logs:?}");
+
+    // Enrolled users are asked for their code whatever their groups.
+    env.enroll(&outsider.0);
+    assert!(env.login(&outsider.0, &[&code(SECRET, 0)]).succeeded());
+}
+
+#[test]
+fn an_exempt_group_wins_over_a_required_one_even_for_enrolled_users() {
+    let staff = TestGroup::new();
+    let robots = TestGroup::new();
+    let env = Env::new(&format!("[policy]\nrequired_groups = [\"{}\"]\nexempt_groups = [\"{}\"]", staff.0, robots.0));
+    let both = Account::new(None, &[&staff, &robots]);
+    let t = env.login(&both.0, &[]);
+    assert!(ignored_silently(&t), "{t:?}");
+    env.enroll(&both.0);
+    let t = env.login(&both.0, &[]);
+    assert!(ignored_silently(&t), "no prompt for an exempt user: {t:?}");
+    assert!(env.log_lines().iter().any(|l| l.contains(&format!("member of exempt group {}", robots.0))));
+
+    // On the stacked service the ignored module lets the stack decide: the login succeeds.
+    assert!(env.login_service(STACKED, &both.0, &[], &[]).succeeded());
+}
+
+#[test]
+fn a_user_unknown_to_nss_is_refused_when_a_group_rule_needs_the_lookup() {
+    let staff = TestGroup::new();
+    let env = Env::new(&format!("[policy]\nrequired_groups = [\"{}\"]", staff.0));
+    let ghost = unique("nosuchuser");
+    let t = env.login(&ghost, &[]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert_eq!(t.said(), "Two-step verification is unavailable; contact your administrator.");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=denied") && l.contains("unknown to the system")));
+}
+
+#[test]
+fn without_group_rules_users_need_not_exist_in_passwd() {
+    let env = Env::new("");
+    let ghost = unique("nosuchuser");
+    env.enroll(&ghost);
+    assert!(env.login(&ghost, &[&code(SECRET, 0)]).succeeded());
+    assert!(refused_not_set_up(&env.login(&unique("nosuchuser"), &[])));
+}
+
+#[test]
+fn a_service_section_overrides_the_policy_for_that_service_only() {
+    let env = Env::new(&format!("[services.{STACKED}]\nrequired = false"));
+    assert!(refused_not_set_up(&env.login("newbie", &[])));
+    let t = env.login_service(STACKED, "newbie", &[], &[]);
+    assert!(t.succeeded() && t.messages.is_empty(), "{t:?}");
+}
+
+#[test]
+fn grace_logins_count_down_with_a_reminder_and_survive_restarts_then_refuse() {
+    let env = Env::new("[policy]\ngrace_logins = 2");
+    let first = env.login_service(STACKED, "newbie", &[], &[]);
+    assert!(first.succeeded(), "{first:?}");
+    assert!(first.prompts().is_empty());
+    assert!(first.said().contains("You can log in without it 1 more time"), "{}", first.said());
+    assert!(first.said().contains("Ask your administrator to enroll you."));
+    // Each login is a new process: the count lives in the tally file.
+    let tally = TallyStore::open(&env.tally).unwrap();
+    assert_eq!(tally.load("newbie").unwrap().grace_used, 1);
+    let second = env.login_service(STACKED, "newbie", &[], &[]);
+    assert!(second.succeeded());
+    assert!(second.said().contains("This was the last login allowed without it"), "{}", second.said());
+    let third = env.login_service(STACKED, "newbie", &[], &[]);
+    assert_eq!(third.result, "PAM_AUTH_ERR");
+    assert!(third.said().contains("the logins allowed without it are used up"), "{}", third.said());
+    assert_eq!(tally.load("newbie").unwrap().grace_used, 2, "a refused login uses nothing");
+    let logs = env.log_lines();
+    assert_eq!(logs.iter().filter(|l| l.contains("result=grace")).count(), 2, "{logs:?}");
+}
+
+/// Reads the enrollment texts up to the code prompt; returns them and the shown secret.
+fn enrollment_texts(s: &mut Session) -> (Vec<String>, String) {
+    let mut texts = Vec::new();
+    loop {
+        let m = s.next();
+        if m.style == "prompt_echo_off" {
+            assert_eq!(m.text, "Verification code: ");
+            break;
+        }
+        assert_eq!(m.style, "info", "{:?}", s.seen);
+        texts.push(m.text);
+    }
+    let all = texts.join("\n");
+    let uri = all.split_whitespace().find(|w| w.starts_with("otpauth://")).expect("an otpauth URI is shown");
+    let secret = uri.split(['?', '&']).find_map(|p| p.strip_prefix("secret=")).unwrap().to_string();
+    (texts, secret)
+}
+
+#[test]
+fn enrollment_at_login_shows_a_qr_code_and_saves_the_secret_only_after_a_right_code() {
+    let env = Env::new("[policy]\nenroll_at_login = true");
+    let mut s = Session::start(&env, "newbie");
+    let (texts, secret) = enrollment_texts(&mut s);
+    let all = texts.join("\n");
+    assert!(all.contains("otpauth://totp/Test%20District:newbie?secret="), "{all}");
+    assert!(all.contains("\"Test District: newbie\""), "{all}");
+    let qr = texts.iter().find(|t| t.contains('█')).expect("a QR code drawn in block characters");
+    assert!(qr.lines().all(|l| l.chars().count() <= 80), "fits an 80-column terminal");
+    assert!(env.store().load("newbie").unwrap().is_none(), "nothing saved before the code is confirmed");
+
+    s.answer("123");
+    let err = s.said("error");
+    assert!(err.contains("That code does not match"), "{err}");
+    s.prompt("Verification code: ");
+    s.answer(&code(&secret, 0));
+    assert!(s.said("info").contains("Two-step verification is set up"));
+    let t = s.finish();
+    assert!(t.succeeded(), "{t:?}");
+
+    let record = env.store().load("newbie").unwrap().expect("saved");
+    assert_eq!(*record.secret.unwrap().to_base32(), secret);
+    // The confirming code cannot be replayed; the next login asks for a code as usual.
+    let again = env.login("newbie", &[&code(&secret, 0)]);
+    assert!(again.said().contains("already used"), "{again:?}");
+    assert!(env.login("newbie", &[&code(&secret, 1)]).succeeded());
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=enrolled")), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&secret)), "the secret is never logged");
+}
+
+#[test]
+fn an_abandoned_or_failed_enrollment_at_login_saves_nothing() {
+    let env = Env::new("[policy]\nenroll_at_login = true");
+    // Ctrl-D at the prompt.
+    let mut s = Session::start(&env, "newbie");
+    enrollment_texts(&mut s);
+    let t = s.finish();
+    assert_eq!(t.result, "PAM_CONV_ERR", "{t:?}");
+    assert!(env.store().load("newbie").unwrap().is_none());
+
+    // Three wrong codes.
+    let mut s = Session::start(&env, "newbie");
+    enrollment_texts(&mut s);
+    for _ in 0..2 {
+        s.answer("abc");
+        s.said("error");
+        s.prompt("Verification code: ");
+    }
+    s.answer("abc");
+    assert!(s.said("error").contains("Nothing was saved"));
+    let t = s.finish();
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(env.store().load("newbie").unwrap().is_none());
+}
+
+#[test]
+fn enrollment_at_login_can_be_put_off_while_grace_logins_remain() {
+    let env = Env::new("[policy]\nenroll_at_login = true\ngrace_logins = 1");
+    let mut s = Session::start(&env, "newbie");
+    let (texts, _) = enrollment_texts(&mut s);
+    assert!(texts.last().unwrap().contains("press Enter without a code (possible 1 more time)"), "{texts:?}");
+    s.answer("");
+    assert!(s.said("info").contains("You can set it up at your next login."));
+    let t = s.finish();
+    assert_eq!(t.result, IGNORED);
+    assert!(env.store().load("newbie").unwrap().is_none());
+
+    // Grace used up: no way around it now.
+    let mut s = Session::start(&env, "newbie");
+    let (texts, _) = enrollment_texts(&mut s);
+    assert!(!texts.last().unwrap().contains("without a code"), "{texts:?}");
+    s.answer("");
+    assert!(s.said("error").contains("That code does not match"));
+}
