@@ -8,7 +8,8 @@
 //! - [`pam`] (`src/pam/`): the only code that knows libpam: entry points,
 //!   conversation, items, the outcome → PAM code mapping.
 //! - [`auth`]: one login start to finish, against traits (conversation, log, accounts).
-//! - [`policy`]: pure decisions on plain data (lockout gate, failures).
+//! - [`policy`]: pure decisions on plain data: who must use a second factor
+//!   (required/exempt groups, per service), grace logins, the lockout gate.
 //! - [`config`]: `/etc/security/twostep.toml`, raw → validated.
 //! - [`store`]: per-user secret records; [`tally`]: per-user login state.
 //! - [`state`]: a directory of per-user TOML files with versions;
@@ -21,7 +22,9 @@
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
 //! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
-//! lock gate on the tally → prompt "Verification code: " (typing `email`, or
+//! `policy::decide` (NSS groups only if a group rule needs them): ignore, or a
+//! user without a second factor (grace login / enrollment at login / refusal),
+//! or an enrolled user → lock gate on the tally → prompt "Verification code: " (typing `email`, or
 //! being an email-only user, first sends a code: `email` throttle + reserve in
 //! the tally, `mail::compose`, the `Mailer`) → `email::check` / `totp::check`
 //! and the tally update under the user's flock → one syslog line → PAM code.
