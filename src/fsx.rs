@@ -33,6 +33,10 @@ pub enum Trust {
     Private,
     /// Owned by root, not writable by group or others (0644 is fine).
     RootWritable,
+    /// Any owner and mode: a file read once to import data from it (a user's
+    /// `~/.google_authenticator`), never trusted for configuration or state.
+    /// It must still be a regular file reached without a final symlink, within the size cap.
+    Imported,
 }
 
 /// Why a path could not be used.
@@ -80,7 +84,7 @@ fn check_meta(path: &Path, meta: &std::fs::Metadata, want_dir: bool, trust: Trus
     if !want_dir && !ft.is_file() {
         return insecure("it is not a regular file".into());
     }
-    if meta.uid() != 0 {
+    if meta.uid() != 0 && trust != Trust::Imported {
         return insecure(format!("it is owned by uid {}, not root; run chown root: {}", meta.uid(), path.display()));
     }
     let mode = meta.permissions().mode() & 0o7777;
@@ -326,6 +330,19 @@ mod tests {
         std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(read_trusted(&d.path().join("f"), Trust::Private, 100).is_err());
         assert!(read_trusted(&d.path().join("f"), Trust::RootWritable, 100).is_ok());
+    }
+
+    #[test]
+    fn imported_files_may_have_any_owner_but_must_be_regular_and_not_symlinks() {
+        let d = private_tmp();
+        write_atomic(d.path(), "f", b"x").unwrap();
+        std::os::unix::fs::chown(d.path().join("f"), Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_trusted(&d.path().join("f"), Trust::Private, 100).is_err());
+        assert_eq!(read_trusted(&d.path().join("f"), Trust::Imported, 100).unwrap().unwrap(), b"x");
+        std::os::unix::fs::symlink(d.path().join("f"), d.path().join("link")).unwrap();
+        assert!(read_trusted(&d.path().join("link"), Trust::Imported, 100).is_err());
+        assert!(read_trusted(d.path(), Trust::Imported, 100).is_err());
     }
 
     #[test]

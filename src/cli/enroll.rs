@@ -1,14 +1,19 @@
 //! `twostep enroll USER`: create (or with `--force` replace) a user's secret
 //! and show it three ways: a terminal QR code, the otpauth URI and the base32
-//! secret for manual entry. `--secret-stdin` imports an existing base32 secret.
+//! secret for manual entry. `--secret-stdin` imports an existing base32 secret;
+//! `--from-google-authenticator PATH` imports the secret of a google-authenticator
+//! file ([`super::google`]) so that the user's existing app entry keeps working.
 #![forbid(unsafe_code)]
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use super::google;
 use super::{CliError, Context, check_user_arg};
 use crate::email::validate_address;
+use crate::fsx::{self, Trust};
 use crate::secret::TotpSecret;
 use crate::store::UserRecord;
 use crate::{qr, totp};
@@ -23,6 +28,9 @@ pub struct Args {
     /// Read a base32 secret from standard input instead of generating one
     #[arg(long)]
     secret_stdin: bool,
+    /// Take the secret from a google-authenticator file (e.g. /home/USER/.google_authenticator)
+    #[arg(long, value_name = "PATH", conflicts_with = "secret_stdin")]
+    from_google_authenticator: Option<PathBuf>,
     /// Replace an existing secret (the old authenticator entry stops working)
     #[arg(long)]
     force: bool,
@@ -41,6 +49,19 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     TotpSecret::from_base32(text.trim()).map_err(|e| CliError(format!("{e} (read from standard input)")))
 }
 
+/// Reads and checks a google-authenticator file: the secret, plus notes for the admin.
+fn read_google_file(ctx: &Context, path: &Path) -> Result<(TotpSecret, Vec<String>), CliError> {
+    let abs = std::path::absolute(path).map_err(|e| CliError(format!("cannot use {}: {e}", path.display())))?;
+    let bytes = fsx::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
+        CliError(format!("{} does not exist; give the path of the user's .google_authenticator file", abs.display()))
+    })?;
+    let bytes = Zeroizing::new(bytes);
+    let cannot = |e: google::GaError| CliError(format!("cannot migrate {}: {e}", abs.display()));
+    let file = google::GaFile::parse(&bytes).map_err(cannot)?;
+    let notes = google::decide(&file, &ctx.config.totp).map_err(cannot)?;
+    Ok((file.secret, notes))
+}
+
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     check_user_arg(&args.user)?;
     if let Some(addr) = &args.email {
@@ -54,7 +75,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             args.user, args.user
         )));
     }
-    let secret = if args.secret_stdin { read_stdin_secret()? } else { TotpSecret::generate()? };
+    let (secret, notes) = match &args.from_google_authenticator {
+        Some(path) => read_google_file(ctx, path)?,
+        None if args.secret_stdin => (read_stdin_secret()?, Vec::new()),
+        None => (TotpSecret::generate()?, Vec::new()),
+    };
     let record = UserRecord {
         secret: Some(secret.clone()),
         email: args.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
@@ -62,17 +87,41 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         created: ctx.now,
     };
     store.save(&args.user, &record)?;
-    ctx.audit(if existing.is_some() { "re-enroll" } else { "enroll" }, &args.user);
+    let action = match (&args.from_google_authenticator, &existing) {
+        (Some(_), _) => "migrate",
+        (None, Some(_)) => "re-enroll",
+        (None, None) => "enroll",
+    };
+    ctx.audit(action, &args.user);
 
     let uri = totp::otpauth_uri(&secret, &ctx.config.issuer, &args.user, &ctx.config.totp);
     let b32 = secret.to_base32();
     if args.json {
-        let out =
-            Zeroizing::new(serde_json::json!({ "user": args.user, "secret": &*b32, "otpauth_uri": &*uri }).to_string());
+        let mut value = serde_json::json!({ "user": args.user, "secret": &*b32, "otpauth_uri": &*uri });
+        if args.from_google_authenticator.is_some() {
+            value["notes"] = serde_json::json!(notes);
+        }
+        let out = Zeroizing::new(value.to_string());
         println!("{}", &*out);
         return Ok(());
     }
-    println!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
+    if let Some(path) = &args.from_google_authenticator {
+        println!(
+            "Enrolled {} for two-step verification ({}) with the secret from {}.",
+            args.user,
+            ctx.config.issuer,
+            path.display()
+        );
+        println!(
+            "Their existing authenticator app entry keeps working; the QR code below is only needed on a new phone."
+        );
+        for note in &notes {
+            println!("Note: {note}");
+        }
+        println!("Once pam_google_authenticator.so is removed from /etc/pam.d, the old file can be deleted.\n");
+    } else {
+        println!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
+    }
     println!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
     println!("{}", qr::terminal(&uri).map_err(CliError)?);
     println!("Or add the account by hand:");

@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 
 mod email;
+mod enable;
 mod enroll;
+mod google;
+mod reset;
 mod status;
 mod unlock;
 
@@ -48,6 +51,12 @@ enum Command {
     Unlock(unlock::Args),
     /// Set (or with --clear remove) the address email codes are sent to
     Email(email::Args),
+    /// Suspend a user's second factor (kept; they log in without a code)
+    Disable(enable::Args),
+    /// Restore a suspended second factor
+    Enable(enable::Args),
+    /// Delete a user's setup and login state (lost phone); they enroll again
+    Reset(reset::Args),
 }
 
 /// An error for the admin: what went wrong and how to fix it.
@@ -92,11 +101,21 @@ impl Context {
     }
 }
 
-/// Refuses user names that cannot be shown safely on a terminal or are empty.
+/// Refuses user names that cannot be login names or be shown safely on a
+/// terminal: empty, too long, control characters, a `/` anywhere or a leading `.`
+/// (`../x`, `a/b`, `.hidden`). `DOMAIN\bob`, `bob@ad.example` and `élodie` are fine.
 pub fn check_user_arg(user: &str) -> Result<(), CliError> {
     crate::user::file_name(user)?;
     if user.chars().any(char::is_control) {
-        return Err(CliError("the user name contains control characters".into()));
+        return Err(CliError(format!(
+            "the user name \"{}\" contains control characters; check the name",
+            crate::user::printable(user)
+        )));
+    }
+    if user.contains('/') || user.starts_with('.') {
+        return Err(CliError(format!(
+            "\"{user}\" is not a login name (it contains / or starts with .); check the name"
+        )));
     }
     Ok(())
 }
@@ -116,7 +135,9 @@ fn require_root() -> Result<(), CliError> {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     require_root()?;
-    let config = Config::load(&cli.config).map_err(|e| CliError(format!("{e}")))?;
+    // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
+    let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
+    let config = Config::load(&path).map_err(|e| CliError(format!("{e}")))?;
     let ctx = Context { config, now: now(), log_socket: cli.log_socket };
     match cli.command {
         Command::Enroll(a) => enroll::run(&ctx, a),
@@ -124,6 +145,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(a) => status::list(&ctx, a),
         Command::Unlock(a) => unlock::run(&ctx, a),
         Command::Email(a) => email::run(&ctx, a),
+        Command::Disable(a) => enable::disable(&ctx, a),
+        Command::Enable(a) => enable::enable(&ctx, a),
+        Command::Reset(a) => reset::run(&ctx, a),
     }
 }
 

@@ -3,16 +3,20 @@
 //!
 //! JSON keys (stable, documented in the README): `user`, `enrolled`, `enabled`,
 //! `methods`, `email` (masked or null), `failures` (inside `fail_interval`),
-//! `locked_until` (RFC 3339, or null), `locked` (bool).
+//! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
+//! (`"record"`, `"template"` or null).
+//!
+//! Like the module, an enrolled user with no address on file but one given by
+//! `[email] address_template` has the email method, with that address.
 #![forbid(unsafe_code)]
 
 use serde_json::{Value, json};
 
 use super::{CliError, Context, check_user_arg};
 use crate::auth::rfc3339;
-use crate::email::mask_address;
+use crate::email::{address_for, mask_address};
 use crate::policy::{self, Lock};
-use crate::store::{Store, UserRecord};
+use crate::store::{Method, Store, UserRecord};
 use crate::tally::TallyStore;
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +39,8 @@ pub struct ListArgs {
 struct Row {
     user: String,
     record: Option<UserRecord>,
+    /// The address codes go to and whether it comes from the template (not the record).
+    email: Option<(String, bool)>,
     failures: u32,
     lock: Lock,
 }
@@ -44,23 +50,39 @@ impl Row {
         let record = store.load(user)?;
         let t = tally.load(user)?;
         let cfg = &ctx.config.lockout;
+        // The module looks at the template only for a user with a usable record.
+        let email = record.as_ref().filter(|r| !r.methods().is_empty()).and_then(|r| match &r.email {
+            Some(addr) => Some((addr.clone(), false)),
+            None => address_for(None, &ctx.config.email.address_template, user).map(|a| (a, true)),
+        });
         Ok(Row {
             user: user.to_string(),
             record,
+            email,
             failures: policy::failures_in_window(&t, cfg, ctx.now),
             lock: policy::lock_state(&t, cfg, false, ctx.now),
         })
     }
 
-    fn json(&self) -> Value {
-        let methods: Vec<&str> =
+    /// The record's methods, plus email when the address comes from the template.
+    fn methods(&self) -> Vec<&'static str> {
+        let mut m: Vec<&str> =
             self.record.as_ref().map(|r| r.methods().iter().map(|m| m.name()).collect()).unwrap_or_default();
+        if matches!(self.email, Some((_, true))) {
+            m.push(Method::Email.name());
+        }
+        m
+    }
+
+    fn json(&self) -> Value {
+        let methods = self.methods();
         json!({
             "user": self.user,
             "enrolled": self.record.as_ref().is_some_and(|r| !r.methods().is_empty()),
             "enabled": self.record.as_ref().is_some_and(|r| r.enabled),
             "methods": methods,
-            "email": self.record.as_ref().and_then(|r| r.email.as_deref()).map(mask_address),
+            "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
+            "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
             "failures": self.failures,
             "locked": self.lock.is_locked(),
             "locked_until": match self.lock {
@@ -72,7 +94,7 @@ impl Row {
 
     fn cells(&self) -> [String; 6] {
         let r = self.record.as_ref();
-        let methods: Vec<&str> = r.map(|r| r.methods().iter().map(|m| m.name()).collect()).unwrap_or_default();
+        let methods = self.methods();
         [
             self.user.clone(),
             match r {
@@ -82,7 +104,11 @@ impl Row {
                 Some(_) => "disabled".into(),
             },
             if methods.is_empty() { "-".into() } else { methods.join(",") },
-            r.and_then(|r| r.email.as_deref()).map(mask_address).unwrap_or_else(|| "-".into()),
+            match &self.email {
+                None => "-".into(),
+                Some((a, false)) => mask_address(a),
+                Some((a, true)) => format!("{} (template)", mask_address(a)),
+            },
             self.failures.to_string(),
             match self.lock {
                 Lock::Open => "-".into(),

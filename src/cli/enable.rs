@@ -1,0 +1,51 @@
+//! `twostep disable USER` / `twostep enable USER`: suspend or restore a user's
+//! second factor. The record (secret, address) is kept; only its `enabled`
+//! flag changes. The module treats a disabled user as exempt: PAM_IGNORE,
+//! no prompt. Disabling an already disabled user (or enabling an enabled
+//! one) changes nothing and succeeds; a user with no record is an error.
+#![forbid(unsafe_code)]
+
+use super::{CliError, Context, check_user_arg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The login name (as PAM sees it)
+    user: String,
+}
+
+pub fn disable(ctx: &Context, args: Args) -> Result<(), CliError> {
+    set_enabled(ctx, &args.user, false)
+}
+
+pub fn enable(ctx: &Context, args: Args) -> Result<(), CliError> {
+    set_enabled(ctx, &args.user, true)
+}
+
+fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError> {
+    check_user_arg(user)?;
+    let verb = if enabled { "enable" } else { "disable" };
+    let store = ctx.store()?;
+    let Some(record) = store.load(user)? else {
+        return Err(CliError(if enabled {
+            format!("user {user} is not enrolled; run twostep enroll {user}")
+        } else {
+            format!(
+                "user {user} is not enrolled, so there is nothing to disable; run twostep enroll {user} to set it up, or exempt users who are not enrolled with [policy] required = false or exempt_groups"
+            )
+        }));
+    };
+    if record.enabled == enabled {
+        println!("Two-step verification is already {verb}d for {user}; nothing changed.");
+        return Ok(());
+    }
+    store.save(user, &crate::store::UserRecord { enabled, ..record })?;
+    ctx.audit(verb, user);
+    if enabled {
+        println!("Enabled two-step verification for {user}: they are asked for a code again at their next login.");
+    } else {
+        println!(
+            "Disabled two-step verification for {user}: they log in without a code until twostep enable {user}. Their secret and address are kept."
+        );
+    }
+    Ok(())
+}

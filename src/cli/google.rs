@@ -1,0 +1,207 @@
+//! Reading a google-authenticator file (`~/.google_authenticator`, written by
+//! the `google-authenticator` tool of google-authenticator-libpam) so that
+//! `twostep enroll USER --from-google-authenticator PATH` can keep the user's
+//! existing authenticator entry working.
+//!
+//! The format (google-authenticator-libpam's FILEFORMAT): the first line is
+//! the base32 secret; option lines start with `" ` followed by an upper-case
+//! name and arguments (`" TOTP_AUTH`, `" WINDOW_SIZE 3`, `" RATE_LIMIT 3 30`,
+//! `" DISALLOW_REUSE 5912345`, `" HOTP_COUNTER 1`, `" STEP_SIZE 30`,
+//! `" TIME_SKEW 2`); every other line is an 8-digit one-time scratch code.
+//! Codes are always 6 digits. Parsing is pure; [`decide`] compares the file
+//! with twostep's `[totp]` settings and says what is refused and what ignored.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::config::TotpConfig;
+use crate::secret::TotpSecret;
+
+/// Largest file accepted (google-authenticator-libpam's own limit).
+pub const MAX_FILE: u64 = 64 * 1024;
+/// The digits google-authenticator codes always have.
+const GA_DIGITS: u32 = 6;
+/// google-authenticator's step when the file has no STEP_SIZE.
+const GA_DEFAULT_STEP: u64 = 30;
+
+/// What a google-authenticator file says, minus what twostep has no use for.
+pub struct GaFile {
+    pub secret: TotpSecret,
+    /// Option names with their arguments, in file order (`("WINDOW_SIZE", "3")`).
+    pub options: Vec<(String, String)>,
+    /// How many scratch codes the file holds (the codes themselves are dropped).
+    pub scratch_codes: usize,
+}
+
+/// Why a file cannot be migrated. Never contains the secret or a scratch code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GaError(pub String);
+
+impl fmt::Display for GaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl GaFile {
+    /// Parses the file's bytes.
+    pub fn parse(bytes: &[u8]) -> Result<GaFile, GaError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| GaError("it is not a google-authenticator file (not text)".into()))?;
+        let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let first = Zeroizing::new(lines.next().unwrap_or_default().to_string());
+        if first.trim().is_empty() || first.starts_with('"') {
+            return Err(GaError("its first line must be the base32 secret, and it is not".into()));
+        }
+        let secret = TotpSecret::from_base32(&first).map_err(|e| GaError(format!("first line: {e}")))?;
+        let mut options = Vec::new();
+        let mut scratch_codes = 0;
+        for (i, line) in lines.enumerate() {
+            let n = i + 2;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("\" ") {
+                let (name, args) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                    return Err(GaError(format!("line {n} is not a valid option line (\" NAME ARGS)")));
+                }
+                options.push((name.to_string(), args.trim().to_string()));
+            } else if line.len() == 8 && line.bytes().all(|b| b.is_ascii_digit()) {
+                scratch_codes += 1;
+            } else {
+                return Err(GaError(format!(
+                    "line {n} is neither an option (\" NAME) nor an 8-digit scratch code; is this a google-authenticator file?"
+                )));
+            }
+        }
+        Ok(GaFile { secret, options, scratch_codes })
+    }
+
+    fn option(&self, name: &str) -> Option<&str> {
+        self.options.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Checks that twostep can honour the file with its `[totp]` settings and
+/// returns notes for the admin about what is ignored (one sentence each).
+pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> {
+    if file.option("HOTP_COUNTER").is_some() {
+        return Err(GaError(
+            "it is set up for counter-based (HOTP) codes, which twostep does not support; enroll the user afresh with twostep enroll USER (they scan a new QR code)"
+                .into(),
+        ));
+    }
+    if file.option("TOTP_AUTH").is_none() {
+        return Err(GaError(
+            "it has no \" TOTP_AUTH line, so its secret is not used for time-based codes; enroll the user afresh with twostep enroll USER".into(),
+        ));
+    }
+    let step = match file.option("STEP_SIZE") {
+        None => GA_DEFAULT_STEP,
+        Some(v) => v.parse::<u64>().map_err(|_| GaError(format!("its STEP_SIZE {v:?} is not a number")))?,
+    };
+    if step != totp.period {
+        return Err(GaError(format!(
+            "its codes change every {step} seconds but twostep's [totp] period is {}; set period = {step} in the [totp] section (for everyone) or enroll the user afresh",
+            totp.period
+        )));
+    }
+    if totp.digits != GA_DIGITS {
+        return Err(GaError(format!(
+            "its codes have {GA_DIGITS} digits but twostep's [totp] digits is {}; set digits = {GA_DIGITS} or enroll the user afresh",
+            totp.digits
+        )));
+    }
+    let mut notes = Vec::new();
+    for (name, args) in &file.options {
+        let note = match name.as_str() {
+            "TOTP_AUTH" | "STEP_SIZE" | "RESETTING_TIME_SKEW" => continue,
+            "DISALLOW_REUSE" => continue, // twostep never accepts a code twice anyway.
+            // google-authenticator accepts (n-1)/2 steps either side: the same as twostep's skew.
+            "WINDOW_SIZE" if args.parse::<u64>().is_ok_and(|n| n == 2 * u64::from(totp.skew) + 1) => continue,
+            "WINDOW_SIZE" => format!(
+                "WINDOW_SIZE {args} is not carried over: twostep accepts codes {} step(s) either side of now ([totp] skew).",
+                totp.skew
+            ),
+            "RATE_LIMIT" => {
+                let shown: Vec<&str> = args.split_whitespace().take(2).collect();
+                format!("RATE_LIMIT {} is not carried over: twostep's [lockout] settings apply.", shown.join(" "))
+            }
+            "TIME_SKEW" => format!(
+                "TIME_SKEW {args} (a clock drift google-authenticator learned for this phone) is not carried over; if codes are refused, check the phone's clock."
+            ),
+            other => format!("option {other} is not known to twostep and is ignored."),
+        };
+        notes.push(note);
+    }
+    if file.scratch_codes > 0 {
+        notes.push(format!(
+            "The file's {} emergency scratch code(s) no longer work: twostep has no scratch codes. Tell the user; for a lost phone, an administrator runs twostep reset.",
+            file.scratch_codes
+        ));
+    }
+    Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOTP: TotpConfig = TotpConfig { digits: 6, period: 30, skew: 1 };
+
+    fn parse(s: &str) -> Result<GaFile, GaError> {
+        GaFile::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn the_file_google_authenticator_writes_is_read_and_its_extras_explained() {
+        let f = parse(
+            "YACYEMNOVS4XB3UI45KWEWROKI\n\" RATE_LIMIT 3 30 1763880000\n\" WINDOW_SIZE 17\n\" DISALLOW_REUSE 58796000\n\" TOTP_AUTH\n12345678\n87654321\n",
+        )
+        .unwrap();
+        assert_eq!(&*f.secret.to_base32(), "YACYEMNOVS4XB3UI45KWEWROKI");
+        assert_eq!(f.scratch_codes, 2);
+        let notes = decide(&f, &TOTP).unwrap().join("\n");
+        assert!(notes.contains("WINDOW_SIZE 17") && notes.contains("1 step(s)"), "{notes}");
+        let same_window = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" WINDOW_SIZE 3\n").unwrap();
+        assert!(decide(&same_window, &TOTP).unwrap().is_empty());
+        assert!(notes.contains("RATE_LIMIT 3 30 is") && !notes.contains("1763880000"), "{notes}");
+        assert!(notes.contains("2 emergency scratch code(s) no longer work"), "{notes}");
+        assert!(!notes.contains("12345678"), "{notes}");
+    }
+
+    #[test]
+    fn a_minimal_file_with_crlf_line_ends_is_accepted_without_notes() {
+        let f = parse("JBSWY3DPEHPK3PXP\r\n\" TOTP_AUTH\r\n").unwrap();
+        assert_eq!(f.scratch_codes, 0);
+        assert!(decide(&f, &TOTP).unwrap().is_empty());
+    }
+
+    #[test]
+    fn what_twostep_cannot_honour_is_refused_with_the_fix() {
+        let hotp = parse("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n").unwrap();
+        assert!(decide(&hotp, &TOTP).unwrap_err().0.contains("counter-based (HOTP)"));
+        let neither = parse("JBSWY3DPEHPK3PXP\n").unwrap();
+        assert!(decide(&neither, &TOTP).unwrap_err().0.contains("TOTP_AUTH"));
+        let step60 = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" STEP_SIZE 60\n").unwrap();
+        let e = decide(&step60, &TOTP).unwrap_err().0;
+        assert!(e.contains("every 60 seconds") && e.contains("period = 60"), "{e}");
+        assert!(decide(&step60, &TotpConfig { period: 60, ..TOTP }).is_ok());
+        let plain = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n").unwrap();
+        assert!(decide(&plain, &TotpConfig { period: 60, ..TOTP }).unwrap_err().0.contains("every 30 seconds"));
+        assert!(decide(&plain, &TotpConfig { digits: 8, ..TOTP }).unwrap_err().0.contains("digits = 6"));
+    }
+
+    #[test]
+    fn files_that_are_not_google_authenticator_files_are_refused_without_echoing_them() {
+        for bad in ["", "\n\" TOTP_AUTH\n", "\" TOTP_AUTH\n", "not base32 at all!\n", "JBSWY3DPEHPK3PXP\nhello\n"] {
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted")).0;
+            assert!(!e.contains("hello") && !e.contains("JBSWY"), "{e}");
+        }
+        assert!(GaFile::parse(b"\xff\xfe").is_err());
+        assert!(parse("JBSWY3DPEHPK3PXP\n\" lower\n").is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! `twostep reset USER`: forget a user's setup (lost phone, or starting over).
+//!
+//! Deletes the user's secrets record (authenticator secret, email address,
+//! enabled flag) and their tally (failed codes, lock, last code step, pending
+//! email code, grace logins used), so they can enroll again from scratch. A
+//! record or tally that cannot be read (corrupt, newer format) is deleted too:
+//! reset is the explicit way out. Exit status 1 when the user has neither
+//! (most likely a mistyped name): nothing is changed and the admin is told.
+#![forbid(unsafe_code)]
+
+use super::{CliError, Context, check_user_arg};
+use crate::email::mask_address;
+use crate::state::StateError;
+use crate::store::UserRecord;
+use crate::tally::Tally;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The login name (as PAM sees it)
+    user: String,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let user = &args.user;
+    check_user_arg(user)?;
+    let store = ctx.store()?;
+    let tally = ctx.tally()?;
+    let record = readable(store.load(user))?;
+    let login_state = readable(tally.load(user))?;
+
+    let mut removed = Vec::new();
+    if store.remove(user)? {
+        removed.push(match &record {
+            Ok(r) => format!("the secrets record ({})", describe_record(r.as_ref())),
+            Err(why) => format!("the unreadable secrets record ({why})"),
+        });
+    }
+    if tally.remove(user)? {
+        removed.push(match &login_state {
+            Ok(t) => format!("the login state ({})", describe_tally(t)),
+            Err(why) => format!("the unreadable login state ({why})"),
+        });
+    }
+    if removed.is_empty() {
+        return Err(CliError(format!(
+            "user {user} has no two-step setup and no login state, so there is nothing to reset; check the name with twostep list"
+        )));
+    }
+    ctx.audit("reset", user);
+    println!("Reset {user}: removed {}.", removed.join(" and "));
+    println!(
+        "{user} can now be enrolled again: twostep enroll {user}{}.",
+        if ctx.config.policy.enroll_at_login { " (or they set it up at their next login)" } else { "" }
+    );
+    Ok(())
+}
+
+/// A file that exists but cannot be read is still removed by reset; only
+/// problems with the user name or the directory itself stop it.
+fn readable<T>(r: Result<T, StateError>) -> Result<Result<T, String>, CliError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e @ (StateError::Corrupt { .. } | StateError::NewerVersion { .. } | StateError::Fs(_))) => {
+            Ok(Err(e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn describe_record(r: Option<&UserRecord>) -> String {
+    let Some(r) = r else { return "empty".into() };
+    let mut parts = Vec::new();
+    if r.secret.is_some() {
+        parts.push("authenticator secret".to_string());
+    }
+    if let Some(addr) = &r.email {
+        parts.push(format!("email address {}", mask_address(addr)));
+    }
+    if !r.enabled {
+        parts.push("disabled".into());
+    }
+    if parts.is_empty() { "no methods".into() } else { parts.join(", ") }
+}
+
+fn describe_tally(t: &Tally) -> String {
+    let mut parts = Vec::new();
+    if !t.failures.is_empty() {
+        parts.push(format!("{} failed code(s)", t.failures.len()));
+    }
+    if t.locked_at.is_some() {
+        parts.push("a lock".into());
+    }
+    if t.last_step.is_some() {
+        parts.push("the last code used".into());
+    }
+    if t.email_code.is_some() {
+        parts.push("a pending email code".into());
+    }
+    if t.grace_used > 0 {
+        parts.push(format!("{} grace login(s) used", t.grace_used));
+    }
+    if parts.is_empty() { "empty".into() } else { parts.join(", ") }
+}

@@ -1,0 +1,324 @@
+//! The admin command through the real `twostep` binary, checked against real
+//! logins through libpam: disable/enable/reset, migration from a file written
+//! by the real `google-authenticator` tool, status with an address template,
+//! and the ways it must refuse (wrong user names, non-root caller, corrupt record).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "twostep failed: {}{}", stdout(out), stderr(out));
+    stdout(out)
+}
+
+/// Exit status 1 with the error on stderr; returns stderr.
+fn fails(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "expected exit 1: {}{}", stdout(out), stderr(out));
+    let err = stderr(out);
+    assert!(err.starts_with("twostep: ") && err.lines().count() == 1, "{err:?}");
+    err
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+fn wrong(secret: &str) -> String {
+    let right = code(secret, 0);
+    if right == "123456" { "654321".into() } else { "123456".into() }
+}
+
+#[test]
+fn a_disabled_user_logs_in_without_a_prompt_and_enabling_asks_for_the_code_again() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let out = ok(&env.twostep(&["disable", "alice"]));
+    assert!(out.contains("Disabled two-step verification for alice") && out.contains("kept"), "{out}");
+    let rec = env.store().load("alice").unwrap().unwrap();
+    assert!(!rec.enabled && rec.secret.is_some(), "the record is kept, only disabled");
+    assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=disable")));
+
+    let t = env.login("alice", &[]);
+    assert_eq!(t.result, IGNORED, "{t:?}");
+    assert!(t.messages.is_empty(), "{t:?}");
+    let t = env.login_service(STACKED, "alice", &[], &[]);
+    assert!(t.succeeded() && t.messages.is_empty(), "{t:?}");
+    let s = json(&env.twostep(&["status", "alice", "--json"]));
+    assert_eq!((s["enrolled"].as_bool(), s["enabled"].as_bool()), (Some(true), Some(false)));
+
+    let again = ok(&env.twostep(&["disable", "alice"]));
+    assert!(again.contains("already disabled") && again.contains("nothing changed"), "{again}");
+
+    let out = ok(&env.twostep(&["enable", "alice"]));
+    assert!(out.contains("Enabled two-step verification for alice"), "{out}");
+    assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=enable")));
+    let t = env.login("alice", &[&code(SECRET, 0)]);
+    assert_eq!(t.prompts(), ["Verification code: "]);
+    assert!(t.succeeded(), "{t:?}");
+    assert!(ok(&env.twostep(&["enable", "alice"])).contains("already enabled"));
+}
+
+#[test]
+fn disabling_or_enabling_a_user_who_is_not_enrolled_says_how_to_enroll() {
+    let env = Env::new("");
+    let err = fails(&env.twostep(&["disable", "bob"]));
+    assert!(err.contains("user bob is not enrolled") && err.contains("twostep enroll bob"), "{err}");
+    let err = fails(&env.twostep(&["enable", "bob"]));
+    assert!(err.contains("user bob is not enrolled; run twostep enroll bob"), "{err}");
+    assert!(env.store().load("bob").unwrap().is_none(), "no record was created");
+}
+
+#[test]
+fn reset_removes_the_record_and_the_login_state_and_the_user_enrolls_again_without_force() {
+    let env = Env::new("");
+    env.enroll_with("alice", Some(SECRET), Some("alice@district.org"));
+    assert_eq!(env.login("alice", &[&wrong(SECRET)]).result, "PAM_AUTH_ERR");
+    assert!(env.login("alice", &[&code(SECRET, 0)]).succeeded());
+    assert_eq!(env.login("alice", &[&wrong(SECRET)]).result, "PAM_AUTH_ERR");
+    assert!(env.tally.join("alice").exists() && env.secrets.join("alice").exists());
+    env.log_lines();
+
+    let out = ok(&env.twostep(&["reset", "alice"]));
+    assert!(out.starts_with("Reset alice: removed the secrets record"), "{out}");
+    for what in ["authenticator secret", "a***@district.org", "login state", "1 failed code(s)", "last code used"] {
+        assert!(out.contains(what), "{what} missing: {out}");
+    }
+    assert!(out.contains("twostep enroll alice"), "{out}");
+    assert!(!env.secrets.join("alice").exists() && !env.tally.join("alice").exists());
+    assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=reset")));
+    let s = json(&env.twostep(&["status", "alice", "--json"]));
+    assert_eq!((s["enrolled"].as_bool(), s["failures"].as_u64()), (Some(false), Some(0)), "{s}");
+    let t = env.login("alice", &[]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "not enrolled and required: refused, {t:?}");
+
+    // The old secret is gone: enrolling again needs no --force and gives a new secret.
+    let e = json(&env.twostep(&["enroll", "alice", "--json"]));
+    let secret = e["secret"].as_str().unwrap().to_string();
+    assert_ne!(secret, SECRET);
+    assert!(env.login("alice", &[&code(&secret, 0)]).succeeded());
+}
+
+#[test]
+fn reset_of_a_user_with_nothing_to_reset_is_an_error_that_suggests_checking_the_name() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let err = fails(&env.twostep(&["reset", "alcie"]));
+    assert!(err.contains("user alcie has no two-step setup") && err.contains("twostep list"), "{err}");
+    assert!(env.store().load("alice").unwrap().is_some());
+    assert!(!env.log_lines().iter().any(|l| l.contains("action=reset")));
+}
+
+#[test]
+fn reset_also_forgets_a_user_who_has_only_login_state() {
+    let env = Env::new("[policy]\nrequired = false");
+    std::fs::write(env.tally.join("carol"), "version = 1\ngrace_used = 2\n").unwrap();
+    std::fs::set_permissions(env.tally.join("carol"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = ok(&env.twostep(&["reset", "carol"]));
+    assert!(out.contains("removed the login state (2 grace login(s) used)"), "{out}");
+    assert!(!out.contains("secrets record"), "{out}");
+    assert!(!env.tally.join("carol").exists());
+}
+
+/// Runs the real `google-authenticator` tool (package libpam-google-authenticator)
+/// non-interactively, writing its file to `path`, and hands the file to another
+/// owner with mode 0400 as it would be in a user's home directory.
+fn google_authenticator(path: &Path, args: &[&str]) -> String {
+    let out = Command::new("google-authenticator")
+        .args(["--force", "--quiet", "--no-confirm", "--secret"])
+        .arg(path)
+        .args(args)
+        .env("HOME", path.parent().unwrap())
+        .output()
+        .expect("run google-authenticator (apt-get install libpam-google-authenticator)");
+    assert!(out.status.success(), "google-authenticator failed: {out:?}");
+    std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().next().unwrap().to_string()
+}
+
+fn ga_path(env: &Env, name: &str) -> PathBuf {
+    let home = env.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    home.join(name)
+}
+
+#[test]
+fn a_google_authenticator_file_migrates_and_the_users_existing_codes_keep_working() {
+    let env = Env::new("");
+    let file = ga_path(&env, ".google_authenticator");
+    let secret = google_authenticator(&file, &["-t", "-d", "-r", "3", "-R", "30", "-w", "5", "-e", "5"]);
+    let out = ok(&env.twostep(&["enroll", "alice", "--from-google-authenticator", file.to_str().unwrap()]));
+    assert!(out.contains("with the secret from") && out.contains("existing authenticator app entry keeps working"));
+    assert!(out.contains("5 emergency scratch code(s) no longer work"), "{out}");
+    assert!(out.contains("RATE_LIMIT 3 30 is not carried over") && out.contains("WINDOW_SIZE 5"), "{out}");
+    assert!(out.contains(&format!("secret={secret}")), "the otpauth URI carries the same secret: {out}");
+    assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=migrate")));
+    assert!(file.exists(), "the google-authenticator file is left in place");
+
+    let t = env.login("alice", &[&code(&secret, 0)]);
+    assert!(t.succeeded(), "{t:?}");
+
+    // Migrating over an enrolled user needs --force, like any enroll; --json carries the notes.
+    let err = fails(&env.twostep(&["enroll", "alice", "--from-google-authenticator", file.to_str().unwrap()]));
+    assert!(err.contains("already enrolled") && err.contains("--force"), "{err}");
+    let v = json(&env.twostep(&[
+        "enroll",
+        "alice",
+        "--force",
+        "--json",
+        "--from-google-authenticator",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(v["secret"].as_str(), Some(secret.as_str()));
+    assert!(v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("scratch code")), "{v}");
+}
+
+#[test]
+fn a_relative_path_to_a_hand_written_google_authenticator_file_is_accepted() {
+    let env = Env::new("[totp]\nperiod = 60");
+    let dir = env.path().join("home");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ga"), format!("{SECRET}\n\" TOTP_AUTH\n\" STEP_SIZE 60\n\" DISALLOW_REUSE\n")).unwrap();
+    let out = Command::new(twostep_bin())
+        .current_dir(&dir)
+        .args(["--config", env.config.to_str().unwrap(), "--log-socket", env.log_path.to_str().unwrap()])
+        .args(["enroll", "dave", "--from-google-authenticator", "ga"])
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(!text.contains("Note:"), "nothing was ignored: {text}");
+    let cfg = pam_twostep::config::TotpConfig { digits: 6, period: 60, skew: 1 };
+    assert!(env.login("dave", &[&code_with(SECRET, 0, &cfg)]).succeeded());
+}
+
+#[test]
+fn google_authenticator_files_twostep_cannot_honour_are_refused_and_nothing_is_saved() {
+    let env = Env::new("");
+    let hotp = ga_path(&env, "hotp");
+    google_authenticator(&hotp, &["-c", "-u", "-w", "3"]);
+    let step60 = ga_path(&env, "step60");
+    google_authenticator(&step60, &["-t", "-d", "-u", "-S", "60", "-w", "3"]);
+    let link = ga_path(&env, "link");
+    std::os::unix::fs::symlink(&step60, &link).unwrap();
+    let garbage = ga_path(&env, "garbage");
+    std::fs::write(&garbage, "this is not\na google-authenticator file\n").unwrap();
+    let big = ga_path(&env, "big");
+    std::fs::write(&big, format!("{SECRET}\n\" TOTP_AUTH\n{}", "12345678\n".repeat(10_000))).unwrap();
+    let cases: [(&Path, &[&str]); 7] = [
+        (&hotp, &["counter-based (HOTP)", "twostep enroll USER"]),
+        (&step60, &["every 60 seconds", "period = 60"]),
+        (&link, &["symbolic link"]),
+        (&garbage, &["first line"]),
+        (&big, &["larger than"]),
+        (&env.path().join("home/missing"), &["does not exist"]),
+        (&env.path().join("home"), &["not a regular file"]),
+    ];
+    for (path, needles) in cases {
+        let err = fails(&env.twostep(&["enroll", "alice", "--from-google-authenticator", path.to_str().unwrap()]));
+        for n in needles {
+            assert!(err.contains(n), "{}: {n:?} missing in {err}", path.display());
+        }
+        assert!(err.contains(path.to_str().unwrap()), "the error names the file: {err}");
+        assert!(!err.contains(SECRET), "{err}");
+    }
+    assert!(env.store().load("alice").unwrap().is_none());
+    let both = env.twostep(&["enroll", "alice", "--secret-stdin", "--from-google-authenticator", "/x"]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
+#[test]
+fn wrong_user_names_are_refused_by_every_command_and_nothing_is_written() {
+    let env = Env::new("");
+    for user in ["../x", "", "a/b", ".hidden", "al\nice", "bob\u{1b}[2J", ".."] {
+        for args in [
+            vec!["enroll", user],
+            vec!["disable", user],
+            vec!["enable", user],
+            vec!["reset", user],
+            vec!["unlock", user],
+            vec!["status", user],
+            vec!["email", user, "x@district.org"],
+        ] {
+            let out = env.twostep(&args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}{}", stdout(&out), stderr(&out));
+            assert!(!stderr(&out).contains('\u{1b}'), "{args:?}: the name is not echoed raw");
+        }
+    }
+    assert!(std::fs::read_dir(&env.secrets).unwrap().next().is_none());
+    assert!(std::fs::read_dir(&env.tally).unwrap().all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')));
+}
+
+#[test]
+fn a_caller_who_is_not_root_is_told_to_run_as_root() {
+    let env = Env::new("");
+    env.enroll("alice");
+    for args in [vec!["list"], vec!["status", "alice"], vec!["disable", "alice"], vec!["reset", "alice"]] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(twostep_bin())
+            .args(["--config", env.config.to_str().unwrap()])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = fails(&out);
+        assert!(err.contains("needs root") && err.contains("sudo"), "{args:?}: {err}");
+    }
+    assert!(env.store().load("alice").unwrap().unwrap().enabled);
+}
+
+#[test]
+fn a_corrupt_record_is_reported_with_its_path_and_kept_until_reset_removes_it() {
+    let env = Env::new("");
+    let path = env.secrets.join("alice");
+    let garbage = "version = 1\nsecret = \"!!\nenabled = maybe\n";
+    std::fs::write(&path, garbage).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for args in [
+        vec!["status", "alice"],
+        vec!["list"],
+        vec!["disable", "alice"],
+        vec!["enable", "alice"],
+        vec!["enroll", "alice"],
+        vec!["email", "alice", "alice@district.org"],
+    ] {
+        let err = fails(&env.twostep(&args));
+        assert!(err.contains(path.to_str().unwrap()) && err.contains("corrupt"), "{args:?}: {err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage, "{args:?} changed the file");
+    }
+    let out = ok(&env.twostep(&["reset", "alice"]));
+    assert!(out.contains("removed the unreadable secrets record") && out.contains("corrupt"), "{out}");
+    assert!(!path.exists());
+    assert!(ok(&env.twostep(&["enroll", "alice"])).contains("Enrolled alice"));
+}
+
+#[test]
+fn status_and_list_count_an_address_from_the_template_as_the_email_method() {
+    let env = Env::new("[email]\naddress_template = \"{user}@district.org\"");
+    env.enroll("alice");
+    env.enroll_with("bob", Some(SECRET), Some("robert@example.org"));
+    let s = json(&env.twostep(&["status", "alice", "--json"]));
+    assert_eq!(s["methods"], serde_json::json!(["totp", "email"]), "{s}");
+    assert_eq!(s["email"].as_str(), Some("a***@district.org"));
+    assert_eq!(s["email_source"].as_str(), Some("template"));
+    let s = json(&env.twostep(&["status", "bob", "--json"]));
+    assert_eq!((s["email"].as_str(), s["email_source"].as_str()), (Some("r***@example.org"), Some("record")));
+    let s = json(&env.twostep(&["status", "nobody", "--json"]));
+    assert_eq!((s["enrolled"].as_bool(), s["email"].is_null()), (Some(false), true), "{s}");
+
+    let table = ok(&env.twostep(&["list"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1].contains("totp,email") && lines[1].contains("a***@district.org (template)"), "{table}");
+    // Every column starts at the same place on every line.
+    for col in ["STATE", "METHODS", "EMAIL", "FAILURES", "LOCKED"] {
+        let at = lines[0].find(col).unwrap();
+        for l in &lines[1..] {
+            assert!(l[..at].ends_with("  ") && !l[at..].starts_with(' '), "{col} misaligned:\n{table}");
+        }
+    }
+}
