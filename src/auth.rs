@@ -30,7 +30,7 @@ use crate::log::{AuditLog, Level, Line};
 use crate::mail::{self, Letter};
 use crate::policy::{self, Decision, Lock, RecordState, Unenrolled};
 use crate::qr;
-use crate::secret::TotpSecret;
+use crate::secret::{self, TotpSecret};
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
 use crate::tally::{Tally, TallyStore};
@@ -241,7 +241,7 @@ impl Login<'_> {
             format!(
                 "Cannot scan? Add the account by hand with the secret key {} \
                  (time-based, {} digits, every {} seconds), or use this address:\n{}",
-                &*grouped(&secret.to_base32()),
+                &*secret::grouped(&secret.to_base32()),
                 cfg.totp.digits,
                 cfg.totp.period,
                 &*uri
@@ -544,18 +544,6 @@ pub fn grace_message(left: u32, enroll_at_login: bool) -> String {
             "Two-step verification is not set up for your account. You can log in without it {n} more times; after that it is required. {how}"
         ),
     }
-}
-
-/// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
-pub fn grouped(b32: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(b32.len() * 5 / 4));
-    for (i, c) in b32.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The wall clock, for steps that wait on a person (scanning a QR code can take

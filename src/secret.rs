@@ -101,6 +101,18 @@ impl TotpSecret {
     }
 }
 
+/// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
+pub fn grouped(b32: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(b32.len() * 5 / 4));
+    for (i, c) in b32.chars().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,19 @@ impl TallyStore {
         self.dir.remove(user)
     }
 
+    /// Under `user`'s lock (the one logins and enrollment at login hold), runs
+    /// `also` (e.g. removing the secrets record), then deletes the tally.
+    /// Returns `also`'s result and whether there was a tally.
+    pub fn remove_with<T>(
+        &self,
+        user: &str,
+        also: impl FnOnce() -> Result<T, StateError>,
+    ) -> Result<(T, bool), StateError> {
+        let _lock = self.dir.lock(user)?;
+        let first = also()?;
+        Ok((first, self.dir.remove(user)?))
+    }
+
     /// Every user with a tally file.
     pub fn users(&self) -> Result<Vec<String>, StateError> {
         self.dir.users()

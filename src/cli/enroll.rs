@@ -126,20 +126,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     println!("{}", qr::terminal(&uri).map_err(CliError)?);
     println!("Or add the account by hand:");
     println!("  account: {}:{}", ctx.config.issuer, args.user);
-    println!("  secret key: {}", &*grouped(&b32));
+    println!("  secret key: {}", &*crate::secret::grouped(&b32));
     println!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
     println!("otpauth URI: {}", &*uri);
     Ok(())
-}
-
-/// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
-fn grouped(b32: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(b32.len() * 5 / 4));
-    for (i, c) in b32.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -28,14 +28,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let record = readable(store.load(user))?;
     let login_state = readable(tally.load(user))?;
 
+    // Under the user's lock, so a login enrolling at this moment cannot write the
+    // record back between the two removals.
+    let (had_record, had_tally) = tally.remove_with(user, || store.remove(user))?;
     let mut removed = Vec::new();
-    if store.remove(user)? {
+    if had_record {
         removed.push(match &record {
             Ok(r) => format!("the secrets record ({})", describe_record(r.as_ref())),
             Err(why) => format!("the unreadable secrets record ({why})"),
         });
     }
-    if tally.remove(user)? {
+    if had_tally {
         removed.push(match &login_state {
             Ok(t) => format!("the login state ({})", describe_tally(t)),
             Err(why) => format!("the unreadable login state ({why})"),
