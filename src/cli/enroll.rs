@@ -70,8 +70,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let store = ctx.store()?;
     let existing = store.load(&args.user)?;
     if existing.as_ref().is_some_and(|r| r.secret.is_some()) && !args.force {
+        let consequence = if args.from_google_authenticator.is_some() || args.secret_stdin {
+            "the imported secret replaces the one on file"
+        } else {
+            "their current authenticator entry will stop working"
+        };
         return Err(CliError(format!(
-            "user {} is already enrolled; use --force to replace the secret (their current authenticator entry will stop working), or twostep reset {} first",
+            "user {} is already enrolled; use --force to replace the secret ({consequence}), or twostep reset {} first",
             args.user, args.user
         )));
     }

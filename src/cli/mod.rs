@@ -95,7 +95,11 @@ impl Context {
 
     /// Records an administrative change in syslog.
     pub fn audit(&self, action: &str, user: &str) {
-        let by = std::env::var("SUDO_USER").unwrap_or_else(|_| nix::unistd::getuid().to_string());
+        // Who ran it: the sudo caller, else the login name of the real uid (else the uid).
+        let by = std::env::var("SUDO_USER").unwrap_or_else(|_| {
+            let uid = nix::unistd::getuid();
+            nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| uid.to_string(), |u| u.name)
+        });
         let line = Line::new().field("user", user).field("action", action).field("by", &by);
         Syslog::connect("twostep", self.log_socket.as_deref()).log(Level::Notice, line.as_str());
     }
