@@ -105,16 +105,29 @@ struct HostMailer;
 
 impl Mailer for HostMailer {
     fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String> {
+        let _restore = DefaultSigchld::install();
+        Sendmail.send(cfg, message)
+    }
+}
+
+/// SIGCHLD at its default action until dropped (also on unwind), then the host's again.
+struct DefaultSigchld(Option<nix::sys::signal::SigAction>);
+
+impl DefaultSigchld {
+    fn install() -> DefaultSigchld {
         use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
         let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
         // SAFETY: SIG_DFL installs no handler code, so no async-signal-safety rule applies.
-        let previous = unsafe { sigaction(Signal::SIGCHLD, &default) };
-        let result = Sendmail.send(cfg, message);
-        if let Ok(previous) = previous {
+        DefaultSigchld(unsafe { sigaction(Signal::SIGCHLD, &default) }.ok())
+    }
+}
+
+impl Drop for DefaultSigchld {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.0 {
             // SAFETY: puts back exactly the action the host had installed.
-            let _ = unsafe { sigaction(Signal::SIGCHLD, &previous) };
+            let _ = unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGCHLD, previous) };
         }
-        result
     }
 }
 
