@@ -197,6 +197,19 @@ fn a_relative_path_to_a_hand_written_google_authenticator_file_is_accepted() {
 }
 
 #[test]
+fn a_code_google_authenticator_saw_used_stays_used_after_the_migration() {
+    let env = Env::new("");
+    let file = env.path().join("ga-reuse");
+    let step = now() / 30;
+    std::fs::write(&file, format!("{SECRET}\n\" TOTP_AUTH\n\" DISALLOW_REUSE {} {step}\n", step - 5)).unwrap();
+    ok(&env.twostep(&["enroll", "erin", "--from-google-authenticator", file.to_str().unwrap()]));
+    // Codes for fixed steps: still inside the window if the clock ticks meanwhile.
+    let t = env.login("erin", &[&code_at(SECRET, step)]);
+    assert!(t.said().contains("already used"), "{t:?}");
+    assert!(env.login("erin", &[&code_at(SECRET, step + 1)]).succeeded());
+}
+
+#[test]
 fn google_authenticator_files_twostep_cannot_honour_are_refused_and_nothing_is_saved() {
     let env = Env::new("");
     let hotp = ga_path(&env, "hotp");

@@ -50,7 +50,10 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
 }
 
 /// Reads and checks a google-authenticator file: the secret, plus notes for the admin.
-fn read_google_file(ctx: &Context, path: &Path) -> Result<(TotpSecret, Vec<String>), CliError> {
+/// The secret, notes for the admin, and the last step google-authenticator saw used.
+type Imported = (TotpSecret, Vec<String>, Option<u64>);
+
+fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     let abs = std::path::absolute(path).map_err(|e| CliError(format!("cannot use {}: {e}", path.display())))?;
     let bytes = fsx::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
         CliError(format!("{} does not exist; give the path of the user's .google_authenticator file", abs.display()))
@@ -59,7 +62,8 @@ fn read_google_file(ctx: &Context, path: &Path) -> Result<(TotpSecret, Vec<Strin
     let cannot = |e: google::GaError| CliError(format!("cannot migrate {}: {e}", abs.display()));
     let file = google::GaFile::parse(&bytes).map_err(cannot)?;
     let notes = google::decide(&file, &ctx.config.totp).map_err(cannot)?;
-    Ok((file.secret, notes))
+    let used = file.last_used_step();
+    Ok((file.secret, notes, used))
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
@@ -80,10 +84,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             args.user, args.user
         )));
     }
-    let (secret, notes) = match &args.from_google_authenticator {
+    let (secret, notes, used_step) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
-        None if args.secret_stdin => (read_stdin_secret()?, Vec::new()),
-        None => (TotpSecret::generate()?, Vec::new()),
+        None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
+        None => (TotpSecret::generate()?, Vec::new(), None),
     };
     let record = UserRecord {
         secret: Some(secret.clone()),
@@ -92,6 +96,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         created: ctx.now,
     };
     store.save(&args.user, &record)?;
+    if let Some(step) = used_step {
+        // Same secret, same steps: keep google-authenticator's DISALLOW_REUSE promise.
+        ctx.tally()?.update(&args.user, |t| t.last_step = t.last_step.max(Some(step)))?;
+    }
     let action = match (&args.from_google_authenticator, &existing) {
         (Some(_), _) => "migrate",
         (None, Some(_)) => "re-enroll",

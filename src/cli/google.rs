@@ -46,6 +46,17 @@ impl fmt::Display for GaError {
 }
 
 impl GaFile {
+    /// The newest time step google-authenticator recorded as used
+    /// (`" DISALLOW_REUSE` lists step numbers), so the code used last before
+    /// the migration cannot be used again right after it.
+    pub fn last_used_step(&self) -> Option<u64> {
+        self.options
+            .iter()
+            .filter(|(name, _)| name == "DISALLOW_REUSE")
+            .flat_map(|(_, args)| args.split_whitespace().filter_map(|n| n.parse::<u64>().ok()))
+            .max()
+    }
+
     /// Parses the file's bytes.
     pub fn parse(bytes: &[u8]) -> Result<GaFile, GaError> {
         let text = std::str::from_utf8(bytes)
@@ -119,7 +130,7 @@ pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> 
     for (name, args) in &file.options {
         let note = match name.as_str() {
             "TOTP_AUTH" | "STEP_SIZE" | "RESETTING_TIME_SKEW" => continue,
-            "DISALLOW_REUSE" => continue, // twostep never accepts a code twice anyway.
+            "DISALLOW_REUSE" => continue, // carried over: see GaFile::last_used_step.
             // google-authenticator accepts (n-1)/2 steps either side: the same as twostep's skew.
             "WINDOW_SIZE" if args.parse::<u64>().is_ok_and(|n| n == 2 * u64::from(totp.skew) + 1) => continue,
             "WINDOW_SIZE" => format!(
@@ -163,6 +174,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&*f.secret.to_base32(), "YACYEMNOVS4XB3UI45KWEWROKI");
+        assert_eq!(f.last_used_step(), Some(58796000));
         assert_eq!(f.scratch_codes, 2);
         let notes = decide(&f, &TOTP).unwrap().join("\n");
         assert!(notes.contains("WINDOW_SIZE 17") && notes.contains("1 step(s)"), "{notes}");

@@ -75,6 +75,12 @@ pub fn code(secret: &str, delta: i64) -> String {
     code_with(secret, delta, &TotpConfig { digits: 6, period: 30, skew: 1 })
 }
 
+/// The code for `secret` at time step `step` (30 s steps).
+pub fn code_at(secret: &str, step: u64) -> String {
+    let s = TotpSecret::from_base32(secret).unwrap();
+    pam_twostep::totp::code_at_step(&s, &TotpConfig { digits: 6, period: 30, skew: 1 }, step).to_string()
+}
+
 pub fn code_with(secret: &str, delta: i64, cfg: &TotpConfig) -> String {
     let s = TotpSecret::from_base32(secret).unwrap();
     let step = (pam_twostep::totp::step_at(cfg, now()) as i64 + delta) as u64;
