@@ -173,3 +173,32 @@ fn a_broken_setup_refuses_the_login_and_tells_the_user_only_to_contact_the_admin
     let logs = env.log_lines();
     assert!(logs.iter().any(|l| l.contains("result=unavailable") && l.contains("twostep.toml")), "{logs:?}");
 }
+
+#[test]
+fn a_new_user_enrolls_at_login_through_sshd_by_scanning_the_qr_code_shown() {
+    let env = Env::new("[policy]\nenroll_at_login = true");
+    let user = TestUser::new();
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+
+    // paramiko: the QR code and the secret arrive as keyboard-interactive instructions.
+    let run =
+        paramiko(&sshd, &user, None, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![totp_shown()])], "id -un");
+    assert!(run.ok, "{run:?}\n{}", sshd.log_text());
+    assert_eq!(run.stdout.trim(), user.name);
+    // sshd shows PAM's info messages as the text in front of the next prompt.
+    let shown = run.prompts().join("\n");
+    assert!(shown.contains("Set it up now"), "{shown}");
+    assert!(shown.ends_with(CODE), "{shown}");
+    let qr: Vec<&str> = shown.lines().filter(|l| l.contains('█')).collect();
+    assert!(qr.len() > 10, "a QR code drawn in block characters: {shown}");
+    assert!(qr.iter().all(|l| l.chars().count() <= 80), "fits an 80-column SSH session");
+    assert!(env.store().load(&user.name).unwrap().is_some(), "the record is saved");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=enrolled")));
+
+    // From now on the usual prompt, with a code of the saved secret (OpenSSH under a pty).
+    let secret = env.store().load(&user.name).unwrap().unwrap().secret.unwrap().to_base32();
+    let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "id -un");
+    let run = pty(&argv, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![code(&secret, 1)])], &[]);
+    assert_eq!(run.exit, Some(0), "{run:?}");
+    assert!(!run.transcript.contains('█'), "no second enrollment: {run:?}");
+}

@@ -398,6 +398,12 @@ pub fn from_file(path: &Path, pattern: &str) -> String {
     format!("\u{1}from_file\u{1}{}\u{1}{pattern}", path.display())
 }
 
+/// An answer typed like a person who just scanned the QR code: the current
+/// code for the secret in the last `otpauth://` URI shown so far.
+pub fn totp_shown() -> String {
+    "\u{1}totp_shown".to_string()
+}
+
 /// `n` answers all equal to `s`.
 pub fn times(s: &str, n: usize) -> Vec<String> {
     vec![s.to_string(); n]

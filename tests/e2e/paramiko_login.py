@@ -28,10 +28,13 @@ def main():
                        "prompts": [[p, echo] for p, echo in prompt_list]})
         answers = []
         for text, _echo in prompt_list:
-            queue = queues.get(text)
+            # sshd puts PAM's info messages in front of the next prompt's text:
+            # a prompt is answered by the queue of the prompt it ends with.
+            queue = queues.get(text) or next((q for p, q in queues.items() if text.endswith(p)), None)
             if not queue:
                 raise paramiko.AuthenticationException("no answer left for %r" % text)
-            answers.append(resolve(queue.pop(0)))
+            seen = "\n".join(r["instructions"] + "\n" + "\n".join(p for p, _ in r["prompts"]) for r in rounds)
+            answers.append(resolve(queue.pop(0), seen))
         return answers
 
     result = {"ok": False, "error": None, "rounds": rounds, "stdout": "", "exit": None}

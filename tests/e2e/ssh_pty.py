@@ -46,7 +46,7 @@ def main():
         if not queue:
             unanswered = prompts[i]
             break
-        child.sendline(resolve(queue.pop(0)))
+        child.sendline(resolve(queue.pop(0), log.getvalue()))
     child.close(force=True)
     print(json.dumps({"transcript": log.getvalue(), "exit": child.exitstatus,
                       "signal": child.signalstatus, "unanswered": unanswered}))
