@@ -146,13 +146,7 @@ dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
     );
     let scratch = dir.path().join("overlay");
     std::fs::create_dir(&scratch).unwrap();
-    let out = Command::new(repo().join("tests/e2e/overlay.sh"))
-        .arg(&scratch)
-        .args(["/bin/sh", "-c", &script])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = e2e::in_overlay(&scratch, None, &script);
     let s = sections(&text);
     let get = |k: &str| s.get(k).cloned().unwrap_or_else(|| panic!("no section {k}:\n{text}"));
 

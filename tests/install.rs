@@ -9,8 +9,6 @@
 mod common;
 mod e2e;
 
-use std::process::Command;
-
 use e2e::repo;
 
 #[test]
@@ -49,14 +47,7 @@ ls -d /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /usr/s
 "#,
         repo = repo().display()
     );
-    let out = Command::new(repo().join("tests/e2e/overlay.sh"))
-        .env("OVERLAY_BIND", target.to_str().unwrap())
-        .arg(&scratch)
-        .args(["/bin/sh", "-c", &script])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = e2e::in_overlay(&scratch, Some(&target), &script);
     let section = |name: &str| -> String {
         let start = text.find(&format!("== {name}\n")).unwrap_or_else(|| panic!("no {name}:\n{text}"));
         let rest = &text[start + name.len() + 4..];

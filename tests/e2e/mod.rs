@@ -404,6 +404,20 @@ pub fn totp_shown() -> String {
     "\u{1}totp_shown".to_string()
 }
 
+/// Runs `script` with /bin/sh as root inside a throwaway overlay of this
+/// machine (tests/e2e/overlay.sh, in the empty directory `scratch`), with
+/// `bind` (if any) bind-mounted through; asserts it succeeded and returns its stdout.
+pub fn in_overlay(scratch: &Path, bind: Option<&Path>, script: &str) -> String {
+    let mut cmd = Command::new(repo().join("tests/e2e/overlay.sh"));
+    if let Some(b) = bind {
+        cmd.env("OVERLAY_BIND", b);
+    }
+    let out = cmd.arg(scratch).args(["/bin/sh", "-c", script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
 /// `n` answers all equal to `s`.
 pub fn times(s: &str, n: usize) -> Vec<String> {
     vec![s.to_string(); n]
