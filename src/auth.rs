@@ -174,7 +174,7 @@ impl Login<'_> {
     fn not_enrolled(&mut self, cfg: &Config, store: &Store, policy: &PolicyConfig) -> Result<Outcome, Broken> {
         let user = self.req.user;
         let uses_tally = policy.grace_logins > 0 || policy.enroll_at_login;
-        let tally = if uses_tally { Some(TallyStore::open(&cfg.tally_dir)?) } else { None };
+        let tally = if uses_tally { Some(TallyStore::create(&cfg.tally_dir)?) } else { None };
         let grace_used = match &tally {
             Some(t) if policy.grace_logins > 0 => t.load(user)?.grace_used,
             _ => 0,
@@ -337,7 +337,7 @@ impl Login<'_> {
     fn verify(&mut self, cfg: &Config, record: &UserRecord) -> Result<Outcome, Broken> {
         let user = self.req.user;
         let now = self.req.now;
-        let tally = TallyStore::open(&cfg.tally_dir)?;
+        let tally = TallyStore::create(&cfg.tally_dir)?;
         let exempt = !cfg.lockout.even_deny_root && self.accounts.uid(user)? == Some(0);
 
         // The lock gate: refuse before asking, so a locked account never reveals

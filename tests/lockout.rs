@@ -312,3 +312,14 @@ fn list_shows_failures_and_locks_for_every_user() {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("USER") && lines[2].starts_with("bob") && lines[2].contains("until "), "{out}");
 }
+
+#[test]
+fn a_missing_tally_directory_is_created_private_by_the_first_login() {
+    let env = Env::new("");
+    env.enroll("alice");
+    std::fs::remove_dir_all(&env.tally).unwrap();
+    assert!(env.login("alice", &[&wrong(SECRET)]).said().contains("4 attempts remain"));
+    let meta = std::fs::metadata(&env.tally).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
+    assert_eq!(TallyStore::open(&env.tally).unwrap().load("alice").unwrap().failures.len(), 1);
+}
