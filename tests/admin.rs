@@ -335,3 +335,28 @@ fn status_and_list_count_an_address_from_the_template_as_the_email_method() {
         }
     }
 }
+
+#[test]
+fn enroll_waits_for_the_lock_a_login_holds_while_it_saves_an_enrollment() {
+    let env = Env::new("");
+    // What a login enrolling at this moment holds while it checks and saves (tally lock).
+    let lock = pam_twostep::fsx::lock(&env.tally, "alice").unwrap();
+    let mut child = Command::new(twostep_bin())
+        .args(["--config", env.config.to_str().unwrap(), "--log-socket", env.log_path.to_str().unwrap()])
+        .args(["enroll", "alice", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while std::time::Instant::now() < until {
+        assert!(child.try_wait().unwrap().is_none(), "enroll finished while the lock was held");
+        assert!(env.store().load("alice").unwrap().is_none(), "written while the lock was held");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    let v = json(&out);
+    let saved = env.store().load("alice").unwrap().unwrap().secret.unwrap();
+    assert_eq!(v["secret"].as_str(), Some(saved.to_base32().as_str()));
+}

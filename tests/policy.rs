@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::*;
 use e2e::{run, try_run, unique};
+use pam_twostep::auth::UNAVAILABLE;
 use pam_twostep::tally::TallyStore;
 
 const NOT_SET_UP: &str =
@@ -249,4 +250,67 @@ fn enrollment_at_login_can_be_put_off_while_grace_logins_remain() {
     assert!(!texts.last().unwrap().contains("without a code"), "{texts:?}");
     s.answer("");
     assert!(s.said("error").contains("That code does not match"));
+}
+
+#[test]
+fn group_rules_in_a_service_section_apply_to_that_service_only() {
+    let staff = TestGroup::new();
+    let other = TestGroup::new();
+    let env = Env::new(&format!("[services.{STACKED}]\nrequired_groups = [\"{}\"]", staff.0));
+    let member = Account::new(None, &[&staff]);
+    let outsider = Account::new(Some(&other), &[]);
+    let ghost = unique("nosuchuser");
+
+    // The stacked service: only members must, and the rule needs NSS to know the user.
+    assert!(refused_not_set_up(&env.login_service(STACKED, &member.0, &[], &[])));
+    let t = env.login_service(STACKED, &outsider.0, &[], &[]);
+    assert!(t.succeeded() && t.messages.is_empty(), "{t:?}");
+    let t = env.login_service(STACKED, &ghost, &[], &[]);
+    assert_eq!((t.result.as_str(), t.said().as_str()), ("PAM_AUTH_ERR", UNAVAILABLE), "{t:?}");
+
+    // The other service keeps [policy]: everyone must, and nobody is looked up.
+    assert!(refused_not_set_up(&env.login(&outsider.0, &[])));
+    assert!(refused_not_set_up(&env.login(&ghost, &[])));
+}
+
+#[test]
+fn an_administrator_sees_the_grace_logins_used_and_reset_gives_them_back() {
+    let env = Env::new("[policy]\ngrace_logins = 2");
+    for _ in 0..2 {
+        assert!(env.login_service(STACKED, "newbie", &[], &[]).succeeded());
+    }
+    let out = env.twostep(&["status", "newbie", "--json"]);
+    let s: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((s["enrolled"].as_bool(), s["grace_used"].as_u64()), (Some(false), Some(2)), "{s}");
+    let table = stdout(&env.twostep(&["list"]));
+    assert!(
+        table.lines().any(|l| l.starts_with("newbie") && l.contains("not enrolled, 2 grace logins used")),
+        "{table}"
+    );
+    assert_eq!(env.login_service(STACKED, "newbie", &[], &[]).result, "PAM_AUTH_ERR");
+
+    // A new start for the roll-out: reset forgets the count as well.
+    assert!(env.twostep(&["reset", "newbie"]).status.success());
+    let t = env.login_service(STACKED, "newbie", &[], &[]);
+    assert!(t.succeeded() && t.said().contains("1 more time"), "{t:?}");
+}
+
+#[test]
+fn an_enrollment_at_login_never_overwrites_a_secret_an_administrator_set_meanwhile() {
+    let env = Env::new("[policy]\nenroll_at_login = true");
+    let mut s = Session::start(&env, "newbie");
+    let (_, shown) = enrollment_texts(&mut s);
+    // While the user is scanning, the administrator enrolls them.
+    let out = env.twostep(&["enroll", "newbie", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let admins: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let admins = admins["secret"].as_str().unwrap().to_string();
+
+    s.answer(&code(&shown, 0));
+    assert!(s.said("error").contains("set up for this account by another login meanwhile"));
+    let t = s.finish();
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    let kept = env.store().load("newbie").unwrap().unwrap().secret.unwrap();
+    assert_eq!(*kept.to_base32(), admins, "the administrator's secret is kept");
+    assert!(env.login("newbie", &[&code(&admins, 0)]).succeeded());
 }

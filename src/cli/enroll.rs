@@ -66,40 +66,54 @@ fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     Ok((file.secret, notes, used))
 }
 
+/// An enrolled user keeps their secret unless `--force` says to replace it.
+fn refuse_enrolled(args: &Args, existing: Option<&UserRecord>) -> Result<(), CliError> {
+    if existing.is_none_or(|r| r.secret.is_none()) || args.force {
+        return Ok(());
+    }
+    let consequence = if args.from_google_authenticator.is_some() || args.secret_stdin {
+        "the imported secret replaces the one on file"
+    } else {
+        "their current authenticator entry will stop working"
+    };
+    Err(CliError(format!(
+        "user {} is already enrolled; use --force to replace the secret ({consequence}), or twostep reset {} first",
+        args.user, args.user
+    )))
+}
+
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     check_user_arg(&args.user)?;
     if let Some(addr) = &args.email {
         validate_address(addr).map_err(|e| CliError(format!("invalid email address: {e}")))?;
     }
     let store = ctx.store()?;
-    let existing = store.load(&args.user)?;
-    if existing.as_ref().is_some_and(|r| r.secret.is_some()) && !args.force {
-        let consequence = if args.from_google_authenticator.is_some() || args.secret_stdin {
-            "the imported secret replaces the one on file"
-        } else {
-            "their current authenticator entry will stop working"
-        };
-        return Err(CliError(format!(
-            "user {} is already enrolled; use --force to replace the secret ({consequence}), or twostep reset {} first",
-            args.user, args.user
-        )));
-    }
+    let tally = ctx.tally()?;
+    // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
+    refuse_enrolled(&args, store.load(&args.user)?.as_ref())?;
     let (secret, notes, used_step) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
         None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
         None => (TotpSecret::generate()?, Vec::new(), None),
     };
-    let record = UserRecord {
-        secret: Some(secret.clone()),
-        email: args.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
-        enabled: true,
-        created: ctx.now,
-    };
-    store.save(&args.user, &record)?;
-    if let Some(step) = used_step {
-        // Same secret, same steps: keep google-authenticator's DISALLOW_REUSE promise.
-        ctx.tally()?.update(&args.user, |t| t.last_step = t.last_step.max(Some(step)))?;
-    }
+    // Under the user's lock (the one a login enrolling at this moment holds while it
+    // checks and saves), so neither enrollment silently overwrites the other.
+    let existing = tally.update(&args.user, |t| -> Result<Option<UserRecord>, CliError> {
+        let existing = store.load(&args.user)?;
+        refuse_enrolled(&args, existing.as_ref())?;
+        let record = UserRecord {
+            secret: Some(secret.clone()),
+            email: args.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
+            enabled: true,
+            created: ctx.now,
+        };
+        store.save(&args.user, &record)?;
+        if let Some(step) = used_step {
+            // Same secret, same steps: keep google-authenticator's DISALLOW_REUSE promise.
+            t.last_step = t.last_step.max(Some(step));
+        }
+        Ok(existing)
+    })??;
     let action = match (&args.from_google_authenticator, &existing) {
         (Some(_), _) => "migrate",
         (None, Some(_)) => "re-enroll",

@@ -4,7 +4,8 @@
 //! JSON keys (stable, documented in the README): `user`, `enrolled`, `enabled`,
 //! `methods`, `email` (masked or null), `failures` (inside `fail_interval`),
 //! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
-//! (`"record"`, `"template"` or null).
+//! (`"record"`, `"template"` or null), `grace_used` (grace logins used while
+//! not enrolled; `twostep reset` sets it back to 0).
 //!
 //! Like the module, an enrolled user with no address on file but one given by
 //! `[email] address_template` has the email method, with that address.
@@ -43,6 +44,7 @@ struct Row {
     email: Option<(String, bool)>,
     failures: u32,
     lock: Lock,
+    grace_used: u32,
 }
 
 impl Row {
@@ -61,6 +63,7 @@ impl Row {
             email,
             failures: policy::failures_in_window(&t, cfg, ctx.now),
             lock: policy::lock_state(&t, cfg, false, ctx.now),
+            grace_used: t.grace_used,
         })
     }
 
@@ -84,6 +87,7 @@ impl Row {
             "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
             "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
             "failures": self.failures,
+            "grace_used": self.grace_used,
             "locked": self.lock.is_locked(),
             "locked_until": match self.lock {
                 Lock::Until(t) => Value::String(rfc3339(t)),
@@ -92,14 +96,23 @@ impl Row {
         })
     }
 
+    /// "not enrolled", with the grace logins used during a roll-out.
+    fn not_enrolled(&self) -> String {
+        match self.grace_used {
+            0 => "not enrolled".into(),
+            1 => "not enrolled, 1 grace login used".into(),
+            n => format!("not enrolled, {n} grace logins used"),
+        }
+    }
+
     fn cells(&self) -> [String; 6] {
         let r = self.record.as_ref();
         let methods = self.methods();
         [
             self.user.clone(),
             match r {
-                None => "not enrolled".into(),
-                Some(r) if r.methods().is_empty() => "not enrolled".into(),
+                Some(r) if r.methods().is_empty() => self.not_enrolled(),
+                None => self.not_enrolled(),
                 Some(r) if r.enabled => "enabled".into(),
                 Some(_) => "disabled".into(),
             },
