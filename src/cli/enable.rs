@@ -25,20 +25,28 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
     check_user_arg(user)?;
     let verb = if enabled { "enable" } else { "disable" };
     let store = ctx.store()?;
-    let Some(record) = store.load(user)? else {
-        return Err(CliError(if enabled {
-            format!("user {user} is not enrolled; run twostep enroll {user}")
-        } else {
-            format!(
-                "user {user} is not enrolled, so there is nothing to disable; run twostep enroll {user} to set it up, or exempt users who are not enrolled with [policy] required = false or exempt_groups"
-            )
-        }));
-    };
-    if record.enabled == enabled {
+    // Under the user's lock (as enroll, reset and enrollment at login), so a
+    // record replaced meanwhile is not written back with its old secret.
+    let changed = ctx.tally()?.update(user, |_| -> Result<bool, CliError> {
+        let Some(record) = store.load(user)? else {
+            return Err(CliError(if enabled {
+                format!("user {user} is not enrolled; run twostep enroll {user}")
+            } else {
+                format!(
+                    "user {user} is not enrolled, so there is nothing to disable; run twostep enroll {user} to set it up, or exempt users who are not enrolled with [policy] required = false or exempt_groups"
+                )
+            }));
+        };
+        if record.enabled == enabled {
+            return Ok(false);
+        }
+        store.save(user, &crate::store::UserRecord { enabled, ..record })?;
+        Ok(true)
+    })??;
+    if !changed {
         println!("Two-step verification is already {verb}d for {user}; nothing changed.");
         return Ok(());
     }
-    store.save(user, &crate::store::UserRecord { enabled, ..record })?;
     ctx.audit(verb, user);
     if enabled {
         println!("Enabled two-step verification for {user}: they are asked for a code again at their next login.");
