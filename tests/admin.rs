@@ -360,3 +360,15 @@ fn enroll_waits_for_the_lock_a_login_holds_while_it_saves_an_enrollment() {
     let saved = env.store().load("alice").unwrap().unwrap().secret.unwrap();
     assert_eq!(v["secret"].as_str(), Some(saved.to_base32().as_str()));
 }
+
+#[test]
+fn unlock_of_a_name_twostep_does_not_know_is_an_error_and_writes_nothing() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let err = fails(&env.twostep(&["unlock", "alcie"]));
+    assert!(err.contains("nothing to unlock") && err.contains("twostep list"), "{err}");
+    assert!(!env.tally.join("alcie").exists());
+    assert!(!env.log_lines().iter().any(|l| l.contains("action=unlock")), "no audit line for a no-op");
+    // A known user is unlocked as before, even with no failures yet.
+    ok(&env.twostep(&["unlock", "alice"]));
+}

@@ -23,15 +23,31 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     check_user_arg(&args.user)?;
     let user = &args.user;
+    if let Some(address) = &args.address {
+        validate_address(address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
+    }
     let store = ctx.store()?;
-    let existing = store.load(user)?;
-    let Some(address) = args.address else {
-        return clear(ctx, &store, user, existing);
-    };
-    validate_address(&address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
+    // Under the user's lock (as enroll, enable/disable, reset and enrollment at
+    // login), so a record replaced meanwhile is not written back with its old secret.
+    ctx.tally()?.update(user, |_| -> Result<(), CliError> {
+        let existing = store.load(user)?;
+        match &args.address {
+            None => clear(ctx, &store, user, existing),
+            Some(address) => set(ctx, &store, user, existing, address),
+        }
+    })?
+}
+
+fn set(
+    ctx: &Context,
+    store: &crate::store::Store,
+    user: &str,
+    existing: Option<UserRecord>,
+    address: &str,
+) -> Result<(), CliError> {
     let record = match existing {
-        Some(r) => UserRecord { email: Some(address.clone()), ..r },
-        None => UserRecord { secret: None, email: Some(address.clone()), enabled: true, created: ctx.now },
+        Some(r) => UserRecord { email: Some(address.to_string()), ..r },
+        None => UserRecord { secret: None, email: Some(address.to_string()), enabled: true, created: ctx.now },
     };
     store.save(user, &record)?;
     ctx.audit("email_set", user);

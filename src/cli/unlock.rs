@@ -13,6 +13,12 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     check_user_arg(&args.user)?;
     let tally = ctx.tally()?;
+    if ctx.store()?.load(&args.user)?.is_none() && !tally.users()?.contains(&args.user) {
+        return Err(CliError(format!(
+            "user {} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list",
+            args.user
+        )));
+    }
     let was_locked = tally.update(&args.user, |t| {
         let locked = policy::lock_state(t, &ctx.config.lockout, false, ctx.now).is_locked();
         policy::unlock(t);
