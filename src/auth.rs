@@ -273,7 +273,7 @@ impl Login<'_> {
             }
             // Scanning takes a while: check against the time the code was typed, not
             // the start of the login.
-            let now = clock_now().max(self.req.now);
+            let now = wall_clock().max(self.req.now);
             if let Check::Valid { step } = totp::check(&secret, &cfg.totp, &answer, now, None) {
                 return self.save_enrollment(store, tally, &secret, step, now);
             }
@@ -546,9 +546,10 @@ pub fn grace_message(left: u32, enroll_at_login: bool) -> String {
     }
 }
 
-/// The wall clock, for steps that wait on a person (scanning a QR code can take
-/// minutes, so the request time would be stale).
-fn clock_now() -> u64 {
+/// Seconds since the epoch by the wall clock: the time of a request, and again
+/// for steps that wait on a person (scanning a QR code can take minutes, so the
+/// request time would be stale).
+pub fn wall_clock() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -30,8 +30,8 @@ use crate::auth::Mailer;
 use crate::config::EmailConfig;
 use crate::email::describe_duration;
 
-/// The only environment variable the mail command gets.
-pub const MAIL_PATH: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+/// `PATH`, the only environment variable the mail command gets.
+pub const MAIL_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 /// Bytes of the command's output kept for the log.
 pub const MAX_OUTPUT: usize = 1024;
 
@@ -196,7 +196,7 @@ pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendE
     let mut cmd = Command::new(&program);
     cmd.args(&argv[1..])
         .env_clear()
-        .env("PATH", &MAIL_PATH["PATH=".len()..])
+        .env("PATH", MAIL_PATH)
         .current_dir("/")
         .stdin(Stdio::from(input))
         .stdout(Stdio::from(writer))

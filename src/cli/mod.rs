@@ -124,10 +124,6 @@ pub fn check_user_arg(user: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 /// Every command reads or writes root-only state: refuse early, before the config is even read.
 fn require_root() -> Result<(), CliError> {
     if nix::unistd::geteuid().is_root() {
@@ -142,7 +138,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
     let config = Config::load(&path).map_err(|e| CliError(format!("{e}")))?;
-    let ctx = Context { config, now: now(), log_socket: cli.log_socket };
+    let ctx = Context { config, now: crate::auth::wall_clock(), log_socket: cli.log_socket };
     match cli.command {
         Command::Enroll(a) => enroll::run(&ctx, a),
         Command::Status(a) => status::status(&ctx, a),

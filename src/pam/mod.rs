@@ -135,10 +135,6 @@ fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let parsed = parse_args(&args);
@@ -171,7 +167,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
-    let request = Request { user: &user, service: &service, rhost: &rhost, now: now(), debug: args.debug };
+    let request =
+        Request { user: &user, service: &service, rhost: &rhost, now: crate::auth::wall_clock(), debug: args.debug };
     let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss, mailer: &mut HostMailer };
     pam_code(login.authenticate(&args.config))
 }
