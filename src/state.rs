@@ -117,6 +117,15 @@ impl StateDir {
         Ok(fsx::lock(&self.dir, &user::file_name(user)?)?)
     }
 
+    /// Whether `user` has a file here (it is not read; a file that cannot even be
+    /// looked at counts as there, so that using it reports the problem).
+    pub fn exists(&self, user: &str) -> Result<bool, StateError> {
+        match std::fs::symlink_metadata(self.file_of(user)?) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            _ => Ok(true),
+        }
+    }
+
     /// Every user that has a file here (file names that are not ours are skipped).
     pub fn users(&self) -> Result<Vec<String>, StateError> {
         Ok(fsx::list_names(&self.dir)?.iter().filter_map(|n| user::from_file_name(n)).collect())

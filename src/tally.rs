@@ -114,17 +114,26 @@ impl TallyStore {
         self.dir.remove(user)
     }
 
-    /// Under `user`'s lock (the one logins and enrollment at login hold), runs
-    /// `also` (e.g. removing the secrets record), then deletes the tally.
-    /// Returns `also`'s result and whether there was a tally.
+    /// Runs `f` under `user`'s lock (the one logins and enrollment at login hold)
+    /// without reading the tally: for changes to the user's secrets record.
+    pub fn locked<T, E: From<StateError>>(&self, user: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let _lock = self.dir.lock(user)?;
+        f()
+    }
+
+    /// Under `user`'s lock, runs `also` (e.g. removing the secrets record), then
+    /// deletes the tally. Returns `also`'s result and whether there was a tally.
     pub fn remove_with<T>(
         &self,
         user: &str,
         also: impl FnOnce() -> Result<T, StateError>,
     ) -> Result<(T, bool), StateError> {
-        let _lock = self.dir.lock(user)?;
-        let first = also()?;
-        Ok((first, self.dir.remove(user)?))
+        self.locked(user, || Ok((also()?, self.dir.remove(user)?)))
+    }
+
+    /// Whether `user` has a tally file.
+    pub fn exists(&self, user: &str) -> Result<bool, StateError> {
+        self.dir.exists(user)
     }
 
     /// Every user with a tally file.

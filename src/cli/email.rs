@@ -29,13 +29,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let store = ctx.store()?;
     // Under the user's lock (as enroll, enable/disable, reset and enrollment at
     // login), so a record replaced meanwhile is not written back with its old secret.
-    ctx.tally()?.update(user, |_| -> Result<(), CliError> {
+    ctx.tally()?.locked(user, || {
         let existing = store.load(user)?;
         match &args.address {
             None => clear(ctx, &store, user, existing),
             Some(address) => set(ctx, &store, user, existing, address),
         }
-    })?
+    })
 }
 
 fn set(

@@ -27,7 +27,7 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
     let store = ctx.store()?;
     // Under the user's lock (as enroll, reset and enrollment at login), so a
     // record replaced meanwhile is not written back with its old secret.
-    let changed = ctx.tally()?.update(user, |_| -> Result<bool, CliError> {
+    let changed = ctx.tally()?.locked(user, || -> Result<bool, CliError> {
         let Some(record) = store.load(user)? else {
             return Err(CliError(if enabled {
                 format!("user {user} is not enrolled; run twostep enroll {user}")
@@ -42,7 +42,7 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
         }
         store.save(user, &crate::store::UserRecord { enabled, ..record })?;
         Ok(true)
-    })??;
+    })?;
     if !changed {
         println!("Two-step verification is already {verb}d for {user}; nothing changed.");
         return Ok(());

@@ -13,7 +13,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     check_user_arg(&args.user)?;
     let tally = ctx.tally()?;
-    if ctx.store()?.load(&args.user)?.is_none() && !tally.users()?.contains(&args.user) {
+    if ctx.store()?.load(&args.user)?.is_none() && !tally.exists(&args.user)? {
         return Err(CliError(format!(
             "user {} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list",
             args.user
