@@ -172,21 +172,16 @@ impl Login<'_> {
     /// A user who must use a second factor and has none: grace login,
     /// enrollment at login, or refusal ([`policy::unenrolled`]).
     fn not_enrolled(&mut self, cfg: &Config, store: &Store, policy: &PolicyConfig) -> Result<Outcome, Broken> {
-        let user = self.req.user;
-        let uses_tally = policy.grace_logins > 0 || policy.enroll_at_login;
-        let tally = if uses_tally { Some(TallyStore::create(&cfg.tally_dir)?) } else { None };
-        let grace_used = match &tally {
-            Some(t) if policy.grace_logins > 0 => t.load(user)?.grace_used,
-            _ => 0,
-        };
-        match (policy::unenrolled(policy, grace_used), tally) {
-            (Unenrolled::Grace, Some(tally)) => self.grace_login(&tally, policy),
-            (Unenrolled::Enroll { .. }, Some(tally)) => {
+        // The tally is touched only when grace logins or enrollment need it.
+        let tally = || TallyStore::create(&cfg.tally_dir);
+        let grace_used = if policy.grace_logins > 0 { tally()?.load(self.req.user)?.grace_used } else { 0 };
+        match policy::unenrolled(policy, grace_used) {
+            Unenrolled::Refuse { grace_used_up } => Ok(self.refuse_not_enrolled(grace_used_up)),
+            Unenrolled::Grace => self.grace_login(&tally()?, policy),
+            Unenrolled::Enroll { .. } => {
                 let skips_left = policy::grace_left(policy, grace_used);
-                self.enroll_at_login(cfg, store, &tally, policy, skips_left)
+                self.enroll_at_login(cfg, store, &tally()?, policy, skips_left)
             }
-            (Unenrolled::Refuse { grace_used_up }, _) => Ok(self.refuse_not_enrolled(grace_used_up)),
-            (_, None) => Err(Broken("internal error: no tally for a grace login or enrollment".into())),
         }
     }
 

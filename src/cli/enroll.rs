@@ -49,10 +49,10 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     TotpSecret::from_base32(text.trim()).map_err(|e| CliError(format!("{e} (read from standard input)")))
 }
 
-/// Reads and checks a google-authenticator file: the secret, plus notes for the admin.
 /// The secret, notes for the admin, and the last step google-authenticator saw used.
 type Imported = (TotpSecret, Vec<String>, Option<u64>);
 
+/// Reads and checks a google-authenticator file.
 fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     let abs = std::path::absolute(path).map_err(|e| CliError(format!("cannot use {}: {e}", path.display())))?;
     let bytes = fsx::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
