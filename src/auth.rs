@@ -34,6 +34,7 @@ use crate::secret::{self, TotpSecret};
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
 use crate::tally::{Tally, TallyStore};
+use crate::time::{local_time, rfc3339};
 use crate::totp::{self, Check};
 use crate::user::{self, Accounts};
 
@@ -268,7 +269,7 @@ impl Login<'_> {
             }
             // Scanning takes a while: check against the time the code was typed, not
             // the start of the login.
-            let now = wall_clock().max(self.req.now);
+            let now = crate::time::wall_clock().max(self.req.now);
             if let Check::Valid { step } = totp::check(&secret, &cfg.totp, &answer, now, None) {
                 return self.save_enrollment(store, tally, &secret, step, now);
             }
@@ -439,8 +440,8 @@ impl Login<'_> {
                 self.log.log(Level::Info, line.as_str());
                 let _ = self.conv.info(&format!(
                     "A code was already sent to {masked} at {} and still works. You can ask for a new one after {}.",
-                    local_time(sent_at),
-                    local_time(next_at)
+                    local_time(sent_at, now),
+                    local_time(next_at, now)
                 ));
                 return Ok(None);
             }
@@ -484,7 +485,7 @@ impl Login<'_> {
             let line =
                 self.line("locked", method.name()).field("event", "lock").field("until", &describe_until_utc(lock));
             self.log.log(Level::Warning, line.as_str());
-            let _ = self.conv.error(&format!("{first} {}", locked_message(lock)));
+            let _ = self.conv.error(&format!("{first} {}", locked_message(lock, self.req.now)));
         } else {
             let tail = match after.remaining {
                 Some(1) => " 1 attempt remains before the account is locked.".to_string(),
@@ -499,7 +500,7 @@ impl Login<'_> {
     fn refuse_locked(&mut self, lock: Lock) -> Outcome {
         let line = self.line("locked", "none").field("until", &describe_until_utc(lock));
         self.log.log(Level::Warning, line.as_str());
-        let _ = self.conv.error(&locked_message(lock));
+        let _ = self.conv.error(&locked_message(lock, self.req.now));
         Outcome::Denied
     }
 
@@ -539,13 +540,6 @@ pub fn grace_message(left: u32, enroll_at_login: bool) -> String {
             "Two-step verification is not set up for your account. You can log in without it {n} more times; after that it is required. {how}"
         ),
     }
-}
-
-/// Seconds since the epoch by the wall clock: the time of a request, and again
-/// for steps that wait on a person (scanning a QR code can take minutes, so the
-/// request time would be stale).
-pub fn wall_clock() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -616,23 +610,10 @@ fn is_email_request(answer: &str) -> bool {
 }
 
 /// "Too many incorrect codes. Try again after 14:32." in local time.
-pub fn locked_message(lock: Lock) -> String {
+pub fn locked_message(lock: Lock, now: u64) -> String {
     match lock {
-        Lock::Until(t) => format!("Too many incorrect codes. Try again after {}.", local_time(t)),
+        Lock::Until(t) => format!("Too many incorrect codes. Try again after {}.", local_time(t, now)),
         _ => "Too many incorrect codes. Ask your administrator to unlock your account.".to_string(),
-    }
-}
-
-/// Local wall-clock time of `t`: "14:32" today, "2026-11-24 00:15" on another day.
-pub fn local_time(t: u64) -> String {
-    use chrono::{Local, TimeZone};
-    let Some(at) = Local.timestamp_opt(t as i64, 0).single() else {
-        return format!("@{t}");
-    };
-    if at.date_naive() == Local::now().date_naive() {
-        at.format("%H:%M").to_string()
-    } else {
-        at.format("%Y-%m-%d %H:%M").to_string()
     }
 }
 
@@ -643,13 +624,6 @@ pub fn describe_until_utc(lock: Lock) -> String {
         Lock::UntilUnlocked => "admin_unlock".into(),
         Lock::Until(t) => rfc3339(t),
     }
-}
-
-/// Seconds since the epoch as `2026-11-23T14:32:00Z`.
-pub fn rfc3339(t: u64) -> String {
-    chrono::DateTime::from_timestamp(t as i64, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| t.to_string())
 }
 
 #[cfg(test)]

@@ -43,5 +43,6 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod tally;
+pub mod time;
 pub mod totp;
 pub mod user;

@@ -138,7 +138,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
     let config = Config::load(&path).map_err(|e| CliError(format!("{e}")))?;
-    let ctx = Context { config, now: crate::auth::wall_clock(), log_socket: cli.log_socket };
+    let ctx = Context { config, now: crate::time::wall_clock(), log_socket: cli.log_socket };
     match cli.command {
         Command::Enroll(a) => enroll::run(&ctx, a),
         Command::Status(a) => status::status(&ctx, a),

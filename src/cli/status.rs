@@ -14,11 +14,11 @@
 use serde_json::{Value, json};
 
 use super::{CliError, Context, check_user_arg};
-use crate::auth::rfc3339;
 use crate::email::{address_for, mask_address};
 use crate::policy::{self, Lock};
 use crate::store::{Method, Store, UserRecord};
 use crate::tally::TallyStore;
+use crate::time::rfc3339;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -45,6 +45,8 @@ struct Row {
     failures: u32,
     lock: Lock,
     grace_used: u32,
+    /// When this was read (for "today" in local times).
+    now: u64,
 }
 
 impl Row {
@@ -64,6 +66,7 @@ impl Row {
             failures: policy::failures_in_window(&t, cfg, ctx.now),
             lock: policy::lock_state(&t, cfg, false, ctx.now),
             grace_used: t.grace_used,
+            now: ctx.now,
         })
     }
 
@@ -125,7 +128,7 @@ impl Row {
             self.failures.to_string(),
             match self.lock {
                 Lock::Open => "-".into(),
-                Lock::Until(t) => format!("until {}", crate::auth::local_time(t)),
+                Lock::Until(t) => format!("until {}", crate::time::local_time(t, self.now)),
                 Lock::UntilUnlocked => "until unlocked".into(),
             },
         ]
