@@ -34,7 +34,7 @@ use crate::secret::{self, TotpSecret};
 use crate::state::StateError;
 use crate::store::{Method, Store, UserRecord};
 use crate::tally::{Tally, TallyStore};
-use crate::time::{local_time, rfc3339};
+use crate::time::{Clock, local_time, rfc3339};
 use crate::totp::{self, Check};
 use crate::user::{self, Accounts};
 
@@ -76,8 +76,6 @@ pub struct Request<'a> {
     pub user: &'a str,
     pub service: &'a str,
     pub rhost: &'a str,
-    /// Seconds since the epoch.
-    pub now: u64,
     /// Module argument `debug`: log the resolved settings.
     pub debug: bool,
 }
@@ -114,6 +112,8 @@ pub struct Login<'a> {
     pub log: &'a mut dyn AuditLog,
     pub accounts: &'a dyn Accounts,
     pub mailer: &'a mut dyn Mailer,
+    /// Read at every step that waits for a person or another login, never once per login.
+    pub clock: &'a dyn Clock,
 }
 
 impl Login<'_> {
@@ -164,7 +164,7 @@ impl Login<'_> {
             }
             Decision::MustEnroll => self.not_enrolled(&cfg, &store, policy),
             Decision::Verify => match &record {
-                Some(record) => self.verify(&cfg, record),
+                Some(record) => self.verify(&cfg, &store, record),
                 None => Err(Broken("internal error: no record to verify".into())),
             },
         }
@@ -269,7 +269,7 @@ impl Login<'_> {
             }
             // Scanning takes a while: check against the time the code was typed, not
             // the start of the login.
-            let now = crate::time::wall_clock().max(self.req.now);
+            let now = self.clock.now();
             if let Check::Valid { step } = totp::check(&secret, &cfg.totp, &answer, now, None) {
                 return self.save_enrollment(store, tally, &secret, step, now);
             }
@@ -330,17 +330,17 @@ impl Login<'_> {
         Ok(Outcome::Success)
     }
 
-    fn verify(&mut self, cfg: &Config, record: &UserRecord) -> Result<Outcome, Broken> {
+    fn verify(&mut self, cfg: &Config, store: &Store, record: &UserRecord) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let now = self.req.now;
         let tally = TallyStore::create(&cfg.tally_dir)?;
         let exempt = !cfg.lockout.even_deny_root && self.accounts.uid(user)? == Some(0);
 
         // The lock gate: refuse before asking, so a locked account never reveals
         // whether a code would have been right.
+        let now = self.clock.now();
         let lock = policy::lock_state(&tally.load(user)?, &cfg.lockout, exempt, now);
         if lock.is_locked() {
-            return Ok(self.refuse_locked(lock));
+            return Ok(self.refuse_locked(lock, now));
         }
 
         let secret = record.secret.as_ref();
@@ -363,8 +363,9 @@ impl Login<'_> {
                 return Ok(outcome);
             }
         }
-        let answer = loop {
+        let (answer, asked_at) = loop {
             let prompt = if address.is_some() && email_requests == 0 { PROMPT_WITH_EMAIL } else { PROMPT };
+            let asked_at = self.clock.now();
             let answer = match self.conv.ask(prompt) {
                 Ok(a) => a,
                 Err(ConvError) => {
@@ -380,25 +381,64 @@ impl Login<'_> {
                         return Ok(outcome);
                     }
                 }
-                _ => break answer,
+                _ => break (answer, asked_at),
             }
         };
+        let method = if email_requests > 0 || secret.is_none() { Method::Email } else { Method::Totp };
 
-        // Check and record under the user's lock: racing logins see each other's result.
-        let verdict = tally.update(user, |t| judge(t, cfg, secret, &answer, exempt, now));
-        let verdict = verdict.map_err(|e: StateError| Broken(e.to_string()))?;
+        // An answer held back for long is refused without being judged (so it
+        // reveals nothing and is not counted): a session kept open must not
+        // judge codes, locks or email codes against a time long gone.
+        let answered_at = self.clock.now();
+        if answered_at.saturating_sub(asked_at) > cfg.lockout.answer_timeout {
+            self.log_outcome(Level::Notice, "answer_timeout", method.name(), None);
+            let _ = self.conv.error("That took too long. Log in again and type a current code.");
+            return Ok(Outcome::Denied);
+        }
+
+        // Judge under the user's lock, so racing logins see each other's result.
+        let mut held = tally.hold(user)?;
+        // The time after waiting for the lock, not the start of the login: the
+        // failures other logins stamped meanwhile all count.
+        let now = self.clock.now();
+        // The record as it is now: a reset or disable reaches a login in progress.
+        let current = store.load(user)?;
+        let Some(record) = current.filter(|r| r.enabled && !r.methods().is_empty()) else {
+            drop(held);
+            self.log_outcome(
+                Level::Notice,
+                "changed",
+                method.name(),
+                Some("record reset or disabled during the login"),
+            );
+            let _ = self.conv.error("Your two-step verification was changed meanwhile. Log in again.");
+            return Ok(Outcome::Denied);
+        };
+        // The answer is written down as a failed code (durably) before it is
+        // judged; only a right answer turns that into a success. A write that
+        // fails or a process that is killed after the answer (a caller's file
+        // size limit, a signal) therefore costs one attempt, never nothing, and
+        // no answer is judged unless its failure is on disk.
+        let before = held.tally().clone();
+        let mut counted = before.clone();
+        policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
+        held.save(counted)?;
+        let mut after = before;
+        let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now);
+        held.save(after)?;
+        drop(held);
         Ok(match verdict {
             Verdict::Accepted(method) => {
                 self.log_outcome(Level::Info, "success", method.name(), None);
                 Outcome::Success
             }
-            Verdict::Locked(lock) => self.refuse_locked(lock),
+            Verdict::Locked(lock) => self.refuse_locked(lock, now),
             Verdict::Expired => {
                 self.log_outcome(Level::Notice, "expired", Method::Email.name(), None);
                 let _ = self.conv.error("That email code has expired. Log in again to get a new one.");
                 Outcome::Denied
             }
-            Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock),
+            Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock, now),
         })
     }
 
@@ -411,7 +451,7 @@ impl Login<'_> {
         to: &str,
         exempt: bool,
     ) -> Result<Option<Outcome>, Broken> {
-        let (user, now) = (self.req.user, self.req.now);
+        let (user, now) = (self.req.user, self.clock.now());
         let code = email::new_code(cfg.totp.digits).map_err(Broken)?;
         let host = mail::hostname();
         let message = mail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now }).map_err(Broken)?;
@@ -434,7 +474,7 @@ impl Login<'_> {
         })?;
         let masked = email::mask_address(to);
         match reserved {
-            Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock))),
+            Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock, now))),
             Reserve::TooSoon { sent_at, next_at } => {
                 let line = self.line("email_throttled", Method::Email.name()).field("next", &rfc3339(next_at));
                 self.log.log(Level::Info, line.as_str());
@@ -472,7 +512,14 @@ impl Login<'_> {
         Ok(None)
     }
 
-    fn refuse_wrong(&mut self, replay: bool, method: Method, after: policy::AfterFailure, lock: Lock) -> Outcome {
+    fn refuse_wrong(
+        &mut self,
+        replay: bool,
+        method: Method,
+        after: policy::AfterFailure,
+        lock: Lock,
+        now: u64,
+    ) -> Outcome {
         let (result, first) = if replay {
             ("replay", "That code was already used. Wait for the next code in your app.")
         } else {
@@ -485,7 +532,7 @@ impl Login<'_> {
             let line =
                 self.line("locked", method.name()).field("event", "lock").field("until", &describe_until_utc(lock));
             self.log.log(Level::Warning, line.as_str());
-            let _ = self.conv.error(&format!("{first} {}", locked_message(lock, self.req.now)));
+            let _ = self.conv.error(&format!("{first} {}", locked_message(lock, now)));
         } else {
             let tail = match after.remaining {
                 Some(1) => " 1 attempt remains before the account is locked.".to_string(),
@@ -497,10 +544,10 @@ impl Login<'_> {
         Outcome::Denied
     }
 
-    fn refuse_locked(&mut self, lock: Lock) -> Outcome {
+    fn refuse_locked(&mut self, lock: Lock, now: u64) -> Outcome {
         let line = self.line("locked", "none").field("until", &describe_until_utc(lock));
         self.log.log(Level::Warning, line.as_str());
-        let _ = self.conv.error(&locked_message(lock, self.req.now));
+        let _ = self.conv.error(&locked_message(lock, now));
         Outcome::Denied
     }
 

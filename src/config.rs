@@ -70,6 +70,7 @@ struct RawLockout {
     fail_interval: Option<u64>,
     unlock_time: Option<u64>,
     even_deny_root: Option<bool>,
+    answer_timeout: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +128,9 @@ pub struct LockoutConfig {
     /// Seconds a lock lasts; 0 means until an administrator runs `twostep unlock`.
     pub unlock_time: u64,
     pub even_deny_root: bool,
+    /// Seconds an answer may take after its prompt; a later answer is refused
+    /// without being judged (and not counted).
+    pub answer_timeout: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +252,11 @@ impl Config {
             fail_interval: lockout.fail_interval.unwrap_or(1800),
             unlock_time: lockout.unlock_time.unwrap_or(1800),
             even_deny_root: lockout.even_deny_root.unwrap_or(true),
+            answer_timeout: lockout.answer_timeout.unwrap_or(300),
         };
+        if !(10..=3600).contains(&lockout.answer_timeout) {
+            return Err(invalid("lockout.answer_timeout", "must be between 10 and 3600 seconds"));
+        }
         if lockout.deny > 1000 {
             return Err(invalid("lockout.deny", "must be at most 1000 (0 disables the lockout)"));
         }
@@ -325,7 +333,16 @@ mod tests {
         assert_eq!(c.secrets_dir, Path::new("/var/lib/twostep/secrets"));
         assert_eq!(c.tally_dir, Path::new("/var/lib/twostep/tally"));
         assert_eq!(c.totp, TotpConfig { digits: 6, period: 30, skew: 1 });
-        assert_eq!(c.lockout, LockoutConfig { deny: 5, fail_interval: 1800, unlock_time: 1800, even_deny_root: true });
+        assert_eq!(
+            c.lockout,
+            LockoutConfig {
+                deny: 5,
+                fail_interval: 1800,
+                unlock_time: 1800,
+                even_deny_root: true,
+                answer_timeout: 300
+            }
+        );
         assert_eq!(c.email.command, ["/usr/sbin/sendmail", "-t", "-i"]);
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (600, 300, 10));
         assert_eq!(c.email.from, "twostep@localhost");
@@ -352,6 +369,7 @@ deny = 3
 fail_interval = 60
 unlock_time = 0
 even_deny_root = false
+answer_timeout = 60
 [email]
 command = ["/usr/bin/msmtp", "-t"]
 from = "2fa@district.org"
@@ -374,7 +392,10 @@ required = true
         assert_eq!(c.secrets_dir, Path::new("/srv/s"));
         assert_eq!(c.tally_dir, Path::new("/srv/t"));
         assert_eq!(c.totp, TotpConfig { digits: 8, period: 60, skew: 0 });
-        assert_eq!(c.lockout, LockoutConfig { deny: 3, fail_interval: 60, unlock_time: 0, even_deny_root: false });
+        assert_eq!(
+            c.lockout,
+            LockoutConfig { deny: 3, fail_interval: 60, unlock_time: 0, even_deny_root: false, answer_timeout: 60 }
+        );
         assert_eq!(c.email.command, ["/usr/bin/msmtp", "-t"]);
         assert_eq!(c.email.from, "2fa@district.org");
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (300, 60, 5));
@@ -418,6 +439,7 @@ required = true
             ("[email]\ntimeout = 0", "email.timeout"),
             ("[email]\naddress_template = \"district.org\"", "email.address_template"),
             ("[lockout]\nfail_interval = 0", "lockout.fail_interval"),
+            ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

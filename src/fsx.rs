@@ -171,18 +171,20 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
 
 /// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
 ///
-/// The new file is created 0600 next to the target, fsynced, renamed over it, and
-/// the directory is fsynced so the rename itself is durable.
+/// The new file is written to `dir/.name.tmp` (0600), fsynced, renamed over the
+/// target, and the directory is fsynced so the rename itself is durable. The
+/// temp name is fixed per user and callers hold that user's lock, so a temp file
+/// left by a process that was killed half-way is simply replaced by the next
+/// write (and removed by [`remove`]). A failed write removes its temp file.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
     let target = dir.join(name);
-    let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| FsError::Io {
-        path: target.clone(),
-        op: "get random bytes for",
-        err: io::Error::other(e.to_string()),
-    })?;
-    let tmp = dir.join(format!(".tmp-{}-{:016x}", std::process::id(), u64::from_ne_bytes(nonce)));
+    let tmp = temp_path(dir, name);
     let result = (|| {
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&tmp, "remove the leftover")(e)),
+        }
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -201,12 +203,24 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> 
     result
 }
 
+/// Where [`write_atomic`] stages the new contents of `dir/name`.
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.tmp"))
+}
+
 fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
 }
 
-/// Removes `dir/name`; returns whether it existed.
+/// Removes `dir/name` (and a temp file a killed writer may have left); returns
+/// whether the file existed.
 pub fn remove(dir: &Path, name: &str) -> Result<bool, FsError> {
+    let tmp = temp_path(dir, name);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&tmp, "remove")(e)),
+    }
     let path = dir.join(name);
     match std::fs::remove_file(&path) {
         Ok(()) => {
@@ -364,6 +378,32 @@ mod tests {
         write_atomic(d.path(), "bob", b"x").unwrap();
         let _l = lock(d.path(), "bob").unwrap();
         assert_eq!(list_names(d.path()).unwrap(), vec!["bob".to_string()]);
+    }
+
+    #[test]
+    fn a_temp_file_left_by_a_killed_writer_is_replaced_and_removed() {
+        let d = private_tmp();
+        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
+        write_atomic(d.path(), "bob", b"whole").unwrap();
+        assert!(!d.path().join(".bob.tmp").exists());
+        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"whole");
+        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
+        assert!(remove(d.path(), "bob").unwrap());
+        assert!(!d.path().join(".bob.tmp").exists());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temp_file() {
+        let d = private_tmp();
+        write_atomic(d.path(), "bob", b"old").unwrap();
+        // A directory in place of the target makes the rename fail.
+        write_atomic(d.path(), "dir", b"x").unwrap();
+        std::fs::remove_file(d.path().join("dir")).unwrap();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        std::fs::write(d.path().join("dir/x"), b"").unwrap();
+        assert!(write_atomic(d.path(), "dir", b"new").is_err());
+        assert!(!d.path().join(".dir.tmp").exists());
+        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"old");
     }
 
     #[test]

@@ -162,6 +162,8 @@ pub fn lock_state(t: &Tally, cfg: &LockoutConfig, exempt: bool, now: u64) -> Loc
         _ if exempt => Lock::Open,
         None => Lock::Open,
         Some(_) if cfg.unlock_time == 0 => Lock::UntilUnlocked,
+        // A clock earlier than `locked_at` (set back, or another login's later
+        // reading) is inside the lock: `now < at < until`.
         Some(at) => {
             let until = at.saturating_add(cfg.unlock_time);
             if now < until { Lock::Until(until) } else { Lock::Open }
@@ -169,9 +171,11 @@ pub fn lock_state(t: &Tally, cfg: &LockoutConfig, exempt: bool, now: u64) -> Loc
     }
 }
 
-/// Failed codes inside the `fail_interval` window ending at `now`.
+/// Failed codes inside the `fail_interval` window ending at `now`. A failure
+/// stamped later than `now` (by a login that read the clock later, or before
+/// the clock was set back) counts: it can only be recent.
 pub fn failures_in_window(t: &Tally, cfg: &LockoutConfig, now: u64) -> u32 {
-    t.failures.iter().filter(|&&f| f <= now && now - f < cfg.fail_interval).count() as u32
+    t.failures.iter().filter(|&&f| now.saturating_sub(f) < cfg.fail_interval).count() as u32
 }
 
 /// Drops what no longer matters at `now`: failures outside the window and an expired
@@ -206,6 +210,17 @@ pub fn record_failure(t: &mut Tally, cfg: &LockoutConfig, exempt: bool, now: u64
         t.locked_at = Some(now);
     }
     AfterFailure { remaining: Some(cfg.deny.saturating_sub(count)), locked_now }
+}
+
+/// Writes an answer down as a failed code before it is judged (see
+/// `Login::verify`): what the tally must say if the answer is wrong, or if
+/// the process dies before the verdict is written. An answer while locked is
+/// not counted (it is not judged either).
+pub fn count_attempt(t: &mut Tally, cfg: &LockoutConfig, exempt: bool, now: u64) {
+    expire(t, cfg, now);
+    if !lock_state(t, cfg, exempt, now).is_locked() {
+        record_failure(t, cfg, exempt, now);
+    }
 }
 
 /// Records a successful second factor: failures and lock are cleared.
@@ -335,7 +350,8 @@ mod tests {
         assert_eq!(unenrolled(&p, 0), Unenrolled::Enroll { may_skip: false });
     }
 
-    const CFG: LockoutConfig = LockoutConfig { deny: 5, fail_interval: 1800, unlock_time: 1800, even_deny_root: true };
+    const CFG: LockoutConfig =
+        LockoutConfig { deny: 5, fail_interval: 1800, unlock_time: 1800, even_deny_root: true, answer_timeout: 300 };
 
     #[test]
     fn the_fifth_failure_locks_and_the_lock_lasts_unlock_time() {
@@ -366,6 +382,35 @@ mod tests {
         let a = record_failure(&mut t, &CFG, false, 1804);
         assert_eq!(a.remaining, Some(4), "{t:?}");
         assert_eq!(t.failures, vec![1804]);
+    }
+
+    #[test]
+    fn failures_stamped_later_than_now_count() {
+        // Another login read the clock later (or the clock was set back since).
+        let mut t = Tally { failures: vec![2000, 2001, 2002, 2003], ..Tally::default() };
+        assert_eq!(failures_in_window(&t, &CFG, 1000), 4);
+        let a = record_failure(&mut t, &CFG, false, 1000);
+        assert_eq!(a, AfterFailure { remaining: Some(0), locked_now: true });
+    }
+
+    #[test]
+    fn a_clock_earlier_than_the_lock_is_inside_the_lock() {
+        let mut t = Tally { locked_at: Some(5000), failures: vec![5000; 5], ..Tally::default() };
+        assert_eq!(lock_state(&t, &CFG, false, 10), Lock::Until(5000 + 1800));
+        expire(&mut t, &CFG, 10);
+        assert_eq!((t.locked_at, t.failures.len()), (Some(5000), 5), "nothing expires before it began");
+    }
+
+    #[test]
+    fn an_attempt_is_counted_before_it_is_judged_but_not_while_locked() {
+        let mut t = Tally::default();
+        for i in 0..5 {
+            count_attempt(&mut t, &CFG, false, 100 + i);
+        }
+        assert_eq!((t.failures.len(), t.locked_at), (5, Some(104)));
+        let before = t.clone();
+        count_attempt(&mut t, &CFG, false, 200);
+        assert_eq!(t, before, "an answer during a lock is neither judged nor counted");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fsx::UserLock;
 use crate::state::{StateDir, StateError};
 
 /// Newest tally format this build reads and the one it writes.
@@ -93,19 +94,20 @@ impl TallyStore {
     /// Applies `change` to `user`'s tally under the user's exclusive lock and
     /// writes the result atomically if it changed. Returns what `change` returned.
     pub fn update<R>(&self, user: &str, change: impl FnOnce(&mut Tally) -> R) -> Result<R, StateError> {
-        let _lock = self.dir.lock(user)?;
-        let before: Tally = self.dir.read(user, TALLY_VERSION)?.unwrap_or_default();
-        let mut after = before.clone();
-        let result = change(&mut after);
-        if after.failures.len() > MAX_FAILURES_KEPT {
-            let excess = after.failures.len() - MAX_FAILURES_KEPT;
-            after.failures.drain(..excess);
-        }
-        if after != before {
-            after.version = TALLY_VERSION;
-            self.dir.write(user, &after)?;
-        }
+        let mut held = self.hold(user)?;
+        let mut next = held.tally().clone();
+        let result = change(&mut next);
+        held.save(next)?;
         Ok(result)
+    }
+
+    /// Takes `user`'s lock and reads the tally; the lock is held until the
+    /// [`HeldTally`] is dropped. For changes written in more than one step: a
+    /// login writes the answer down as a failed code before it judges it.
+    pub fn hold(&self, user: &str) -> Result<HeldTally<'_>, StateError> {
+        let lock = self.dir.lock(user)?;
+        let current = self.dir.read(user, TALLY_VERSION)?.unwrap_or_default();
+        Ok(HeldTally { store: self, user: user.to_string(), current, _lock: lock })
     }
 
     /// Deletes `user`'s tally; returns whether there was one.
@@ -139,6 +141,38 @@ impl TallyStore {
     /// Every user with a tally file.
     pub fn users(&self) -> Result<Vec<String>, StateError> {
         self.dir.users()
+    }
+}
+
+/// A user's tally read under the user's lock (see [`TallyStore::hold`]).
+#[derive(Debug)]
+pub struct HeldTally<'a> {
+    store: &'a TallyStore,
+    user: String,
+    /// What the file holds now.
+    current: Tally,
+    _lock: UserLock,
+}
+
+impl HeldTally<'_> {
+    /// The tally as it is on disk now.
+    pub fn tally(&self) -> &Tally {
+        &self.current
+    }
+
+    /// Writes `next` (atomically, fsynced) if it differs from what is on disk.
+    /// When this returns `Ok`, `next` is durable.
+    pub fn save(&mut self, mut next: Tally) -> Result<(), StateError> {
+        if next.failures.len() > MAX_FAILURES_KEPT {
+            let excess = next.failures.len() - MAX_FAILURES_KEPT;
+            next.failures.drain(..excess);
+        }
+        if next != self.current {
+            next.version = TALLY_VERSION;
+            self.store.dir.write(&self.user, &next)?;
+            self.current = next;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,24 @@ pub fn wall_clock() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Where a login reads the time. It reads it again at every step that waits
+/// for a person or for another login (the answer to a prompt, the user's lock),
+/// never once for the whole login.
+pub trait Clock {
+    /// Seconds since the epoch.
+    fn now(&self) -> u64;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        wall_clock()
+    }
+}
+
 /// Seconds since the epoch as `2026-11-23T14:32:00Z`.
 pub fn rfc3339(t: u64) -> String {
     chrono::DateTime::from_timestamp(t as i64, 0)

@@ -9,6 +9,8 @@
 //! the `pam-bindings` crate; this folder is where `unsafe` would go if it were
 //! ever needed.
 
+mod host;
+
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ use crate::auth::{ConvError, Conversation, Login, Mailer, Outcome, Request};
 use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::mail::Sendmail;
+use crate::time::SystemClock;
 use crate::user::Nss;
 
 /// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
@@ -136,6 +139,8 @@ fn item_string(bytes: Option<&CStr>) -> String {
 }
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
+    // A caller's low file size limit makes our writes fail, never kills us mid-write.
+    let _xfsz = host::IgnoredSignal::install(nix::sys::signal::Signal::SIGXFSZ);
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let parsed = parse_args(&args);
     // Found even when another argument is bad, so that the complaint reaches the right log.
@@ -167,9 +172,15 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
-    let request =
-        Request { user: &user, service: &service, rhost: &rhost, now: crate::time::wall_clock(), debug: args.debug };
-    let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss, mailer: &mut HostMailer };
+    let request = Request { user: &user, service: &service, rhost: &rhost, debug: args.debug };
+    let mut login = Login {
+        req: request,
+        conv: &mut conv,
+        log: &mut log,
+        accounts: &Nss,
+        mailer: &mut HostMailer,
+        clock: &SystemClock,
+    };
     pam_code(login.authenticate(&args.config))
 }
 

@@ -75,6 +75,13 @@ pub fn code(secret: &str, delta: i64) -> String {
     code_with(secret, delta, &TotpConfig { digits: 6, period: 30, skew: 1 })
 }
 
+/// A code that is wrong for `secret` at every step of the ±1 window around now
+/// (a fixed code such as 123456 can be the right one by chance).
+pub fn wrong_code(secret: &str) -> String {
+    let window: Vec<String> = (-2..=2).map(|d| code(secret, d)).collect();
+    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !window.contains(c)).unwrap()
+}
+
 /// The code for `secret` at time step `step` (30 s steps).
 pub fn code_at(secret: &str, step: u64) -> String {
     let s = TotpSecret::from_base32(secret).unwrap();
@@ -255,14 +262,26 @@ impl Env {
     }
 
     pub fn spawn_service(&self, service: &str, user: &str, extra: &[&str]) -> Child {
-        Command::new(pamdrive_bin())
-            .args(["--confdir", self.confdir.to_str().unwrap(), "--service", service, "--user", user])
+        self.pamdrive(&[], service, user, extra).spawn().unwrap()
+    }
+
+    /// The pamdrive command line for `user` on `service`, run through `wrapper`
+    /// (e.g. `["prlimit", "--fsize=64"]`, empty for none), with piped stdio.
+    pub fn pamdrive(&self, wrapper: &[&str], service: &str, user: &str, extra: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(pamdrive_bin());
+                c
+            }
+            None => Command::new(pamdrive_bin()),
+        };
+        cmd.args(["--confdir", self.confdir.to_str().unwrap(), "--service", service, "--user", user])
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .stderr(Stdio::piped());
+        cmd
     }
 
     /// Logs `user` in on the default service, answering the prompts with `answers` in order.
