@@ -136,13 +136,11 @@ impl Login<'_> {
             self.log.log(Level::Debug, &line);
         }
         let user = self.req.user;
-        if let Err(e) = user::file_name(user) {
-            self.log_outcome(Level::Notice, "denied", "none", Some(&e.to_string()));
-            let _ = self.conv.error(UNAVAILABLE);
-            return Ok(Outcome::Denied);
-        }
         let store = Store::open(&cfg.secrets_dir)?;
-        let record = store.load(user)?;
+        // A name that cannot be a file name (empty, or too long once encoded) has
+        // no record; the policy still decides, so `required = false` passes it.
+        let unusable_name = user::file_name(user).err();
+        let record = if unusable_name.is_none() { store.load(user)? } else { None };
         let state = match &record {
             Some(r) if !r.enabled => RecordState::Disabled,
             Some(r) if !r.methods().is_empty() => RecordState::Enabled,
@@ -151,7 +149,13 @@ impl Login<'_> {
         // Policy (src/policy.rs): groups are looked up only when a rule needs them.
         let policy = cfg.policy_for(self.req.service);
         let groups = if policy::needs_groups(policy, state) { self.accounts.groups(user)? } else { Some(Vec::new()) };
-        match policy::decide(policy, state, groups.as_deref()) {
+        let decision = policy::decide(policy, state, groups.as_deref());
+        if let (Some(e), false) = (&unusable_name, matches!(decision, Decision::Ignore(_))) {
+            self.log_outcome(Level::Notice, "denied", "none", Some(&e.to_string()));
+            let _ = self.conv.error(UNAVAILABLE);
+            return Ok(Outcome::Denied);
+        }
+        match decision {
             Decision::Ignore(why) => {
                 self.log_outcome(Level::Info, "ignored", "none", Some(&why.describe()));
                 Ok(Outcome::Ignore)

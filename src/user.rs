@@ -13,12 +13,17 @@ use std::fmt;
 
 /// Longest user name we accept (bytes); longer names are refused, not truncated.
 pub const MAX_USER_LEN: usize = 256;
+/// Longest encoded file name: with the lock file's `.` and `.lock` around it,
+/// it stays within the 255 bytes a Linux file name may have.
+pub const MAX_FILE_NAME: usize = 249;
 
 /// Why a user name cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserNameError {
     Empty,
     TooLong(usize),
+    /// Short enough, but longer than [`MAX_FILE_NAME`] once encoded.
+    EncodesTooLong(usize),
 }
 
 impl fmt::Display for UserNameError {
@@ -28,6 +33,10 @@ impl fmt::Display for UserNameError {
             UserNameError::TooLong(n) => {
                 write!(f, "the user name is {n} bytes long; at most {MAX_USER_LEN} are supported")
             }
+            UserNameError::EncodesTooLong(n) => write!(
+                f,
+                "the user name is {n} bytes long as a file name (non-ASCII and special characters take 3 bytes each); at most {MAX_FILE_NAME} are supported"
+            ),
         }
     }
 }
@@ -53,6 +62,9 @@ pub fn file_name(user: &str) -> Result<String, UserNameError> {
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
+    }
+    if out.len() > MAX_FILE_NAME {
+        return Err(UserNameError::EncodesTooLong(out.len()));
     }
     Ok(out)
 }
@@ -157,6 +169,10 @@ mod tests {
     fn empty_and_huge_names_are_refused() {
         assert_eq!(file_name(""), Err(UserNameError::Empty));
         assert!(matches!(file_name(&"a".repeat(MAX_USER_LEN + 1)), Err(UserNameError::TooLong(_))));
+        assert_eq!(file_name(&"a".repeat(MAX_FILE_NAME)).unwrap().len(), MAX_FILE_NAME);
+        assert_eq!(file_name(&"a".repeat(MAX_FILE_NAME + 1)), Err(UserNameError::EncodesTooLong(250)));
+        // 100 two-byte letters are 200 bytes, but 600 once encoded.
+        assert_eq!(file_name(&"é".repeat(100)), Err(UserNameError::EncodesTooLong(600)));
     }
 
     #[test]

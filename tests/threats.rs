@@ -196,3 +196,34 @@ fn a_reset_or_disable_reaches_a_login_waiting_for_its_answer() {
         assert_eq!(failures(&env, user), 0, "{action}: not judged, not counted");
     }
 }
+
+#[test]
+fn a_name_too_long_for_a_file_name_is_decided_by_the_policy_and_logged() {
+    // 100 two-byte letters: 200 bytes, 600 once encoded for a file name.
+    let long = "é".repeat(100);
+    let env = Env::new("[policy]\nrequired = false\n");
+    let t = env.login_service(STACKED, &long, &[], &[]);
+    assert!(t.succeeded() && t.prompts().is_empty(), "not required: passed through: {t:?}");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=ignored")));
+
+    env.write_config("");
+    let t = env.login(&long, &[]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert!(t.said().contains("unavailable"), "{t:?}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=denied") && l.contains("as a file name")), "{logs:?}");
+}
+
+#[test]
+fn unlock_also_clears_a_last_used_step_left_in_the_future_by_a_clock_jump() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let tally = TallyStore::open(&env.tally).unwrap();
+    tally.update("alice", |t| t.last_step = Some(now() / 30 + 1000)).unwrap();
+    assert!(!env.login("alice", &[&code(SECRET, 0)]).succeeded(), "refused as already used");
+    let out = env.twostep(&["unlock", "alice"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("in the future"), "{}", stdout(&out));
+    assert_eq!(tally.load("alice").unwrap().last_step, None);
+    assert!(env.login("alice", &[&code(SECRET, 0)]).succeeded());
+}

@@ -19,16 +19,29 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             args.user
         )));
     }
-    let was_locked = tally.update(&args.user, |t| {
+    let step_now = crate::totp::step_at(&ctx.config.totp, ctx.now);
+    let (was_locked, future_step) = tally.update(&args.user, |t| {
         let locked = policy::lock_state(t, &ctx.config.lockout, false, ctx.now).is_locked();
         policy::unlock(t);
-        locked
+        // A last used step ahead of the clock (left by a clock that ran fast)
+        // would refuse every code as "already used" until the clock catches up.
+        let future = t.last_step.filter(|&s| s > step_now);
+        if future.is_some() {
+            t.last_step = None;
+        }
+        (locked, future)
     })?;
     ctx.audit("unlock", &args.user);
     if was_locked {
         println!("Unlocked {}; their failed attempts were cleared.", args.user);
     } else {
         println!("{} was not locked; their failed attempts were cleared.", args.user);
+    }
+    if let Some(step) = future_step {
+        let at = crate::time::rfc3339(step.saturating_mul(ctx.config.totp.period));
+        println!(
+            "Their last used code was from {at}, which is in the future (was the clock wrong?); that was cleared too, so codes from the app work again."
+        );
     }
     Ok(())
 }
