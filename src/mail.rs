@@ -26,7 +26,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use zeroize::Zeroizing;
 
-use crate::auth::Mailer;
 use crate::config::EmailConfig;
 use crate::email::describe_duration;
 
@@ -80,6 +79,14 @@ fn body_safe(user: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// Handing a message to the mail system (the login flow talks to this trait;
+/// [`Sendmail`] is the real one, wrapped by the PAM glue for the host process).
+pub trait Mailer {
+    /// Delivers `message` (a complete RFC 5322 message) with `[email] command`;
+    /// the error says what went wrong, for the log (it never contains the message).
+    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String>;
 }
 
 /// The complete message (LF line ends, as sendmail-compatible commands expect on stdin).

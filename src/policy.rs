@@ -20,15 +20,16 @@
 use crate::config::{LockoutConfig, PolicyConfig};
 use crate::tally::Tally;
 
-/// The state of a user's record, as far as the policy is concerned.
+/// The state of a user's record, as far as the policy is concerned; an
+/// enabled record `R` is carried through to [`Decision::Verify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordState {
+pub enum RecordState<R> {
     /// No record, or one without any method.
     Missing,
     /// `twostep disable`: kept, but not used.
     Disabled,
     /// A usable, enabled record.
-    Enabled,
+    Enabled(R),
 }
 
 /// Why a login is passed through without asking anything.
@@ -54,11 +55,11 @@ impl IgnoreReason {
 
 /// What to do with one login, before any question is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Decision<R> {
     /// Step aside (PAM_IGNORE) without a word.
     Ignore(IgnoreReason),
-    /// Ask for the second factor.
-    Verify,
+    /// Ask for the second factor of this record.
+    Verify(R),
     /// Must use a second factor but has none: see [`unenrolled`].
     MustEnroll,
     /// A group rule needs the user's groups, and NSS does not know the user.
@@ -66,10 +67,10 @@ pub enum Decision {
 }
 
 /// Whether [`decide`] needs the user's groups; the caller looks them up (NSS) only then.
-pub fn needs_groups(p: &PolicyConfig, record: RecordState) -> bool {
+pub fn needs_groups<R>(p: &PolicyConfig, record: &RecordState<R>) -> bool {
     match record {
         RecordState::Disabled => false,
-        RecordState::Enabled => !p.exempt_groups.is_empty(),
+        RecordState::Enabled(_) => !p.exempt_groups.is_empty(),
         RecordState::Missing => !p.exempt_groups.is_empty() || (p.required && !p.required_groups.is_empty()),
     }
 }
@@ -77,11 +78,11 @@ pub fn needs_groups(p: &PolicyConfig, record: RecordState) -> bool {
 /// Decides one login. `groups` are the user's group names (primary and
 /// supplementary), `None` when NSS does not know the user; it is only looked at
 /// when [`needs_groups`] says so.
-pub fn decide(p: &PolicyConfig, record: RecordState, groups: Option<&[String]>) -> Decision {
-    if record == RecordState::Disabled {
+pub fn decide<R>(p: &PolicyConfig, record: RecordState<R>, groups: Option<&[String]>) -> Decision<R> {
+    if matches!(record, RecordState::Disabled) {
         return Decision::Ignore(IgnoreReason::Disabled);
     }
-    let groups: &[String] = if needs_groups(p, record) {
+    let groups: &[String] = if needs_groups(p, &record) {
         match groups {
             Some(g) => g,
             None => return Decision::RefuseUnknownUser,
@@ -92,8 +93,8 @@ pub fn decide(p: &PolicyConfig, record: RecordState, groups: Option<&[String]>) 
     if let Some(g) = p.exempt_groups.iter().find(|g| groups.contains(g)) {
         return Decision::Ignore(IgnoreReason::ExemptGroup(g.clone()));
     }
-    if record == RecordState::Enabled {
-        return Decision::Verify;
+    if let RecordState::Enabled(r) = record {
+        return Decision::Verify(r);
     }
     if !p.required {
         return Decision::Ignore(IgnoreReason::NotRequired);
@@ -107,8 +108,9 @@ pub fn decide(p: &PolicyConfig, record: RecordState, groups: Option<&[String]>) 
 /// What happens to a user who must use a second factor and has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unenrolled {
-    /// Set it up now (`enroll_at_login`); `may_skip` while grace logins remain.
-    Enroll { may_skip: bool },
+    /// Set it up now (`enroll_at_login`); while grace logins remain
+    /// (`skips_left`), the user may put it off, using one.
+    Enroll { skips_left: u32 },
     /// Let this login through with a reminder (one grace login is used).
     Grace,
     /// Refuse; `grace_used_up` when grace logins were configured and are gone.
@@ -124,7 +126,7 @@ pub fn grace_left(p: &PolicyConfig, grace_used: u32) -> u32 {
 pub fn unenrolled(p: &PolicyConfig, grace_used: u32) -> Unenrolled {
     let left = grace_left(p, grace_used);
     match (p.enroll_at_login, left > 0) {
-        (true, may_skip) => Unenrolled::Enroll { may_skip },
+        (true, _) => Unenrolled::Enroll { skips_left: left },
         (false, true) => Unenrolled::Grace,
         (false, false) => Unenrolled::Refuse { grace_used_up: p.grace_logins > 0 },
     }
@@ -251,66 +253,80 @@ mod tests {
         names.iter().map(|g| g.to_string()).collect()
     }
 
-    use RecordState::{Disabled, Enabled, Missing};
+    use RecordState::{Disabled, Missing};
+    const ENABLED: RecordState<()> = RecordState::Enabled(());
 
     #[test]
     fn by_default_everyone_must_and_enrolled_users_are_asked() {
         let p = PolicyConfig::default();
-        assert!(!needs_groups(&p, Missing) && !needs_groups(&p, Enabled));
-        assert_eq!(decide(&p, Missing, None), Decision::MustEnroll, "no lookup, so an unknown user is not refused");
-        assert_eq!(decide(&p, Enabled, None), Decision::Verify);
+        assert!(!needs_groups::<()>(&p, &Missing) && !needs_groups(&p, &ENABLED));
+        assert_eq!(
+            decide(&p, Missing::<()>, None),
+            Decision::MustEnroll,
+            "no lookup, so an unknown user is not refused"
+        );
+        assert_eq!(decide(&p, ENABLED, None), Decision::Verify(()));
     }
 
     #[test]
     fn a_disabled_record_is_ignored_without_a_group_lookup() {
         let p = policy(true, &["staff"], &["robots"]);
-        assert!(!needs_groups(&p, Disabled));
-        assert_eq!(decide(&p, Disabled, None), Decision::Ignore(IgnoreReason::Disabled));
+        assert!(!needs_groups::<()>(&p, &Disabled));
+        assert_eq!(decide(&p, Disabled::<()>, None), Decision::Ignore(IgnoreReason::Disabled));
     }
 
     #[test]
     fn not_required_lets_unenrolled_users_through_but_asks_enrolled_ones() {
         let p = policy(false, &[], &[]);
-        assert_eq!(decide(&p, Missing, None), Decision::Ignore(IgnoreReason::NotRequired));
-        assert_eq!(decide(&p, Enabled, None), Decision::Verify);
+        assert_eq!(decide(&p, Missing::<()>, None), Decision::Ignore(IgnoreReason::NotRequired));
+        assert_eq!(decide(&p, ENABLED, None), Decision::Verify(()));
     }
 
     #[test]
     fn required_groups_decide_who_must() {
         let p = policy(true, &["staff", "admins"], &[]);
-        assert!(needs_groups(&p, Missing));
-        assert!(!needs_groups(&p, Enabled), "enrolled users are asked whatever their groups");
-        assert_eq!(decide(&p, Missing, Some(&groups(&["users", "admins"]))), Decision::MustEnroll);
-        assert_eq!(decide(&p, Missing, Some(&groups(&["users"]))), Decision::Ignore(IgnoreReason::NotInRequiredGroups));
-        assert_eq!(decide(&p, Missing, Some(&[])), Decision::Ignore(IgnoreReason::NotInRequiredGroups));
-        assert_eq!(decide(&p, Enabled, Some(&groups(&["users"]))), Decision::Verify);
+        assert!(needs_groups::<()>(&p, &Missing));
+        assert!(!needs_groups(&p, &ENABLED), "enrolled users are asked whatever their groups");
+        assert_eq!(decide(&p, Missing::<()>, Some(&groups(&["users", "admins"]))), Decision::MustEnroll);
+        assert_eq!(
+            decide(&p, Missing::<()>, Some(&groups(&["users"]))),
+            Decision::Ignore(IgnoreReason::NotInRequiredGroups)
+        );
+        assert_eq!(decide(&p, Missing::<()>, Some(&[])), Decision::Ignore(IgnoreReason::NotInRequiredGroups));
+        assert_eq!(decide(&p, ENABLED, Some(&groups(&["users"]))), Decision::Verify(()));
     }
 
     #[test]
     fn required_false_switches_required_groups_off() {
         let p = policy(false, &["staff"], &[]);
-        assert!(!needs_groups(&p, Missing));
-        assert_eq!(decide(&p, Missing, None), Decision::Ignore(IgnoreReason::NotRequired));
+        assert!(!needs_groups::<()>(&p, &Missing));
+        assert_eq!(decide(&p, Missing::<()>, None), Decision::Ignore(IgnoreReason::NotRequired));
     }
 
     #[test]
     fn an_exempt_group_wins_over_a_required_one_and_over_a_record() {
         let p = policy(true, &["staff"], &["robots"]);
         let both = groups(&["staff", "robots"]);
-        assert_eq!(decide(&p, Missing, Some(&both)), Decision::Ignore(IgnoreReason::ExemptGroup("robots".into())));
-        assert!(needs_groups(&p, Enabled));
-        assert_eq!(decide(&p, Enabled, Some(&both)), Decision::Ignore(IgnoreReason::ExemptGroup("robots".into())));
-        assert_eq!(decide(&p, Enabled, Some(&groups(&["staff"]))), Decision::Verify);
-        assert_eq!(decide(&p, Missing, Some(&groups(&["staff"]))), Decision::MustEnroll);
+        assert_eq!(
+            decide(&p, Missing::<()>, Some(&both)),
+            Decision::Ignore(IgnoreReason::ExemptGroup("robots".into()))
+        );
+        assert!(needs_groups(&p, &ENABLED));
+        assert_eq!(decide(&p, ENABLED, Some(&both)), Decision::Ignore(IgnoreReason::ExemptGroup("robots".into())));
+        assert_eq!(decide(&p, ENABLED, Some(&groups(&["staff"]))), Decision::Verify(()));
+        assert_eq!(decide(&p, Missing::<()>, Some(&groups(&["staff"]))), Decision::MustEnroll);
     }
 
     #[test]
     fn a_user_unknown_to_nss_is_refused_when_a_group_rule_needs_the_lookup() {
-        assert_eq!(decide(&policy(true, &["staff"], &[]), Missing, None), Decision::RefuseUnknownUser);
-        assert_eq!(decide(&policy(true, &[], &["robots"]), Missing, None), Decision::RefuseUnknownUser);
-        assert_eq!(decide(&policy(true, &[], &["robots"]), Enabled, None), Decision::RefuseUnknownUser);
-        assert_eq!(decide(&policy(true, &["staff"], &[]), Enabled, None), Decision::Verify);
-        assert_eq!(decide(&policy(false, &["staff"], &[]), Missing, None), Decision::Ignore(IgnoreReason::NotRequired));
+        assert_eq!(decide(&policy(true, &["staff"], &[]), Missing::<()>, None), Decision::RefuseUnknownUser);
+        assert_eq!(decide(&policy(true, &[], &["robots"]), Missing::<()>, None), Decision::RefuseUnknownUser);
+        assert_eq!(decide(&policy(true, &[], &["robots"]), ENABLED, None), Decision::RefuseUnknownUser);
+        assert_eq!(decide(&policy(true, &["staff"], &[]), ENABLED, None), Decision::Verify(()));
+        assert_eq!(
+            decide(&policy(false, &["staff"], &[]), Missing::<()>, None),
+            Decision::Ignore(IgnoreReason::NotRequired)
+        );
     }
 
     #[test]
@@ -344,10 +360,10 @@ mod tests {
     #[test]
     fn enrollment_at_login_may_be_skipped_only_while_grace_remains() {
         let p = PolicyConfig { enroll_at_login: true, grace_logins: 1, ..PolicyConfig::default() };
-        assert_eq!(unenrolled(&p, 0), Unenrolled::Enroll { may_skip: true });
-        assert_eq!(unenrolled(&p, 1), Unenrolled::Enroll { may_skip: false });
+        assert_eq!(unenrolled(&p, 0), Unenrolled::Enroll { skips_left: 1 });
+        assert_eq!(unenrolled(&p, 1), Unenrolled::Enroll { skips_left: 0 });
         let p = PolicyConfig { enroll_at_login: true, ..PolicyConfig::default() };
-        assert_eq!(unenrolled(&p, 0), Unenrolled::Enroll { may_skip: false });
+        assert_eq!(unenrolled(&p, 0), Unenrolled::Enroll { skips_left: 0 });
     }
 
     const CFG: LockoutConfig =

@@ -22,10 +22,10 @@ use pam_bindings::module::{PamHandle, PamHooks};
 use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
 
-use crate::auth::{ConvError, Conversation, Login, Mailer, Outcome, Request};
+use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
 use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::mail::Sendmail;
+use crate::mail::{Mailer, Sendmail};
 use crate::time::SystemClock;
 use crate::user::Nss;
 

@@ -101,6 +101,11 @@ pub struct Message {
     pub text: String,
 }
 
+/// A message as one line: the module wraps prose at 72 columns, tests match sentences.
+pub fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// What a `pamdrive` run printed.
 #[derive(Debug, Clone)]
 pub struct Transcript {
@@ -135,12 +140,12 @@ impl Transcript {
         self.messages.iter().filter(|m| m.style.starts_with("prompt")).map(|m| m.text.as_str()).collect()
     }
 
-    /// All error and info texts, joined.
+    /// All error and info texts, each unwrapped into one line, joined by newlines.
     pub fn said(&self) -> String {
         self.messages
             .iter()
             .filter(|m| !m.style.starts_with("prompt"))
-            .map(|m| m.text.as_str())
+            .map(|m| unwrapped(&m.text))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -409,11 +414,11 @@ impl Session {
         assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_off", text), "{:?}", self.seen);
     }
 
-    /// Waits for an info or error message and returns its text.
+    /// Waits for an info or error message and returns its text, unwrapped into one line.
     pub fn said(&mut self, style: &str) -> String {
         let m = self.next();
         assert_eq!(m.style, style, "{:?}", self.seen);
-        m.text
+        unwrapped(&m.text)
     }
 
     pub fn answer(&mut self, text: &str) {

@@ -1,0 +1,209 @@
+//! One login, start to finish (`pam_sm_authenticate` minus libpam).
+//!
+//! 1. [`Login::run`]: load the config; look up the user's record (a name that
+//!    cannot be a file name has none); the policy ([`crate::policy::decide`],
+//!    NSS groups only when a rule needs them) says: step aside, refuse, must
+//!    enroll, or verify.
+//! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
+//!    one confirming code, then the record is saved), or a refusal.
+//! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
+//!    prompt (typing `email`, or being an email-only user, sends a code:
+//!    [`send_code`]), the answer's age, then under the user's lock the answer
+//!    is written down as a failure, judged against the record as it is now,
+//!    and turned into a success if right.
+//! 4. One log line for the outcome; [`Outcome`] becomes a PAM code in `src/pam/`.
+//!
+//! This module talks only to traits: [`Conversation`] (the user),
+//! [`AuditLog`] (the administrator), [`Accounts`] (NSS), [`Mailer`] (the
+//! mail system) and [`Clock`]. The PAM glue provides the real ones; tests
+//! provide doubles. Every text the user sees is in [`text`].
+#![forbid(unsafe_code)]
+
+mod enroll;
+mod send_code;
+pub mod text;
+mod verify;
+
+use std::fmt;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::config::{Config, ConfigError};
+use crate::log::{AuditLog, Level, Line};
+use crate::mail::Mailer;
+use crate::policy::{self, Decision, RecordState};
+use crate::secret::SecretError;
+use crate::state::StateError;
+use crate::store::Store;
+use crate::time::Clock;
+use crate::user::{self, Accounts};
+
+pub use text::UNAVAILABLE;
+
+/// The conversation could not happen (no conversation function, user pressed Ctrl-D, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvError;
+
+/// Talking to the user.
+pub trait Conversation {
+    /// Asks a question without echo and returns the answer.
+    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
+    /// Shows an informational message.
+    fn info(&mut self, text: &str) -> Result<(), ConvError>;
+    /// Shows an error message.
+    fn error(&mut self, text: &str) -> Result<(), ConvError>;
+}
+
+/// The facts of one authentication request.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub user: &'a str,
+    pub service: &'a str,
+    pub rhost: &'a str,
+    /// Module argument `debug`: log the resolved settings.
+    pub debug: bool,
+}
+
+/// The result, mapped to a PAM return code by the glue (`src/pam/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Second factor verified.
+    Success,
+    /// twostep does not apply to this login (not required, disabled user).
+    Ignore,
+    /// Refused: wrong code, locked, not enrolled while required, …
+    Denied,
+    /// Configuration, store or tally problem: fail closed.
+    Unavailable,
+    /// The conversation failed or the user aborted.
+    Aborted,
+}
+
+/// Why a login could not be evaluated (fail closed); logged, never shown.
+#[derive(Debug)]
+enum Broken {
+    Config(ConfigError),
+    State(StateError),
+    Accounts(String),
+    Secret(SecretError),
+    Qr(String),
+    Email(String),
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Broken::Config(e) => e.fmt(f),
+            Broken::State(e) => e.fmt(f),
+            Broken::Secret(e) => e.fmt(f),
+            Broken::Accounts(e) | Broken::Qr(e) | Broken::Email(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<ConfigError> for Broken {
+    fn from(e: ConfigError) -> Self {
+        Broken::Config(e)
+    }
+}
+
+impl From<StateError> for Broken {
+    fn from(e: StateError) -> Self {
+        Broken::State(e)
+    }
+}
+
+impl From<SecretError> for Broken {
+    fn from(e: SecretError) -> Self {
+        Broken::Secret(e)
+    }
+}
+
+/// Everything one authentication needs.
+pub struct Login<'a> {
+    pub req: Request<'a>,
+    pub conv: &'a mut dyn Conversation,
+    pub log: &'a mut dyn AuditLog,
+    pub accounts: &'a dyn Accounts,
+    pub mailer: &'a mut dyn Mailer,
+    /// Read at every step that waits for a person or another login, never once per login.
+    pub clock: &'a dyn Clock,
+}
+
+impl Login<'_> {
+    /// Runs the login with the configuration at `config_path` and logs its outcome.
+    pub fn authenticate(&mut self, config_path: &Path) -> Outcome {
+        match self.run(config_path) {
+            Ok(outcome) => outcome,
+            Err(why) => {
+                self.log_outcome(Level::Err, "unavailable", "none", Some(&why.to_string()));
+                let _ = self.conv.error(UNAVAILABLE);
+                Outcome::Unavailable
+            }
+        }
+    }
+
+    fn run(&mut self, config_path: &Path) -> Result<Outcome, Broken> {
+        let cfg = Config::load(config_path)?;
+        if self.req.debug {
+            let line = format!("debug: config={} {:?}", config_path.display(), cfg);
+            self.log.log(Level::Debug, &line);
+        }
+        let user = self.req.user;
+        let store = Store::open(&cfg.secrets_dir)?;
+        // A name that cannot be a file name (empty, or too long once encoded) has
+        // no record; the policy still decides, so `required = false` passes it.
+        let unusable_name = user::file_name(user).err();
+        let record = if unusable_name.is_none() { store.load(user)? } else { None };
+        let state = match record {
+            Some(r) if !r.enabled => RecordState::Disabled,
+            Some(r) if !r.methods().is_empty() => RecordState::Enabled(r),
+            _ => RecordState::Missing,
+        };
+        let policy = cfg.policy_for(self.req.service);
+        let groups = if policy::needs_groups(policy, &state) {
+            self.accounts.groups(user).map_err(Broken::Accounts)?
+        } else {
+            Some(Vec::new())
+        };
+        let decision = policy::decide(policy, state, groups.as_deref());
+        if let (Some(e), false) = (&unusable_name, matches!(decision, Decision::Ignore(_))) {
+            self.log_outcome(Level::Notice, "denied", "none", Some(&e.to_string()));
+            let _ = self.conv.error(UNAVAILABLE);
+            return Ok(Outcome::Denied);
+        }
+        match decision {
+            Decision::Ignore(why) => {
+                self.log_outcome(Level::Info, "ignored", "none", Some(&why.describe()));
+                Ok(Outcome::Ignore)
+            }
+            Decision::RefuseUnknownUser => {
+                let why = "user unknown to the system (NSS), but a group rule needs the user's groups";
+                self.log_outcome(Level::Notice, "denied", "none", Some(why));
+                let _ = self.conv.error(UNAVAILABLE);
+                Ok(Outcome::Denied)
+            }
+            Decision::MustEnroll => self.not_enrolled(&cfg, &store, policy),
+            Decision::Verify(record) => self.verify(&cfg, &store, &record),
+        }
+    }
+
+    /// The start of this login's log line: who, where, what happened, which method.
+    fn line(&self, result: &str, method: &str) -> Line {
+        Line::new()
+            .field("user", self.req.user)
+            .field("service", self.req.service)
+            .field("rhost", self.req.rhost)
+            .field("result", result)
+            .field("method", method)
+    }
+
+    fn log_outcome(&mut self, level: Level, result: &str, method: &str, reason: Option<&str>) {
+        let mut line = self.line(result, method);
+        if let Some(r) = reason {
+            line = line.reason(r);
+        }
+        self.log.log(level, line.as_str());
+    }
+}

@@ -1,0 +1,287 @@
+//! Every text a user sees during a login, in one place, so that the wording
+//! can be read and reviewed together. Prose is wrapped to [`WIDTH`] columns
+//! ([`wrap`]); the only lines allowed to be longer are ones that must not be
+//! broken (the otpauth address, which is copied as a whole). The QR picture
+//! is drawn by [`crate::qr`] and is not text.
+//!
+//! Details of failures never appear here: they go to the log.
+#![forbid(unsafe_code)]
+
+use crate::config::Config;
+use crate::policy::Lock;
+use crate::time::local_time;
+
+/// The widest line of prose we send (terminals are at least 80 wide; PAM
+/// clients such as sshd's keyboard-interactive indent a little).
+pub const WIDTH: usize = 72;
+
+/// What users see when twostep cannot work (details go to syslog only).
+pub const UNAVAILABLE: &str = "Two-step verification is unavailable; contact your administrator.";
+/// The code prompt.
+pub const PROMPT: &str = "Verification code: ";
+/// The code prompt when an email address is known and no email code was sent yet.
+pub const PROMPT_WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";
+/// What the user types to get a code by email.
+pub const EMAIL_REQUEST: &str = "email";
+
+pub const EMAIL_EXPIRED: &str = "That email code has expired. Log in again to get a new one.";
+pub const ANSWER_TOO_LATE: &str = "That took too long. Log in again and type a current code.";
+pub const CHANGED_MEANWHILE: &str = "Your two-step verification was changed meanwhile. Log in again.";
+pub const ENROLLED: &str =
+    "Two-step verification is set up. From now on, type the code\nfrom your app when you log in.";
+pub const ENROLLED_ELSEWHERE: &str =
+    "Two-step verification was set up for this account by another login\nmeanwhile. Log in again.";
+
+/// Wraps every line of `text` at [`WIDTH`] columns, breaking only at spaces.
+/// A line's leading spaces are kept and continue on its wrapped lines (plus
+/// three for a numbered step such as `1. `); a single word longer than the
+/// width (an address) stays whole on a line of its own.
+pub fn wrap(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        let numbered =
+            body.split_once(". ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let hanging = " ".repeat(indent + if numbered { 3 } else { 0 });
+        out.push_str(&line[..indent]);
+        let mut col = indent;
+        let mut fresh = true;
+        for word in body.split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if !fresh && col + 1 + len > WIDTH {
+                out.push('\n');
+                out.push_str(&hanging);
+                col = hanging.len();
+            } else if !fresh {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += len;
+            fresh = false;
+        }
+    }
+    out
+}
+
+/// `one` for 1, `many` otherwise.
+fn plural<'a>(n: u32, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// A required user with no second factor is refused.
+pub fn not_enrolled(grace_used_up: bool) -> String {
+    wrap(if grace_used_up {
+        "Two-step verification is required for this account, but it is not set up and the logins allowed without it are used up. Ask your administrator to enroll you."
+    } else {
+        "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you."
+    })
+}
+
+/// The reminder shown at a grace login; `left` grace logins remain after this one.
+pub fn grace(left: u32, enroll_at_login: bool) -> String {
+    let how =
+        if enroll_at_login { "You can set it up at your next login." } else { "Ask your administrator to enroll you." };
+    let when = match left {
+        0 => "This was the last login allowed without it; it is required from your next login on.".to_string(),
+        n => format!("You can log in without it {n} more {}; after that it is required.", plural(n, "time", "times")),
+    };
+    wrap(&format!("Two-step verification is not set up for your account. {when} {how}"))
+}
+
+/// How an account appears in the app, on a line of its own so that it is
+/// never broken: `    Example School District: alice`.
+fn label_line(issuer: &str, user: &str) -> String {
+    format!("    {issuer}: {user}")
+}
+
+/// Enrollment at login, the steps before the QR code.
+pub fn enroll_intro(issuer: &str, user: &str) -> String {
+    let steps = wrap(
+        "Two-step verification is required for this account. Set it up now:\n\
+         1. Install an authenticator app (Google Authenticator, Microsoft Authenticator or FreeOTP).\n\
+         2. In the app, add an account and scan this QR code. It appears as:",
+    );
+    format!("{steps}\n{}", label_line(issuer, user))
+}
+
+/// Enrollment at login, after the QR code: the same secret for typing in, on
+/// a line of its own.
+pub fn enroll_by_hand(grouped_secret: &str, cfg: &Config, uri: &str) -> String {
+    let prose = wrap(&format!(
+        "Cannot scan? Add the account by hand with this secret key (time-based, {} digits, every {} seconds):",
+        cfg.totp.digits, cfg.totp.period
+    ));
+    format!("{prose}\n    {grouped_secret}\nor use this address:\n{uri}")
+}
+
+/// Enrollment at login, the last step; `skips_left` is how often it may still be put off.
+pub fn enroll_type_code(skips_left: u32) -> String {
+    match skips_left {
+        0 => "3. Type the code the app shows.".to_string(),
+        n => wrap(&format!(
+            "3. Type the code the app shows. To set this up later instead, press Enter without a code (possible {n} more {}).",
+            plural(n, "time", "times")
+        )),
+    }
+}
+
+/// Enrollment at login: a confirmation code that does not match (more tries follow).
+pub fn enroll_mismatch(issuer: &str, user: &str, period: u64) -> String {
+    let head = wrap("That code does not match. Check that the app shows the account");
+    let tail = wrap(&format!("and type its current code (it changes every {period} seconds)."));
+    format!("{head}\n{}\n{tail}", label_line(issuer, user))
+}
+
+/// Enrollment at login: no confirmation code matched.
+pub fn enroll_failed() -> String {
+    wrap(
+        "Two-step verification was not set up: the codes did not match. Nothing was saved. Remove the entry you just added from the app and log in again to start over.",
+    )
+}
+
+/// A wrong code (or one already used), with what is left before the lock.
+/// `locked` is the lock this failure engaged, if it did.
+pub fn wrong_code(replay: bool, remaining: Option<u32>, locked: Option<Lock>, now: u64) -> String {
+    let first = if replay {
+        "That code was already used. Wait for the next code in your app."
+    } else {
+        "Incorrect verification code."
+    };
+    match (locked, remaining) {
+        // The lock message on its own line, whole.
+        (Some(lock), _) => format!("{first}\n{}", locked_now(lock, now)),
+        (None, Some(n)) => wrap(&format!(
+            "{first} {n} {} before the account is locked.",
+            plural(n, "attempt remains", "attempts remain")
+        )),
+        (None, None) => first.to_string(),
+    }
+}
+
+/// "Too many incorrect codes. Try again after 14:32." in local time.
+pub fn locked_now(lock: Lock, now: u64) -> String {
+    match lock {
+        Lock::Until(t) => format!("Too many incorrect codes. Try again after {}.", local_time(t, now)),
+        _ => wrap("Too many incorrect codes. Ask your administrator to unlock your account."),
+    }
+}
+
+/// An email code went out.
+pub fn email_sent(masked: &str, valid_for: &str) -> String {
+    wrap(&format!("A verification code was sent to {masked}. It is valid for {valid_for}."))
+}
+
+/// An email code was asked for too soon after the last one.
+pub fn email_too_soon(masked: &str, sent_at: u64, next_at: u64, now: u64) -> String {
+    wrap(&format!(
+        "A code was already sent to {masked} at {} and still works. You can ask for a new one after {}.",
+        local_time(sent_at, now),
+        local_time(next_at, now)
+    ))
+}
+
+/// The mail command failed.
+pub fn email_failed() -> String {
+    wrap("The code could not be sent by email (the mail system failed). Try again later or contact your administrator.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::parse(std::path::Path::new("/test.toml"), "").unwrap()
+    }
+
+    /// Every message with long but realistic values filled in.
+    fn every_message() -> Vec<String> {
+        let issuer = "Example Unified School District Northwest";
+        let user = "firstname.lastname";
+        let masked = "f***@students.example-district.org";
+        let now = 1_700_000_000;
+        let mut all: Vec<String> = [
+            UNAVAILABLE,
+            PROMPT,
+            PROMPT_WITH_EMAIL,
+            EMAIL_EXPIRED,
+            ANSWER_TOO_LATE,
+            CHANGED_MEANWHILE,
+            ENROLLED,
+            ENROLLED_ELSEWHERE,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for b in [false, true] {
+            all.push(not_enrolled(b));
+            all.push(grace(0, b));
+            all.push(grace(1, b));
+            all.push(grace(1000, b));
+        }
+        all.push(enroll_intro(issuer, user));
+        // The address is the one line allowed to be long: checked apart below.
+        all.push(enroll_by_hand("JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP", &cfg(), ""));
+        for n in [0, 1, 7] {
+            all.push(enroll_type_code(n));
+        }
+        all.push(enroll_mismatch(issuer, user, 30));
+        all.push(enroll_failed());
+        for replay in [false, true] {
+            for remaining in [None, Some(1), Some(4)] {
+                all.push(wrong_code(replay, remaining, None, now));
+            }
+            all.push(wrong_code(replay, Some(0), Some(Lock::Until(now + 86_400 * 3)), now));
+            all.push(wrong_code(replay, Some(0), Some(Lock::UntilUnlocked), now));
+        }
+        all.push(locked_now(Lock::Until(now + 60), now));
+        all.push(email_sent(masked, "10 minutes"));
+        all.push(email_too_soon(masked, now - 86_400, now + 86_400, now));
+        all.push(email_failed());
+        all
+    }
+
+    #[test]
+    fn every_message_fits_72_columns() {
+        for m in every_message() {
+            for line in m.lines() {
+                assert!(line.chars().count() <= WIDTH, "{} columns: {line:?}", line.chars().count());
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_otpauth_address_may_be_longer_and_it_is_never_broken() {
+        let uri = "otpauth://totp/Example%20School%20District:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example%20School%20District";
+        let text = enroll_by_hand("JBSW Y3DP EHPK 3PXP", &cfg(), uri);
+        assert_eq!(text.lines().last(), Some(uri));
+        assert!(text.lines().filter(|l| l.chars().count() > WIDTH).all(|l| l == uri));
+    }
+
+    #[test]
+    fn wrapping_keeps_indentation_and_hangs_numbered_steps() {
+        let w = wrap(&format!("1. {}", "word ".repeat(20)));
+        assert!(w.lines().nth(1).unwrap().starts_with("   word"), "{w}");
+        let w = wrap(&format!("    {}", "word ".repeat(20)));
+        assert!(w.lines().all(|l| l.starts_with("    word")), "{w}");
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_keeps_line_breaks() {
+        let long = "word ".repeat(30);
+        let w = wrap(&format!("a\n{long}"));
+        assert!(w.starts_with("a\nword word"));
+        assert!(w.lines().all(|l| l.len() <= WIDTH && !l.ends_with(' ')));
+        assert_eq!(w.split_whitespace().count(), 31);
+    }
+
+    #[test]
+    fn the_lock_message_stays_whole_on_its_own_line() {
+        let m = wrong_code(false, Some(0), Some(Lock::Until(1_700_000_060)), 1_700_000_000);
+        assert!(m.lines().nth(1).unwrap().starts_with("Too many incorrect codes. Try again after "), "{m}");
+    }
+}
