@@ -174,6 +174,33 @@ mod tests {
         assert_eq!(displayable("x\u{202e}y"), "x\\u{202e}y");
     }
 
+    /// NSS on plain data: `ALICE` is the account `alice`, `ghost` is unknown, `broken` fails.
+    struct Directory;
+
+    impl Accounts for Directory {
+        fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+            match user {
+                "broken" => Err("directory offline".into()),
+                u if u.eq_ignore_ascii_case("alice") => Ok(Some("alice".into())),
+                _ => Ok(None),
+            }
+        }
+        fn uid(&self, _: &str) -> Result<Option<u32>, String> {
+            unreachable!()
+        }
+        fn groups(&self, _: &str) -> Result<Option<Vec<String>>, String> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn the_account_name_is_the_canonical_one_else_the_name_given_and_never_a_guess() {
+        assert_eq!(account_name(&Directory, "ALICE").as_deref(), Ok("alice"));
+        assert_eq!(account_name(&Directory, "alice").as_deref(), Ok("alice"));
+        assert_eq!(account_name(&Directory, "ghost").as_deref(), Ok("ghost"));
+        assert!(account_name(&Directory, "broken").is_err());
+    }
+
     #[test]
     fn printable_escapes_control_and_separator_bytes() {
         assert_eq!(printable("alice"), "alice");
@@ -183,12 +210,29 @@ mod tests {
 
 /// Account lookups through NSS (passwd/group, so LDAP and SSSD users work).
 /// A trait so that login logic can be tested on plain data.
+///
+/// Every error means "NSS could not answer" (directory offline, module
+/// failure): callers fail closed. Only "no such entry" is `Ok(None)`.
 pub trait Accounts {
+    /// The account's canonical name (`pw_name`) for the name `user` was given
+    /// as: case-insensitive directories answer `ALICE` with `alice`, realms
+    /// may answer `alice@ad.example` with `alice`. `Ok(None)` if NSS does not
+    /// know the name.
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, String>;
     /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
     fn uid(&self, user: &str) -> Result<Option<u32>, String>;
     /// The names of `user`'s groups, primary and supplementary; `Ok(None)` if NSS does
-    /// not know the user. A group id without a name is left out.
+    /// not know the user. A group id without a name is an error: with the group
+    /// directory offline, leaving it out would skip a `required_groups` rule.
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String>;
+}
+
+/// The name a user's record and tally are kept under: the account's canonical
+/// name when NSS knows `typed` (so `ALICE` and `alice@ad.example` share alice's
+/// record, lock and grace count), else `typed` itself (twostep does not require
+/// the user to exist in passwd). A lookup failure is an error, never a guess.
+pub fn account_name(accounts: &dyn Accounts, typed: &str) -> Result<String, String> {
+    Ok(accounts.canonical_name(typed)?.unwrap_or_else(|| typed.to_string()))
 }
 
 /// The real NSS lookups.
@@ -196,6 +240,13 @@ pub trait Accounts {
 pub struct Nss;
 
 impl Accounts for Nss {
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+        match nix::unistd::User::from_name(user) {
+            Ok(u) => Ok(u.map(|u| u.name)),
+            Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
+        }
+    }
+
     fn uid(&self, user: &str) -> Result<Option<u32>, String> {
         match nix::unistd::User::from_name(user) {
             Ok(u) => Ok(u.map(|u| u.uid.as_raw())),
@@ -218,7 +269,11 @@ impl Accounts for Nss {
         for gid in gids {
             match Group::from_gid(gid) {
                 Ok(Some(g)) => names.push(g.name),
-                Ok(None) => {}
+                Ok(None) => {
+                    return Err(format!(
+                        "group id {gid} of {who} has no name in the group database (NSS), so group rules cannot be checked; is the directory (sssd, winbind, LDAP) reachable?"
+                    ));
+                }
                 Err(e) => return Err(format!("cannot look up group {gid} of {who}: {e}")),
             }
         }

@@ -93,6 +93,22 @@ impl Context {
         Ok(TallyStore::create(&self.config.tally_dir)?)
     }
 
+    /// The name `user`'s record is kept under, as the module keys logins: the
+    /// account's canonical name when NSS knows it under another spelling
+    /// (`ALICE` → `alice`; said on stderr), else `user` as given. Checks the
+    /// name ([`check_user_arg`]); an NSS failure is an error, never a guess.
+    pub fn account(&self, user: &str) -> Result<String, CliError> {
+        check_user_arg(user)?;
+        let account = crate::user::account_name(&crate::user::Nss, user).map_err(|e| {
+            CliError(format!("{e}; records are kept under the account's name in NSS, so fix the lookup first"))
+        })?;
+        if account != user {
+            check_user_arg(&account)?;
+            eprintln!("twostep: note: NSS knows {user} as the account {account}; using {account}");
+        }
+        Ok(account)
+    }
+
     /// Records an administrative change in syslog.
     pub fn audit(&self, action: &str, user: &str) {
         // Who ran it: the sudo caller, else the login name of the real uid (else the uid).

@@ -167,8 +167,14 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
-    let request =
-        Request { user: &user, service: &service, rhost: &rhost, now: crate::time::wall_clock(), debug: args.debug };
+    let request = Request {
+        user: &user,
+        typed: None,
+        service: &service,
+        rhost: &rhost,
+        now: crate::time::wall_clock(),
+        debug: args.debug,
+    };
     let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss, mailer: &mut HostMailer };
     pam_code(login.authenticate(&args.config))
 }

@@ -255,14 +255,18 @@ impl Env {
     }
 
     pub fn spawn_service(&self, service: &str, user: &str, extra: &[&str]) -> Child {
-        Command::new(pamdrive_bin())
-            .args(["--confdir", self.confdir.to_str().unwrap(), "--service", service, "--user", user])
-            .args(extra)
+        self.pamdrive(service, user).args(extra).spawn().unwrap()
+    }
+
+    /// The pamdrive command for `user` on `service`, piped, not yet spawned (add
+    /// arguments or environment, then spawn and [`finish`] or [`Session::of`]).
+    pub fn pamdrive(&self, service: &str, user: &str) -> Command {
+        let mut cmd = Command::new(pamdrive_bin());
+        cmd.args(["--confdir", self.confdir.to_str().unwrap(), "--service", service, "--user", user])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .stderr(Stdio::piped());
+        cmd
     }
 
     /// Logs `user` in on the default service, answering the prompts with `answers` in order.
@@ -296,20 +300,22 @@ impl Env {
     }
 
     pub fn twostep_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(twostep_bin())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--log-socket")
-            .arg(&self.log_path)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        run_with_stdin(self.twostep_command(args), stdin)
     }
+
+    /// The `twostep` command for this installation, not yet run (add environment, then [`run_with_stdin`]).
+    pub fn twostep_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(twostep_bin());
+        cmd.arg("--config").arg(&self.config).arg("--log-socket").arg(&self.log_path).args(args);
+        cmd
+    }
+}
+
+/// Runs `cmd` with `stdin` as its input and collects its output.
+pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Feeds `answers` to a spawned pamdrive and parses its transcript.
