@@ -188,7 +188,7 @@ fn the_admin_command_uses_the_account_name_nss_gives() {
     let enrolled: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(enrolled["user"], "alice");
     assert!(enrolled["otpauth_uri"].as_str().unwrap().contains(":alice?"), "{enrolled}");
-    assert!(stderr(&out).contains("note: NSS knows ALICE as the account alice; using alice"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("note: NSS knows ALICE as the account alice;\nusing alice\n"), "{}", stderr(&out));
     assert!(env.store().load("alice").unwrap().is_some() && env.store().load("ALICE").unwrap().is_none());
     let again = nss.twostep(&env, &["enroll", "alice@ad.example"]);
     assert_eq!(again.status.code(), Some(1), "already enrolled under the account name: {}", stderr(&again));
@@ -207,6 +207,18 @@ fn the_admin_command_uses_the_account_name_nss_gives() {
     assert!(!env.store().load("alice").unwrap().unwrap().enabled);
     assert!(nss.twostep(&env, &["reset", "ALICE"]).status.success());
     assert!(env.store().load("alice").unwrap().is_none());
+
+    // A record kept under another spelling (before records were keyed on the
+    // account) is never used: the admin is told where it is.
+    env.enroll("ALICE");
+    let out = nss.twostep(&env, &["status", "ALICE"]);
+    let want = format!(
+        "spelling ALICE are not used\nby logins; remove them with:\n  rm -- {}\n",
+        env.secrets.join("ALICE").display()
+    );
+    assert!(out.status.success() && stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(stderr(&out).lines().all(|l| l.chars().count() <= 72), "{}", stderr(&out));
+    assert!(nss.login(&env, "ALICE", &[&code(SECRET, 0)]).said() == NOT_SET_UP, "alice is not enrolled");
 
     let mut broken = nss.apply(env.twostep_command(&["status", "alice"]));
     broken.env("TWOSTEP_NSS_FAIL", "1");
