@@ -1,6 +1,9 @@
-//! User names as they reach us from PAM, and the file names derived from them.
+//! User names as they reach us from PAM, the file names derived from them, and
+//! the NSS lookups ([`Accounts`]).
 //!
-//! The store and the tally are keyed by the PAM user name. Any byte string can
+//! The store and the tally are keyed by the PAM user name, or by the account's
+//! canonical name when NSS knows the account under another spelling
+//! ([`account_name`]: `ALICE` → `alice`), so one person has one record. Any byte string can
 //! arrive there (`../x`, `a/b`, `DOMAIN\bob`, `bob@ad.example`, `élodie`), so the
 //! file name is a reversible, path-safe encoding: letters, digits and `_ - @ + .`
 //! stay as they are (so `alice` stays `alice`), a leading `.` and every other
