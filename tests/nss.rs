@@ -298,10 +298,11 @@ fn with_plain_files_another_case_is_just_another_unknown_name() {
 fn a_group_id_without_a_name_refuses_a_group_rule_as_unavailable() {
     // The user's primary group is deleted from /etc/group behind its back, as
     // when the group directory is offline: glibc then finds no name for the gid.
+    // Created first: it cannot get the freed gid, and it is removed after the user.
+    let staff = TestGroup::new();
     let gone = TestGroup::new();
     let user = Account::new(Some(&gone));
     let gid = nix::unistd::User::from_name(&user.0).unwrap().unwrap().gid;
-    let staff = TestGroup::new(); // before the groupdel, so that it cannot get the freed gid
     run(Command::new("groupdel").args(["--force", &gone.0]));
     let env = Env::new(&format!("[policy]\nrequired_groups = [\"{}\"]", staff.0));
     let t = env.login_service(STACKED, &user.0, &[], &[]);
