@@ -15,13 +15,15 @@
 //! - [`state`]: a directory of per-user TOML files with versions;
 //!   [`fsx`]: safe open, atomic write, flock.
 //! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
-//! - [`user`]: user names → file names, NSS lookups; [`log`]: syslog lines.
+//! - [`user`]: user names → file names, NSS lookups (canonical account name,
+//!   groups); [`log`]: syslog lines.
 //! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
 //!   throttle); [`mail`]: composing the message and running the mail command.
 //! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
-//! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
+//! args) → `auth::Login::authenticate` → `user::account_name` (NSS: the
+//! account's canonical name keys everything below) → `Config::load` → `Store::load` →
 //! `policy::decide` (NSS groups only if a group rule needs them): ignore, or a
 //! user without a second factor (grace login / enrollment at login / refusal),
 //! or an enrolled user → lock gate on the tally → prompt "Verification code: " (typing `email`, or

@@ -133,6 +133,11 @@ impl TallyStore {
         self.locked(user, || Ok((also()?, self.dir.remove(user)?)))
     }
 
+    /// The directory, for where a user's file is.
+    pub fn dir(&self) -> &StateDir {
+        &self.dir
+    }
+
     /// Whether `user` has a tally file.
     pub fn exists(&self, user: &str) -> Result<bool, StateError> {
         self.dir.exists(user)

@@ -1,6 +1,9 @@
-//! User names as they reach us from PAM, and the file names derived from them.
+//! User names as they reach us from PAM, the file names derived from them, and
+//! the NSS lookups ([`Accounts`]).
 //!
-//! The store and the tally are keyed by the PAM user name. Any byte string can
+//! The store and the tally are keyed by the PAM user name, or by the account's
+//! canonical name when NSS knows the account under another spelling
+//! ([`account_name`]: `ALICE` → `alice`), so one person has one record. Any byte string can
 //! arrive there (`../x`, `a/b`, `DOMAIN\bob`, `bob@ad.example`, `élodie`), so the
 //! file name is a reversible, path-safe encoding: letters, digits and `_ - @ + .`
 //! stay as they are (so `alice` stays `alice`), a leading `.` and every other
@@ -190,6 +193,33 @@ mod tests {
         assert_eq!(displayable("x\u{202e}y"), "x\\u{202e}y");
     }
 
+    /// NSS on plain data: `ALICE` is the account `alice`, `ghost` is unknown, `broken` fails.
+    struct Directory;
+
+    impl Accounts for Directory {
+        fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+            match user {
+                "broken" => Err("directory offline".into()),
+                u if u.eq_ignore_ascii_case("alice") => Ok(Some("alice".into())),
+                _ => Ok(None),
+            }
+        }
+        fn uid(&self, _: &str) -> Result<Option<u32>, String> {
+            unreachable!()
+        }
+        fn groups(&self, _: &str) -> Result<Option<Vec<String>>, String> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn the_account_name_is_the_canonical_one_else_the_name_given_and_never_a_guess() {
+        assert_eq!(account_name(&Directory, "ALICE").as_deref(), Ok("alice"));
+        assert_eq!(account_name(&Directory, "alice").as_deref(), Ok("alice"));
+        assert_eq!(account_name(&Directory, "ghost").as_deref(), Ok("ghost"));
+        assert!(account_name(&Directory, "broken").is_err());
+    }
+
     #[test]
     fn printable_escapes_control_and_separator_bytes() {
         assert_eq!(printable("alice"), "alice");
@@ -199,33 +229,60 @@ mod tests {
 
 /// Account lookups through NSS (passwd/group, so LDAP and SSSD users work).
 /// A trait so that login logic can be tested on plain data.
+///
+/// Every error means "NSS could not answer" (directory offline, module
+/// failure): callers fail closed. Only "no such entry" is `Ok(None)`.
 pub trait Accounts {
+    /// The account's canonical name (`pw_name`) for the name `user` was given
+    /// as: case-insensitive directories answer `ALICE` with `alice`, realms
+    /// may answer `alice@ad.example` with `alice`. `Ok(None)` if NSS does not
+    /// know the name.
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, String>;
     /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
     fn uid(&self, user: &str) -> Result<Option<u32>, String>;
     /// The names of `user`'s groups, primary and supplementary; `Ok(None)` if NSS does
-    /// not know the user. A group id without a name is left out.
+    /// not know the user. A group id without a name is an error: with the group
+    /// directory offline, leaving it out would skip a `required_groups` rule.
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String>;
+}
+
+/// The name a user's record and tally are kept under: the account's canonical
+/// name when NSS knows `typed` (so `ALICE` and `alice@ad.example` share alice's
+/// record, lock and grace count), else `typed` itself (twostep does not require
+/// the user to exist in passwd). A lookup failure is an error, never a guess.
+pub fn account_name(accounts: &dyn Accounts, typed: &str) -> Result<String, String> {
+    Ok(accounts.canonical_name(typed)?.unwrap_or_else(|| typed.to_string()))
 }
 
 /// The real NSS lookups.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Nss;
 
+/// `getpwnam_r` for `user`. Besides "no entry", getpwnam_r(3) allows
+/// ENOENT, ESRCH, EBADF and EPERM to mean "not found"; any other error is one.
+fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, String> {
+    use nix::errno::Errno;
+    match nix::unistd::User::from_name(user) {
+        Ok(u) => Ok(u),
+        Err(Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
+        Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
+    }
+}
+
 impl Accounts for Nss {
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+        Ok(passwd_entry(user)?.map(|u| u.name))
+    }
+
     fn uid(&self, user: &str) -> Result<Option<u32>, String> {
-        match nix::unistd::User::from_name(user) {
-            Ok(u) => Ok(u.map(|u| u.uid.as_raw())),
-            Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
-        }
+        Ok(passwd_entry(user)?.map(|u| u.uid.as_raw()))
     }
 
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
-        use nix::unistd::{Group, User, getgrouplist};
+        use nix::unistd::{Group, getgrouplist};
         let who = printable(user);
-        let pw = match User::from_name(user) {
-            Ok(Some(pw)) => pw,
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(format!("cannot look up user {who}: {e}")),
+        let Some(pw) = passwd_entry(user)? else {
+            return Ok(None);
         };
         let name = std::ffi::CString::new(user).map_err(|_| format!("user name {who} contains a NUL byte"))?;
         // getgrouplist includes the primary group (pw.gid) itself.
@@ -234,7 +291,11 @@ impl Accounts for Nss {
         for gid in gids {
             match Group::from_gid(gid) {
                 Ok(Some(g)) => names.push(g.name),
-                Ok(None) => {}
+                Ok(None) => {
+                    return Err(format!(
+                        "group id {gid} of {who} has no name in the group database (NSS), so group rules cannot be checked; is the directory (sssd, winbind, LDAP) reachable?"
+                    ));
+                }
                 Err(e) => return Err(format!("cannot look up group {gid} of {who}: {e}")),
             }
         }

@@ -58,7 +58,11 @@ pub trait Conversation {
 /// The facts of one authentication request.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
+    /// The PAM user name; [`Login::authenticate`] replaces it with the
+    /// account's canonical name, the key of the whole login.
     pub user: &'a str,
+    /// The PAM user name as given, when it differs from `user` (logged as `typed=`).
+    pub typed: Option<&'a str>,
     pub service: &'a str,
     pub rhost: &'a str,
     /// Module argument `debug`: log the resolved settings.
@@ -134,14 +138,31 @@ pub struct Login<'a> {
 impl Login<'_> {
     /// Runs the login with the configuration at `config_path` and logs its outcome.
     pub fn authenticate(&mut self, config_path: &Path) -> Outcome {
-        match self.run(config_path) {
+        // One person, one record: everything below (store, tally, groups, log) is
+        // keyed on the account's canonical name, whatever spelling was typed.
+        let account = match user::account_name(self.accounts, self.req.user) {
+            Ok(name) => name,
+            Err(why) => return self.unavailable(&why),
+        };
+        let typed = (account != self.req.user).then_some(self.req.user);
+        let mut login = Login {
+            req: Request { user: &account, typed, ..self.req.clone() },
+            conv: &mut *self.conv,
+            log: &mut *self.log,
+            accounts: self.accounts,
+            mailer: &mut *self.mailer,
+            clock: self.clock,
+        };
+        match login.run(config_path) {
             Ok(outcome) => outcome,
-            Err(why) => {
-                self.log_outcome(Level::Err, "unavailable", "none", Some(&why.to_string()));
-                let _ = self.conv.error(UNAVAILABLE);
-                Outcome::Unavailable
-            }
+            Err(why) => login.unavailable(&why.to_string()),
         }
+    }
+
+    fn unavailable(&mut self, why: &str) -> Outcome {
+        self.log_outcome(Level::Err, "unavailable", "none", Some(why));
+        let _ = self.conv.error(UNAVAILABLE);
+        Outcome::Unavailable
     }
 
     fn run(&mut self, config_path: &Path) -> Result<Outcome, Broken> {
@@ -191,9 +212,12 @@ impl Login<'_> {
 
     /// The start of this login's log line: who, where, what happened, which method.
     fn line(&self, result: &str, method: &str) -> Line {
-        Line::new()
-            .field("user", self.req.user)
-            .field("service", self.req.service)
+        let line = Line::new().field("user", self.req.user);
+        let line = match self.req.typed {
+            Some(typed) => line.field("typed", typed),
+            None => line,
+        };
+        line.field("service", self.req.service)
             .field("rhost", self.req.rhost)
             .field("result", result)
             .field("method", method)

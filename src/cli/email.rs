@@ -4,7 +4,7 @@
 //! clearing the only method a user has is refused (`twostep reset` does that).
 #![forbid(unsafe_code)]
 
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 use crate::email::validate_address;
 use crate::store::UserRecord;
 
@@ -21,8 +21,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    check_user_arg(&args.user)?;
-    let user = &args.user;
+    let user = &ctx.account(&args.user)?;
     if let Some(address) = &args.address {
         validate_address(address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
     }

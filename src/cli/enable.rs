@@ -5,7 +5,7 @@
 //! one) changes nothing and succeeds; a user with no record is an error.
 #![forbid(unsafe_code)]
 
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,7 +22,7 @@ pub fn enable(ctx: &Context, args: Args) -> Result<(), CliError> {
 }
 
 fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError> {
-    check_user_arg(user)?;
+    let user = &ctx.account(user)?;
     let verb = if enabled { "enable" } else { "disable" };
     let store = ctx.store()?;
     // Under the user's lock (as enroll, reset and enrollment at login), so a

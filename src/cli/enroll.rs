@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::google;
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 use crate::email::validate_address;
 use crate::fsx::{self, Trust};
 use crate::secret::TotpSecret;
@@ -82,8 +82,8 @@ fn refuse_enrolled(args: &Args, existing: Option<&UserRecord>) -> Result<(), Cli
     )))
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    check_user_arg(&args.user)?;
+pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
+    args.user = ctx.account(&args.user)?;
     if let Some(addr) = &args.email {
         validate_address(addr).map_err(|e| CliError(format!("invalid email address: {e}")))?;
     }

@@ -93,6 +93,45 @@ impl Context {
         Ok(TallyStore::create(&self.config.tally_dir)?)
     }
 
+    /// The name `user`'s record is kept under, as the module keys logins: the
+    /// account's canonical name when NSS knows it under another spelling
+    /// (`ALICE` → `alice`; said on stderr), else `user` as given. Checks the
+    /// name ([`check_user_arg`]); an NSS failure is an error, never a guess.
+    pub fn account(&self, user: &str) -> Result<String, CliError> {
+        check_user_arg(user)?;
+        let account = crate::user::account_name(&crate::user::Nss, user).map_err(|e| {
+            CliError(format!(
+                "{e}\nrecords are kept under the account's name from NSS;\nfix the lookup (sssd, winbind, LDAP) and try again"
+            ))
+        })?;
+        if account != user {
+            check_user_arg(&account)?;
+            eprintln!("twostep: note: NSS knows {user} as the account {account};\nusing {account}");
+            self.note_stale_spelling(user)?;
+        }
+        Ok(account)
+    }
+
+    /// Files kept under a spelling that is not the account's name (written
+    /// before records were keyed on it) are never used by logins: say where
+    /// they are, so that they are not mistaken for the account's.
+    fn note_stale_spelling(&self, spelling: &str) -> Result<(), CliError> {
+        let (store, tally) = (self.store()?, self.tally()?);
+        let mut stale = Vec::new();
+        for dir in [store.dir(), tally.dir()] {
+            if dir.exists(spelling)? {
+                stale.push(format!("\n  rm -- {}", dir.file_of(spelling)?.display()));
+            }
+        }
+        if !stale.is_empty() {
+            eprintln!(
+                "twostep: note: old files under the spelling {spelling} are not used\nby logins; remove them with:{}",
+                stale.concat()
+            );
+        }
+        Ok(())
+    }
+
     /// Records an administrative change in syslog.
     pub fn audit(&self, action: &str, user: &str) {
         // Who ran it: the sudo caller, else the login name of the real uid (else the uid).

@@ -8,7 +8,7 @@
 //! (most likely a mistyped name): nothing is changed and the admin is told.
 #![forbid(unsafe_code)]
 
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 use crate::email::mask_address;
 use crate::state::StateError;
 use crate::store::UserRecord;
@@ -21,8 +21,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let user = &args.user;
-    check_user_arg(user)?;
+    let user = &ctx.account(&args.user)?;
     let store = ctx.store()?;
     let tally = ctx.tally()?;
     let record = readable(store.load(user))?;

@@ -13,7 +13,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 use crate::email::{address_for, mask_address};
 use crate::policy::{self, Lock};
 use crate::store::{Method, Store, UserRecord};
@@ -154,8 +154,8 @@ fn table(rows: &[Row]) -> String {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
-    check_user_arg(&args.user)?;
-    let row = Row::read(ctx, &ctx.store()?, &ctx.tally()?, &args.user)?;
+    let user = ctx.account(&args.user)?;
+    let row = Row::read(ctx, &ctx.store()?, &ctx.tally()?, &user)?;
     if args.json {
         println!("{}", row.json());
     } else {

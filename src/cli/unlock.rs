@@ -1,7 +1,7 @@
 //! `twostep unlock USER`: clear failed attempts and the lock (pam_faillock's `--reset`).
 #![forbid(unsafe_code)]
 
-use super::{CliError, Context, check_user_arg};
+use super::{CliError, Context};
 use crate::policy;
 
 #[derive(Debug, clap::Args)]
@@ -10,8 +10,8 @@ pub struct Args {
     user: String,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    check_user_arg(&args.user)?;
+pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
+    args.user = ctx.account(&args.user)?;
     let tally = ctx.tally()?;
     if ctx.store()?.load(&args.user)?.is_none() && !tally.exists(&args.user)? {
         return Err(CliError(format!(

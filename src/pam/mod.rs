@@ -172,7 +172,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
-    let request = Request { user: &user, service: &service, rhost: &rhost, debug: args.debug };
+    let request = Request { user: &user, typed: None, service: &service, rhost: &rhost, debug: args.debug };
     let mut login = Login {
         req: request,
         conv: &mut conv,

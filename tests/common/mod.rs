@@ -320,20 +320,22 @@ impl Env {
     }
 
     pub fn twostep_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(twostep_bin())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--log-socket")
-            .arg(&self.log_path)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        run_with_stdin(self.twostep_command(args), stdin)
     }
+
+    /// The `twostep` command for this installation, not yet run (add environment, then [`run_with_stdin`]).
+    pub fn twostep_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(twostep_bin());
+        cmd.arg("--config").arg(&self.config).arg("--log-socket").arg(&self.log_path).args(args);
+        cmd
+    }
+}
+
+/// Runs `cmd` with `stdin` as its input and collects its output.
+pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Feeds `answers` to a spawned pamdrive and parses its transcript.
