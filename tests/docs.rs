@@ -130,3 +130,42 @@ fn the_pam_auth_update_profile_is_off_until_the_admin_enables_it() {
     assert!(profile.lines().any(|l| l == "Auth-Type: Additional"), "{profile}");
     assert!(profile.contains("\trequired\tpam_twostep.so"), "{profile}");
 }
+
+/// Every `pam-config/...` file (or `pam.d/NAME` snippet) README and the man pages name is shipped.
+#[test]
+fn every_example_file_the_docs_mention_exists() {
+    let mut named = Vec::new();
+    for doc in ["README.md", "packaging/man/pam_twostep.8.md", "packaging/man/twostep.8.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for word in text.split(|c: char| c.is_whitespace() || "`*()[],;:".contains(c)) {
+            let word = word.trim_end_matches('.');
+            let path = if let Some(rest) = word.strip_prefix("pam-config/") {
+                rest.to_string()
+            } else if word.starts_with("pam.d/") || word.starts_with("sshd_config.d/") {
+                word.to_string()
+            } else {
+                continue;
+            };
+            if !path.is_empty() {
+                named.push((doc, path));
+            }
+        }
+    }
+    assert!(named.iter().any(|(_, p)| p == "pam.d/password-then-code"), "{named:?}");
+    for (doc, path) in named {
+        assert!(repo().join("pam-config").join(&path).exists(), "{doc} names pam-config/{path}, which does not exist");
+    }
+}
+
+/// The non-comment lines of the shipped stack appear, as one literal block, in README and pam_twostep(8).
+#[test]
+fn the_password_then_code_stack_shown_in_the_docs_is_the_shipped_one() {
+    let shipped = std::fs::read_to_string(repo().join("pam-config/pam.d/password-then-code")).unwrap();
+    let lines: Vec<&str> = shipped.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for doc in ["README.md", "packaging/man/pam_twostep.8.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        let doc_lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(doc_lines.windows(lines.len()).any(|w| w == lines.as_slice()), "{doc} does not show {lines:?}");
+    }
+}
