@@ -169,3 +169,22 @@ fn the_password_then_code_stack_shown_in_the_docs_is_the_shipped_one() {
         assert!(doc_lines.windows(lines.len()).any(|w| w == lines.as_slice()), "{doc} does not show {lines:?}");
     }
 }
+
+/// README and twostep(8) give the thresholds the admin command warns at.
+#[test]
+fn the_documented_warning_thresholds_are_the_ones_the_command_uses() {
+    use pam_twostep::config_warnings::{DEFAULT_GUESSES_PER_DAY, MAX_GRACE_LOGINS, MAX_GUESSES_PER_DAY};
+    let defaults = Config::parse(Path::new("/x"), "").unwrap();
+    assert_eq!(pam_twostep::config_warnings::guesses_per_day(&defaults.lockout), Some(DEFAULT_GUESSES_PER_DAY));
+    for doc in ["README.md", "packaging/man/twostep.8.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for claim in [
+            format!("more than {MAX_GUESSES_PER_DAY} codes a day"),
+            format!("default {DEFAULT_GUESSES_PER_DAY}"),
+            format!("`grace_logins` over {MAX_GRACE_LOGINS}"),
+        ] {
+            let claim = if doc.ends_with(".8.md") { claim.replace('`', "**") } else { claim };
+            assert!(text.contains(&claim), "{doc} does not say {claim:?}");
+        }
+    }
+}
