@@ -135,7 +135,7 @@ fn the_pam_auth_update_profile_is_off_until_the_admin_enables_it() {
 #[test]
 fn every_example_file_the_docs_mention_exists() {
     let mut named = Vec::new();
-    for doc in ["README.md", "packaging/man/pam_twostep.8.md", "packaging/man/twostep.8.md"] {
+    for doc in ["README.md", "packaging/man/pam_twostep.8.md", "packaging/man/twostep.8.md", "docs/security.md"] {
         let text = std::fs::read_to_string(repo().join(doc)).unwrap();
         for word in text.split(|c: char| c.is_whitespace() || "`*()[],;:".contains(c)) {
             let word = word.trim_end_matches('.');
@@ -187,4 +187,48 @@ fn the_documented_warning_thresholds_are_the_ones_the_command_uses() {
             assert!(text.contains(&claim), "{doc} does not say {claim:?}");
         }
     }
+}
+
+/// Relative links in README (`[text](path)`) point at files in the repository.
+#[test]
+fn the_readme_links_to_files_that_exist_including_the_security_document() {
+    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let targets: Vec<&str> = text
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter(|t| !t.starts_with('#') && !t.contains("://"))
+        .collect();
+    assert!(targets.contains(&"docs/security.md"), "{targets:?}");
+    for t in targets {
+        assert!(repo().join(t).exists(), "README links to {t}, which does not exist");
+    }
+}
+
+/// Every regression test docs/security.md names (`target::name` or
+/// `module::tests::name`) is a test function in that file.
+#[test]
+fn the_regression_tests_named_in_the_security_document_exist() {
+    let text = std::fs::read_to_string(repo().join("docs/security.md")).unwrap();
+    let threats = text.split("## Threats").nth(1).expect("a Threats section");
+    let mut named = 0;
+    for row in threats.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| ---")).skip(1) {
+        let tests = row.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+        if tests == "TBD" {
+            continue;
+        }
+        for name in tests.split(", ") {
+            let name = name.trim_matches('`');
+            let parts: Vec<&str> = name.split("::").collect();
+            let (file, func) = match parts.as_slice() {
+                [target, func] => (format!("tests/{target}.rs"), *func),
+                [module, "tests", func] => (format!("src/{module}.rs"), *func),
+                _ => panic!("{name:?} is neither target::name nor module::tests::name"),
+            };
+            let source = std::fs::read_to_string(repo().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(source.contains(&format!("fn {func}()")), "docs/security.md names {name}, not in {file}");
+            named += 1;
+        }
+    }
+    assert!(named >= 10, "{named}");
 }
