@@ -10,7 +10,8 @@
 //! - [`auth`]: one login start to finish, against traits (conversation, log, accounts).
 //! - [`policy`]: pure decisions on plain data: who must use a second factor
 //!   (required/exempt groups, per service), grace logins, the lockout gate.
-//! - [`config`]: `/etc/security/twostep.toml`, raw → validated.
+//! - [`config`]: `/etc/security/twostep.toml`, raw → validated;
+//!   [`config_warnings`]: legal but dangerous or ineffective settings (the CLI prints them).
 //! - [`store`]: per-user secret records; [`tally`]: per-user login state.
 //! - [`state`]: a directory of per-user TOML files with versions;
 //!   [`fsx`]: safe open, atomic write, flock.
@@ -34,6 +35,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod config_warnings;
 pub mod email;
 pub mod fsx;
 pub mod log;

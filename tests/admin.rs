@@ -372,3 +372,53 @@ fn unlock_of_a_name_twostep_does_not_know_is_an_error_and_writes_nothing() {
     // A known user is unlocked as before, even with no failures yet.
     ok(&env.twostep(&["unlock", "alice"]));
 }
+
+/// Runs the real binary with `--pam-dir` pointing at `pam_dir`.
+fn twostep_with_pam_dir(env: &Env, pam_dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--pam-dir", pam_dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    env.twostep(&all)
+}
+
+#[test]
+fn commands_warn_about_deny_0_and_a_service_table_without_a_pam_service_and_still_succeed() {
+    let env =
+        Env::new("[lockout]\ndeny = 0\n[services.sshd]\nrequired = true\n[services.nosuchservice]\nrequired = true");
+    let pam_dir = env.path().join("etc-pam.d");
+    std::fs::create_dir(&pam_dir).unwrap();
+    std::fs::write(pam_dir.join("sshd"), "auth required pam_permit.so\n").unwrap();
+    env.enroll("alice");
+    for args in [&["list"][..], &["list", "--json"], &["status", "alice"], &["status", "alice", "--json"]] {
+        let out = twostep_with_pam_dir(&env, &pam_dir, args);
+        let out_text = ok(&out);
+        let err = stderr(&out);
+        let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("twostep: warning: ")).collect();
+        assert_eq!(warnings.len(), 2, "{args:?}: {err}");
+        assert!(warnings[0].contains("deny = 0"), "{args:?}: {err}");
+        assert!(err.contains("without limit"), "{args:?}: {err}");
+        assert!(warnings[1].contains("[services.nosuchservice]"), "{args:?}: {err}");
+        assert!(err.contains(&format!("{}/nosuchservice", pam_dir.display())), "{args:?}: {err}");
+        assert!(!err.contains("[services.sshd]"), "sshd has a PAM file: {err}");
+        assert!(err.lines().all(|l| l.chars().count() <= 72), "{args:?}: {err}");
+        assert!(out_text.contains("alice"), "the command's own output is unchanged: {out_text}");
+        if args.contains(&"--json") {
+            serde_json::from_str::<serde_json::Value>(&out_text).expect("stdout stays plain JSON");
+        }
+    }
+    // A failing command keeps its exit status; the warnings come first.
+    let out = twostep_with_pam_dir(&env, &pam_dir, &["unlock", "nobody"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("twostep: warning: "), "{}", stderr(&out));
+    assert!(stderr(&out).lines().last().unwrap().starts_with("twostep: "), "{}", stderr(&out));
+}
+
+#[test]
+fn a_config_with_safe_settings_prints_no_warning() {
+    let env = Env::new("[services.sshd]\nrequired = true");
+    let pam_dir = env.path().join("etc-pam.d");
+    std::fs::create_dir(&pam_dir).unwrap();
+    std::fs::write(pam_dir.join("sshd"), "auth required pam_permit.so\n").unwrap();
+    let out = twostep_with_pam_dir(&env, &pam_dir, &["list"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "", "no warnings");
+}

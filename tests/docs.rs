@@ -130,3 +130,105 @@ fn the_pam_auth_update_profile_is_off_until_the_admin_enables_it() {
     assert!(profile.lines().any(|l| l == "Auth-Type: Additional"), "{profile}");
     assert!(profile.contains("\trequired\tpam_twostep.so"), "{profile}");
 }
+
+/// Every `pam-config/...` file (or `pam.d/NAME` snippet) README and the man pages name is shipped.
+#[test]
+fn every_example_file_the_docs_mention_exists() {
+    let mut named = Vec::new();
+    for doc in ["README.md", "packaging/man/pam_twostep.8.md", "packaging/man/twostep.8.md", "docs/security.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for word in text.split(|c: char| c.is_whitespace() || "`*()[],;:".contains(c)) {
+            let word = word.trim_end_matches('.');
+            let path = if let Some(rest) = word.strip_prefix("pam-config/") {
+                rest.to_string()
+            } else if word.starts_with("pam.d/") || word.starts_with("sshd_config.d/") {
+                word.to_string()
+            } else {
+                continue;
+            };
+            if !path.is_empty() {
+                named.push((doc, path));
+            }
+        }
+    }
+    assert!(named.iter().any(|(_, p)| p == "pam.d/password-then-code"), "{named:?}");
+    for (doc, path) in named {
+        assert!(repo().join("pam-config").join(&path).exists(), "{doc} names pam-config/{path}, which does not exist");
+    }
+}
+
+/// The non-comment lines of the shipped stack appear, as one literal block, in README and pam_twostep(8).
+#[test]
+fn the_password_then_code_stack_shown_in_the_docs_is_the_shipped_one() {
+    let shipped = std::fs::read_to_string(repo().join("pam-config/pam.d/password-then-code")).unwrap();
+    let lines: Vec<&str> = shipped.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for doc in ["README.md", "packaging/man/pam_twostep.8.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        let doc_lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(doc_lines.windows(lines.len()).any(|w| w == lines.as_slice()), "{doc} does not show {lines:?}");
+    }
+}
+
+/// README and twostep(8) give the thresholds the admin command warns at.
+#[test]
+fn the_documented_warning_thresholds_are_the_ones_the_command_uses() {
+    use pam_twostep::config_warnings::{DEFAULT_GUESSES_PER_DAY, MAX_GRACE_LOGINS, MAX_GUESSES_PER_DAY};
+    let defaults = Config::parse(Path::new("/x"), "").unwrap();
+    assert_eq!(pam_twostep::config_warnings::guesses_per_day(&defaults.lockout), Some(DEFAULT_GUESSES_PER_DAY));
+    for doc in ["README.md", "packaging/man/twostep.8.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for claim in [
+            format!("more than {MAX_GUESSES_PER_DAY} codes a day"),
+            format!("default {DEFAULT_GUESSES_PER_DAY}"),
+            format!("`grace_logins` over {MAX_GRACE_LOGINS}"),
+        ] {
+            let claim = if doc.ends_with(".8.md") { claim.replace('`', "**") } else { claim };
+            assert!(text.contains(&claim), "{doc} does not say {claim:?}");
+        }
+    }
+}
+
+/// Relative links in README (`[text](path)`) point at files in the repository.
+#[test]
+fn the_readme_links_to_files_that_exist_including_the_security_document() {
+    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let targets: Vec<&str> = text
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter(|t| !t.starts_with('#') && !t.contains("://"))
+        .collect();
+    assert!(targets.contains(&"docs/security.md"), "{targets:?}");
+    for t in targets {
+        assert!(repo().join(t).exists(), "README links to {t}, which does not exist");
+    }
+}
+
+/// Every regression test docs/security.md names (`target::name` or
+/// `module::tests::name`) is a test function in that file.
+#[test]
+fn the_regression_tests_named_in_the_security_document_exist() {
+    let text = std::fs::read_to_string(repo().join("docs/security.md")).unwrap();
+    let threats = text.split("## Threats").nth(1).expect("a Threats section");
+    let mut named = 0;
+    for row in threats.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| ---")).skip(1) {
+        let tests = row.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+        if tests == "TBD" {
+            continue;
+        }
+        for name in tests.split(", ") {
+            let name = name.trim_matches('`');
+            let parts: Vec<&str> = name.split("::").collect();
+            let (file, func) = match parts.as_slice() {
+                [target, func] => (format!("tests/{target}.rs"), *func),
+                [module, "tests", func] => (format!("src/{module}.rs"), *func),
+                _ => panic!("{name:?} is neither target::name nor module::tests::name"),
+            };
+            let source = std::fs::read_to_string(repo().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(source.contains(&format!("fn {func}()")), "docs/security.md names {name}, not in {file}");
+            named += 1;
+        }
+    }
+    assert!(named >= 10, "{named}");
+}

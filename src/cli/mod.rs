@@ -15,12 +15,13 @@ mod status;
 mod unlock;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
+use crate::config_warnings;
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::store::Store;
 use crate::tally::TallyStore;
@@ -35,6 +36,9 @@ struct Cli {
     /// Send audit log lines to this datagram socket instead of /dev/log (chroots, tests)
     #[arg(long, global = true, value_name = "PATH", hide = true)]
     log_socket: Option<PathBuf>,
+    /// Where the PAM service files are, for checking `[services.NAME]` names (tests)
+    #[arg(long, global = true, value_name = "DIR", hide = true, default_value = "/etc/pam.d")]
+    pam_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -177,6 +181,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
     let config = Config::load(&path).map_err(|e| CliError(format!("{e}")))?;
+    warn_about(&config, &cli.pam_dir);
     let ctx = Context { config, now: crate::time::wall_clock(), log_socket: cli.log_socket };
     match cli.command {
         Command::Enroll(a) => enroll::run(&ctx, a),
@@ -188,6 +193,20 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),
     }
+}
+
+/// Prints the config's dangerous or ineffective settings on stderr; the command goes on.
+fn warn_about(config: &Config, pam_dir: &Path) {
+    let services = pam_services(pam_dir);
+    for w in config_warnings::warnings(config, pam_dir, services.as_deref()) {
+        eprintln!("{}", config_warnings::render(&w));
+    }
+}
+
+/// The PAM service names: the file names in `dir`, or `None` when it cannot be listed.
+fn pam_services(dir: &Path) -> Option<Vec<String>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
 }
 
 /// The admin command's entry point.
