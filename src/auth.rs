@@ -66,8 +66,8 @@ pub trait Conversation {
 /// Handing a message to the mail system.
 pub trait Mailer {
     /// Delivers `message` (a complete RFC 5322 message) with `[email] command`;
-    /// the error says what went wrong, for the log (it never contains the message).
-    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String>;
+    /// the error says what went wrong, for the log (the code already redacted).
+    fn send(&mut self, cfg: &EmailConfig, message: &mail::Message) -> Result<(), String>;
 }
 
 /// The facts of one authentication request.
@@ -225,7 +225,7 @@ impl Login<'_> {
         let secret = TotpSecret::generate()?;
         let uri = totp::otpauth_uri(&secret, &cfg.issuer, user, &cfg.totp);
         let picture = qr::terminal(&uri)?;
-        let shown = user::displayable(user);
+        let shown = user::for_terminal(user);
         let mut texts = vec![
             format!(
                 "Two-step verification is required for this account. Set it up now:\n\
@@ -447,9 +447,7 @@ impl Login<'_> {
             }
             Reserve::Send => {}
         }
-        if let Err(why) = self.mailer.send(&cfg.email, message.as_bytes()) {
-            // The command's output may echo the message: the code never reaches the log.
-            let why = why.replace(code.as_str(), "[code]");
+        if let Err(why) = self.mailer.send(&cfg.email, &message) {
             // Take the reservation back: the code never left, and the user may ask
             // again as soon as the mail system works.
             tally.update(user, |t| {

@@ -85,7 +85,7 @@ pub fn from_file_name(name: &str) -> Option<String> {
 
 /// A user name made safe for one log field or one line of terminal output:
 /// anything but printable ASCII other than space, `"` and `\\` is written as `\xNN`.
-pub fn printable(user: &str) -> String {
+pub fn for_log_field(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for &b in user.as_bytes() {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
@@ -100,7 +100,7 @@ pub fn printable(user: &str) -> String {
 /// A user name for people to read (terminal output, conversation text): letters
 /// of any script stay as they are (`élodie`), control and bidirectional-override
 /// characters are written as `\u{…}` so a name cannot rewrite the screen.
-pub fn displayable(user: &str) -> String {
+pub fn for_terminal(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for c in user.chars() {
         let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
@@ -167,17 +167,17 @@ mod tests {
     }
 
     #[test]
-    fn displayable_keeps_letters_and_escapes_control_characters() {
-        assert_eq!(displayable("élodie"), "élodie");
-        assert_eq!(displayable("DOMAIN\\bob"), "DOMAIN\\bob");
-        assert_eq!(displayable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
-        assert_eq!(displayable("x\u{202e}y"), "x\\u{202e}y");
+    fn for_terminal_keeps_letters_and_escapes_control_characters() {
+        assert_eq!(for_terminal("élodie"), "élodie");
+        assert_eq!(for_terminal("DOMAIN\\bob"), "DOMAIN\\bob");
+        assert_eq!(for_terminal("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(for_terminal("x\u{202e}y"), "x\\u{202e}y");
     }
 
     #[test]
-    fn printable_escapes_control_and_separator_bytes() {
-        assert_eq!(printable("alice"), "alice");
-        assert_eq!(printable("a b=c\n"), "a\\x20b\\x3dc\\x0a");
+    fn for_log_field_escapes_control_and_separator_bytes() {
+        assert_eq!(for_log_field("alice"), "alice");
+        assert_eq!(for_log_field("a b=c\n"), "a\\x20b\\x3dc\\x0a");
     }
 }
 
@@ -199,13 +199,13 @@ impl Accounts for Nss {
     fn uid(&self, user: &str) -> Result<Option<u32>, String> {
         match nix::unistd::User::from_name(user) {
             Ok(u) => Ok(u.map(|u| u.uid.as_raw())),
-            Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
+            Err(e) => Err(format!("cannot look up user {}: {e}", for_log_field(user))),
         }
     }
 
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
         use nix::unistd::{Group, User, getgrouplist};
-        let who = printable(user);
+        let who = for_log_field(user);
         let pw = match User::from_name(user) {
             Ok(Some(pw)) => pw,
             Ok(None) => return Ok(None),

@@ -113,7 +113,7 @@ pub fn check_user_arg(user: &str) -> Result<(), CliError> {
     if user.chars().any(char::is_control) {
         return Err(CliError(format!(
             "the user name \"{}\" contains control characters; check the name",
-            crate::user::printable(user)
+            crate::user::for_log_field(user)
         )));
     }
     if user.contains('/') || user.starts_with('.') {
