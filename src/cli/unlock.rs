@@ -26,9 +26,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     })?;
     ctx.audit("unlock", &args.user);
     if was_locked {
-        println!("Unlocked {}; their failed attempts were cleared.", args.user);
+        say!("Unlocked {}; their failed attempts were cleared.", args.user);
     } else {
-        println!("{} was not locked; their failed attempts were cleared.", args.user);
+        say!("{} was not locked; their failed attempts were cleared.", args.user);
     }
     Ok(())
 }
