@@ -5,7 +5,7 @@
 //! fix it), 2 usage error (clap). Every change is also one syslog line
 //! (authpriv, ident `twostep`) so that admins can audit who changed what.
 //!
-//! Everything printed goes through [`say!`] (stdout), [`say_json`] or the error
+//! Everything printed goes through `say!` (stdout), [`say_json`] or the error
 //! line in [`main`] (stderr), which escape what could drive the terminal
 //! ([`crate::user::for_terminal`]): user names decoded from file names, file
 //! contents, addresses and paths cannot send escape sequences to root's terminal.
