@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::config::{Config, LockoutConfig, PolicyConfig};
-use crate::user::displayable;
+use crate::user::for_terminal;
 
 /// Codes a day the default lockout lets one attacker try (5 per 30 minutes).
 pub const DEFAULT_GUESSES_PER_DAY: u64 = 240;
@@ -73,7 +73,7 @@ pub fn warnings(cfg: &Config, pam_dir: &Path, pam_services: Option<&[String]>) -
     out.extend(base.iter().map(|w| format!("[policy] {w}")));
     for (name, policy) in &cfg.services {
         // A service table inherits [policy]; repeat only what it changes.
-        let shown = displayable(name);
+        let shown = for_terminal(name);
         out.extend(
             policy_issues(policy).into_iter().filter(|w| !base.contains(w)).map(|w| format!("[services.{shown}] {w}")),
         );
@@ -88,7 +88,7 @@ pub fn warnings(cfg: &Config, pam_dir: &Path, pam_services: Option<&[String]>) -
             )),
             Some(names) => {
                 for name in cfg.services.keys().filter(|n| !names.contains(n)) {
-                    let shown = displayable(name);
+                    let shown = for_terminal(name);
                     out.push(format!(
                         "[services.{shown}]: there is no PAM service {shown} (no file {dir}/{shown}), so the \
                          table likely applies to no login. Check the name against the files in {dir}."

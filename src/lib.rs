@@ -6,7 +6,8 @@
 //!
 //! Which file owns what:
 //! - [`pam`] (`src/pam/`): the only code that knows libpam: entry points,
-//!   conversation, items, the outcome → PAM code mapping.
+//!   conversation, items, the outcome → PAM code mapping, and the host-process
+//!   guards around the mail command (SIGCHLD; the child's clean start, `child.rs`).
 //! - [`auth`]: one login start to finish, against traits (conversation, log, accounts).
 //! - [`policy`]: pure decisions on plain data: who must use a second factor
 //!   (required/exempt groups, per service), grace logins, the lockout gate.

@@ -2,7 +2,7 @@
 //! sent to syslog (facility authpriv, ident `pam_twostep` or `twostep`).
 //!
 //! Lines look like `user=alice service=sshd rhost=192.0.2.7 result=success method=totp`;
-//! values are escaped with [`crate::user::printable`] so a hostile user name
+//! values are escaped with [`crate::user::for_log_field`] so a hostile user name
 //! cannot forge fields or lines. Codes and secrets are never passed here.
 //! If no syslog socket exists, logging silently does nothing: a missing
 //! syslog daemon must not break logins (and we never fall back to the console).
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
-use crate::user::printable;
+use crate::user::for_log_field;
 
 /// Syslog severities we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl Line {
         if value.is_empty() {
             self.0.push('-');
         } else {
-            self.0.push_str(&printable(value));
+            self.0.push_str(&for_log_field(value));
         }
         self
     }

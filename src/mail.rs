@@ -4,11 +4,15 @@
 //! The command runs with the fixed argv from the config (no shell), a cleared
 //! environment (only a fixed `PATH`), the message on stdin (an in-memory file,
 //! so writing it can neither block nor raise SIGPIPE) and stdout+stderr on one
-//! pipe of which only the first [`MAX_OUTPUT`] bytes are kept, for the syslog
-//! reason. It runs in its own process group; after `[email] timeout` seconds
-//! the whole group is killed with SIGKILL and the child reaped. A grandchild
-//! that keeps the pipe open (a daemonizing MTA) never makes us wait: once the
-//! child itself has exited we stop reading.
+//! pipe whose start is kept for the syslog reason: the code is redacted from it
+//! here, before it is cut to [`MAX_OUTPUT`] bytes, and a code cut in half at
+//! the end loses its digits too ([`SendError`] only ever holds redacted text).
+//! The caller's `setup` hook puts the child in a process group of its own (the
+//! PAM glue also resets what the host process handed down: ids, limits, umask,
+//! signals, session, descriptors; see `src/pam/child.rs`); after `[email]
+//! timeout` seconds the whole group is killed with SIGKILL and the child
+//! reaped. A grandchild that keeps the pipe open (a daemonizing MTA) never
+//! makes us wait: once the child itself has exited we stop reading.
 //!
 //! When to send and what to record is [`crate::auth`]'s job; the code rules
 //! are in [`crate::email`].
@@ -31,8 +35,13 @@ use crate::email::describe_duration;
 
 /// `PATH`, the only environment variable the mail command gets.
 pub const MAIL_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
-/// Bytes of the command's output kept for the log.
+/// Bytes of the command's output kept for the log (after redaction and folding).
 pub const MAX_OUTPUT: usize = 1024;
+/// Bytes of the command's output read (more than is kept, so that a code around
+/// the [`MAX_OUTPUT`] boundary is seen whole and redacted before the cut).
+const READ_OUTPUT: usize = 4 * MAX_OUTPUT;
+/// What replaces the code in the command's output.
+pub const REDACTED: &str = "[code]";
 
 /// What one email needs besides the configuration. Its `Debug` leaves the code out.
 #[derive(Clone, Copy)]
@@ -81,19 +90,43 @@ fn body_safe(user: &str) -> String {
     out
 }
 
+/// A composed message and the code in it (so that the runner can keep the code
+/// out of what the mail command prints). Its `Debug` shows neither.
+pub struct Message {
+    text: Zeroizing<String>,
+    code: Zeroizing<String>,
+}
+
+impl Message {
+    /// The complete message, as the mail command gets it on stdin.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message").field("len", &self.text.len()).finish_non_exhaustive()
+    }
+}
+
 /// Handing a message to the mail system (the login flow talks to this trait;
 /// [`Sendmail`] is the real one, wrapped by the PAM glue for the host process).
 pub trait Mailer {
     /// Delivers `message` (a complete RFC 5322 message) with `[email] command`;
-    /// the error says what went wrong, for the log (it never contains the message).
-    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String>;
+    /// the error says what went wrong, for the log (the code already redacted).
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String>;
 }
 
 /// The complete message (LF line ends, as sendmail-compatible commands expect on stdin).
 ///
 /// Header values are the configured `from` (checked by the config), the validated
 /// address, a sanitized host name and fixed text: nothing a user controls reaches a header.
-pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Zeroizing<String>, String> {
+pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, String> {
     let date = chrono::DateTime::from_timestamp(letter.now as i64, 0)
         .ok_or_else(|| "the clock is out of range".to_string())?
         .to_rfc2822();
@@ -135,7 +168,7 @@ pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Zeroizing<Strin
             code = letter.code,
         ),
     );
-    Ok(m)
+    Ok(Message { text: m, code: Zeroizing::new(letter.code.to_string()) })
 }
 
 /// Why the mail command did not deliver the message.
@@ -145,7 +178,7 @@ pub enum SendError {
     Missing(String),
     /// The program could not be started.
     Spawn(String, io::Error),
-    /// The program ran and failed.
+    /// The program ran and failed; `output` is its start, code redacted, one line.
     Failed { program: String, status: ExitStatus, output: String },
     /// The program did not finish in time and was killed.
     TimedOut { program: String, secs: u64 },
@@ -182,18 +215,36 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
-/// The real [`Mailer`]: runs `[email] command`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Sendmail;
+/// The real [`Mailer`]: runs `[email] command`, prepared by `setup` (see [`run`]).
+pub struct Sendmail<'a> {
+    pub setup: &'a dyn Fn(&mut Command),
+}
 
-impl Mailer for Sendmail {
-    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String> {
-        run(&cfg.command, Duration::from_secs(cfg.timeout), message).map_err(|e| e.to_string())
+impl Mailer for Sendmail<'_> {
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String> {
+        run(&cfg.command, Duration::from_secs(cfg.timeout), message.as_bytes(), &message.code, self.setup)
+            .map_err(|e| e.to_string())
     }
 }
 
+/// The least a `setup` hook does: a process group of its own, so that a timeout
+/// kills whatever the command started too.
+pub fn own_process_group(cmd: &mut Command) {
+    cmd.process_group(0);
+}
+
 /// Runs `argv` with `stdin` as its standard input; success is exit status 0 within `timeout`.
-pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendError> {
+///
+/// `setup` gets the command with argv, environment, directory and stdio set, and
+/// must put the child in a new process group ([`own_process_group`], or a new
+/// session). `secret` (the code; may be empty) never appears in the error.
+pub fn run(
+    argv: &[String],
+    timeout: Duration,
+    stdin: &[u8],
+    secret: &str,
+    setup: &dyn Fn(&mut Command),
+) -> Result<(), SendError> {
     let program = argv.first().cloned().unwrap_or_default();
     let input = memory_file(stdin).map_err(|e| SendError::Io("prepare the message", e))?;
     let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -207,9 +258,8 @@ pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendE
         .current_dir("/")
         .stdin(Stdio::from(input))
         .stdout(Stdio::from(writer))
-        .stderr(Stdio::from(writer2))
-        // Its own process group, so that a timeout kills whatever it started too.
-        .process_group(0);
+        .stderr(Stdio::from(writer2));
+    setup(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SendError::Missing(program)),
@@ -219,7 +269,7 @@ pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendE
     drop(cmd);
 
     let deadline = Instant::now() + timeout;
-    let mut output = Vec::new();
+    let mut output = Captured::default();
     let mut eof = false;
     let status = loop {
         match child.try_wait() {
@@ -251,13 +301,20 @@ pub fn run(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendE
     if status.success() {
         Ok(())
     } else {
-        Err(SendError::Failed { program, status, output: printable_output(&output) })
+        Err(SendError::Failed { program, status, output: output_for_log(&output.bytes, output.cut, secret) })
     }
+}
+
+/// The start of the command's output; `cut` when more came than was kept.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    cut: bool,
 }
 
 /// Waits up to `wait` for output and reads one chunk; returns true at end of file
 /// (or on a read error, which ends reading just the same).
-fn read_some(reader: &mut std::fs::File, output: &mut Vec<u8>, wait: Duration) -> bool {
+fn read_some(reader: &mut std::fs::File, output: &mut Captured, wait: Duration) -> bool {
     let ready = {
         let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
         let ms = PollTimeout::from(wait.as_millis().min(1000) as u16);
@@ -275,8 +332,9 @@ fn read_some(reader: &mut std::fs::File, output: &mut Vec<u8>, wait: Duration) -
     match reader.read(&mut buf) {
         Ok(0) => true,
         Ok(n) => {
-            let room = MAX_OUTPUT.saturating_sub(output.len());
-            output.extend_from_slice(&buf[..n.min(room)]);
+            let room = READ_OUTPUT.saturating_sub(output.bytes.len());
+            output.bytes.extend_from_slice(&buf[..n.min(room)]);
+            output.cut |= n > room;
             false
         }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
@@ -302,11 +360,28 @@ fn memory_file(bytes: &[u8]) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
-/// The command's output as one log-safe line (whitespace runs folded).
-fn printable_output(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let folded: Vec<&str> = text.split_whitespace().collect();
-    folded.join(" ")
+/// The command's output as one line for the log: `secret` replaced by
+/// [`REDACTED`] first, whitespace runs folded, then at most [`MAX_OUTPUT`] bytes.
+/// Where the text was cut (`cut`: by the reader, or here), a tail that is the
+/// start of `secret` is dropped as well, so no prefix of a code survives.
+fn output_for_log(bytes: &[u8], mut cut: bool, secret: &str) -> String {
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    if !secret.is_empty() {
+        text = text.replace(secret, REDACTED);
+    }
+    let mut line = text.split_whitespace().collect::<Vec<&str>>().join(" ");
+    if line.len() > MAX_OUTPUT {
+        let mut end = MAX_OUTPUT;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        cut = true;
+    }
+    let prefix = if cut { (1..secret.len()).rev().find(|&k| line.ends_with(&secret[..k])).unwrap_or(0) } else { 0 };
+    line.truncate(line.len() - prefix);
+    line.truncate(line.trim_end().len());
+    line
 }
 
 #[cfg(test)]
@@ -328,6 +403,11 @@ mod tests {
         vec!["/bin/sh".into(), "-c".into(), script.into()]
     }
 
+    /// [`run`] with no code to hide and only a process group of its own.
+    fn run_plain(argv: &[String], timeout: Duration, stdin: &[u8]) -> Result<(), SendError> {
+        run(argv, timeout, stdin, "", &own_process_group)
+    }
+
     #[test]
     fn the_message_has_the_headers_and_names_host_user_code_and_validity() {
         let letter = Letter {
@@ -338,6 +418,7 @@ mod tests {
             now: 1_700_000_000,
         };
         let m = compose(&cfg(), &letter).unwrap();
+        let m = m.text();
         let (head, body) = m.split_once("\n\n").unwrap();
         let headers: Vec<&str> = head.lines().collect();
         assert_eq!(headers[0], "From: twostep@district.org");
@@ -350,7 +431,7 @@ mod tests {
         assert!(body.contains("    042917\n") && body.contains("valid for 10 minutes"), "{body}");
         assert!(!head.contains("042917"), "the code is in the body only");
         let other = compose(&cfg(), &letter).unwrap();
-        assert_ne!(m.lines().nth(4), other.lines().nth(4), "Message-IDs are unique");
+        assert_ne!(m.lines().nth(4), other.text().lines().nth(4), "Message-IDs are unique");
     }
 
     #[test]
@@ -363,6 +444,7 @@ mod tests {
             now: 0,
         };
         let m = compose(&cfg(), &letter).unwrap();
+        let m = m.text();
         let (head, body) = m.split_once("\n\n").unwrap();
         assert!(!head.lines().any(|l| l.starts_with("Bcc")) && !head.contains('\r'), "{head}");
         assert_eq!(head.lines().count(), 9, "{head}");
@@ -379,7 +461,7 @@ mod tests {
         let script = format!("cat > {0}.msg; env > {0}.env; echo \"$@\" > {0}.args", out.display());
         let mut argv = sh(&script);
         argv.extend(["x".into(), "-t".into(), "-i".into()]);
-        run(&argv, Duration::from_secs(5), b"To: a@b.c\n\nhello\n").unwrap();
+        run_plain(&argv, Duration::from_secs(5), b"To: a@b.c\n\nhello\n").unwrap();
         assert_eq!(std::fs::read_to_string(out.with_extension("msg")).unwrap(), "To: a@b.c\n\nhello\n");
         let env = std::fs::read_to_string(out.with_extension("env")).unwrap();
         let names: Vec<&str> = env.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
@@ -390,21 +472,57 @@ mod tests {
 
     #[test]
     fn a_failing_command_reports_its_status_and_output() {
-        let e = run(&sh("echo 'relay access denied' >&2; exit 75"), Duration::from_secs(5), b"").unwrap_err();
+        let e = run_plain(&sh("echo 'relay access denied' >&2; exit 75"), Duration::from_secs(5), b"").unwrap_err();
         let text = e.to_string();
         assert!(text.contains("exit status 75") && text.contains("relay access denied"), "{text}");
     }
 
     #[test]
     fn output_kept_for_the_log_is_bounded() {
-        let e = run(&sh("head -c 100000 /dev/zero | tr '\\0' x; exit 1"), Duration::from_secs(5), b"").unwrap_err();
+        let e =
+            run_plain(&sh("head -c 100000 /dev/zero | tr '\\0' x; exit 1"), Duration::from_secs(5), b"").unwrap_err();
         let SendError::Failed { output, .. } = e else { panic!("{e}") };
         assert_eq!(output.len(), MAX_OUTPUT);
     }
 
     #[test]
+    fn the_code_is_redacted_before_the_output_is_cut_even_across_the_boundary() {
+        let code = "042917";
+        // Every position of the code around the MAX_OUTPUT cut, whole or split by it.
+        for start in MAX_OUTPUT - 8..MAX_OUTPUT + 2 {
+            let text = format!("{}{code} tail", "x".repeat(start));
+            let line = output_for_log(text.as_bytes(), false, code);
+            assert!(line.len() <= MAX_OUTPUT, "{start}: {}", line.len());
+            assert!(!line.contains(code), "{start}");
+            for k in 1..code.len() {
+                assert!(!line.ends_with(&code[..k]), "{start}: a prefix of the code survived: {line:?}");
+            }
+        }
+        // Cut by the reader (more output than is read): the prefix goes too.
+        assert_eq!(output_for_log(b"code is: 0429", true, code), "code is:");
+        assert_eq!(output_for_log(b"code is: 0429", false, code), "code is: 0429", "not cut: no code there");
+        assert_eq!(output_for_log(b"a 042917\n\n b 042917", false, code), "a [code] b [code]");
+        assert_eq!(output_for_log(b"exit 1", true, ""), "exit 1");
+    }
+
+    #[test]
+    fn a_command_that_echoes_the_message_gets_its_code_redacted_in_the_error() {
+        let code = "042917";
+        // 1020 bytes, then the code (on stdin): the cut at MAX_OUTPUT falls inside it.
+        let echo = sh("head -c 1020 /dev/zero | tr '\\0' x; cat; exit 1");
+        let e = run(&echo, Duration::from_secs(5), code.as_bytes(), code, &own_process_group).unwrap_err();
+        let SendError::Failed { output, .. } = &e else { panic!("{e}") };
+        assert!(output.len() <= MAX_OUTPUT && output.starts_with("xxx"), "{e}");
+        assert!(!output.contains("04") && !output.ends_with(|c: char| c.is_ascii_digit()), "{output}");
+        // Cut by the reader inside the code (the spaces fold away): nothing of it either.
+        let echo = sh(&format!("head -c {} /dev/zero | tr '\\0' ' '; cat; exit 1", READ_OUTPUT - 2));
+        let e = run(&echo, Duration::from_secs(5), code.as_bytes(), code, &own_process_group).unwrap_err();
+        assert!(!e.to_string().contains("04"), "{e}");
+    }
+
+    #[test]
     fn a_missing_command_is_named() {
-        let e = run(&["/nonexistent/sendmail".to_string()], Duration::from_secs(5), b"").unwrap_err();
+        let e = run_plain(&["/nonexistent/sendmail".to_string()], Duration::from_secs(5), b"").unwrap_err();
         assert!(matches!(e, SendError::Missing(_)));
         assert!(e.to_string().contains("/nonexistent/sendmail does not exist"), "{e}");
     }
@@ -416,7 +534,7 @@ mod tests {
         // The grandchild keeps the output pipe open and would outlive a plain kill of the child.
         let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
         let started = Instant::now();
-        let e = run(&sh(&script), Duration::from_secs(1), b"").unwrap_err();
+        let e = run_plain(&sh(&script), Duration::from_secs(1), b"").unwrap_err();
         assert!(matches!(e, SendError::TimedOut { secs: 1, .. }), "{e}");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
@@ -439,7 +557,8 @@ mod tests {
         let pidfile = dir.path().join("grandchild");
         let started = Instant::now();
         // The child exits at once; its background grandchild keeps stdout open for 30 s.
-        run(&sh(&format!("sleep 30 & echo $! > {}; exit 0", pidfile.display())), Duration::from_secs(10), b"").unwrap();
+        run_plain(&sh(&format!("sleep 30 & echo $! > {}; exit 0", pidfile.display())), Duration::from_secs(10), b"")
+            .unwrap();
         let elapsed = started.elapsed();
         let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);

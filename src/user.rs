@@ -98,9 +98,9 @@ pub fn from_file_name(name: &str) -> Option<String> {
     (!user.is_empty()).then_some(user)
 }
 
-/// A user name made safe for one log field or one line of terminal output:
-/// anything but printable ASCII other than space, `"` and `\\` is written as `\xNN`.
-pub fn printable(user: &str) -> String {
+/// A user name (or any value) made safe for one `key=value` field of a log line:
+/// anything but printable ASCII other than space, `"`, `\\` and `=` is written as `\xNN`.
+pub fn for_log_field(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for &b in user.as_bytes() {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
@@ -112,20 +112,34 @@ pub fn printable(user: &str) -> String {
     out
 }
 
-/// A user name for people to read (terminal output, conversation text): letters
-/// of any script stay as they are (`élodie`), control and bidirectional-override
-/// characters are written as `\u{…}` so a name cannot rewrite the screen.
-pub fn displayable(user: &str) -> String {
-    let mut out = String::with_capacity(user.len());
-    for c in user.chars() {
-        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+/// Text for people to read on a terminal (CLI output, conversation text):
+/// letters of any script stay as they are (`élodie`), characters that could
+/// move the cursor, rewrite the screen or reorder the line ([`unsafe_on_terminal`])
+/// are written as `\u{…}`. For user names, file contents, addresses, paths.
+pub fn for_terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_for_terminal(&mut out, text);
+    out
+}
+
+/// [`for_terminal`] appended to `out` (which may be a zeroizing buffer).
+pub fn push_for_terminal(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if unsafe_on_terminal(c) {
+            // Writing into a String cannot fail.
+            let _ = fmt::Write::write_fmt(out, format_args!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
-    out
+}
+
+/// Control characters (C0 with ESC and BEL, DEL, C1 with CSI) and the invisible
+/// characters that reorder or break a line: bidirectional marks, embeddings,
+/// overrides and isolates, and the Unicode line and paragraph separators.
+pub fn unsafe_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -186,11 +200,13 @@ mod tests {
     }
 
     #[test]
-    fn displayable_keeps_letters_and_escapes_control_characters() {
-        assert_eq!(displayable("élodie"), "élodie");
-        assert_eq!(displayable("DOMAIN\\bob"), "DOMAIN\\bob");
-        assert_eq!(displayable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
-        assert_eq!(displayable("x\u{202e}y"), "x\\u{202e}y");
+    fn for_terminal_keeps_letters_and_escapes_control_characters() {
+        assert_eq!(for_terminal("élodie"), "élodie");
+        assert_eq!(for_terminal("DOMAIN\\bob"), "DOMAIN\\bob");
+        assert_eq!(for_terminal("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(for_terminal("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(for_terminal("\x07\x7f\u{9b}\u{2028}\u{2067}"), "\\u{7}\\u{7f}\\u{9b}\\u{2028}\\u{2067}");
+        assert_eq!(for_terminal(&for_terminal("a\x1b]0;t\x07")), for_terminal("a\x1b]0;t\x07"), "idempotent");
     }
 
     /// NSS on plain data: `ALICE` is the account `alice`, `ghost` is unknown, `broken` fails.
@@ -221,9 +237,9 @@ mod tests {
     }
 
     #[test]
-    fn printable_escapes_control_and_separator_bytes() {
-        assert_eq!(printable("alice"), "alice");
-        assert_eq!(printable("a b=c\n"), "a\\x20b\\x3dc\\x0a");
+    fn for_log_field_escapes_control_and_separator_bytes() {
+        assert_eq!(for_log_field("alice"), "alice");
+        assert_eq!(for_log_field("a b=c\n"), "a\\x20b\\x3dc\\x0a");
     }
 }
 
@@ -265,7 +281,7 @@ fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, String> {
     match nix::unistd::User::from_name(user) {
         Ok(u) => Ok(u),
         Err(Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
-        Err(e) => Err(format!("cannot look up user {}: {e}", printable(user))),
+        Err(e) => Err(format!("cannot look up user {}: {e}", for_log_field(user))),
     }
 }
 
@@ -280,7 +296,7 @@ impl Accounts for Nss {
 
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
         use nix::unistd::{Group, getgrouplist};
-        let who = printable(user);
+        let who = for_log_field(user);
         let Some(pw) = passwd_entry(user)? else {
             return Ok(None);
         };

@@ -422,3 +422,81 @@ fn a_config_with_safe_settings_prints_no_warning() {
     ok(&out);
     assert_eq!(stderr(&out), "", "no warnings");
 }
+
+/// Nothing in `out` can drive a terminal: no control character but the newline
+/// (ESC, BEL, DEL, C1 such as CSI) and no bidirectional override or isolate.
+fn assert_terminal_safe(out: &Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|&c| {
+                (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        assert!(bad.is_empty(), "{name} carries {bad:?}: {text:?}");
+    }
+}
+
+/// User names that rewrite the screen, set the window title, or reverse the line.
+const HOSTILE_NAMES: [&str; 3] = ["eve\x1b[2J\x1b[H", "mallory\x1b]0;owned\x07", "trudy\u{9b}31m\u{202e}nimda"];
+
+#[test]
+fn list_and_status_escape_user_names_decoded_from_file_names() {
+    let env = Env::new("");
+    for name in HOSTILE_NAMES {
+        // Files as a login or an earlier tool could have left them: names decode to these bytes.
+        env.enroll_with(name, Some(SECRET), Some("x@district.org"));
+        pam_twostep::tally::TallyStore::open(&env.tally).unwrap().update(name, |t| t.grace_used = 1).unwrap();
+    }
+    let list = env.twostep(&["list"]);
+    assert_terminal_safe(&list);
+    let table = ok(&list);
+    assert!(table.contains("eve\\u{1b}[2J\\u{1b}[H") && table.contains("mallory\\u{1b}]0;owned\\u{7}"), "{table}");
+    assert!(table.contains("trudy\\u{9b}31m\\u{202e}nimda"), "{table}");
+
+    let as_json = env.twostep(&["list", "--json"]);
+    assert_terminal_safe(&as_json);
+    let users: Vec<String> =
+        json(&as_json).as_array().unwrap().iter().map(|u| u["user"].as_str().unwrap().into()).collect();
+    let mut want: Vec<String> = HOSTILE_NAMES.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(users, want, "JSON keeps the exact names, escaped the JSON way");
+
+    // status takes a name from the command line: control characters are refused, a bidi override is shown escaped.
+    env.enroll("x\u{202e}y");
+    for args in [vec!["status", "x\u{202e}y"], vec!["status", "x\u{202e}y", "--json"], vec!["status", HOSTILE_NAMES[0]]]
+    {
+        assert_terminal_safe(&env.twostep(&args));
+    }
+    assert!(ok(&env.twostep(&["status", "x\u{202e}y"])).contains("x\\u{202e}y"));
+    assert!(fails(&env.twostep(&["status", HOSTILE_NAMES[1]])).contains("mallory\\u{1b}]0;owned\\u{7}"));
+}
+
+#[test]
+fn a_google_authenticator_file_cannot_send_escape_sequences_to_roots_terminal() {
+    let env = Env::new("");
+    let file = ga_path(&env, "ga\x1b[31m");
+    std::fs::write(
+        &file,
+        format!(
+            "{SECRET}\n\" TOTP_AUTH\n\" WINDOW_SIZE 9\x1b[2J\x1b]0;owned\x07\n\" TIME_SKEW \u{202e}5\n\" RATE_LIMIT 3\x1b[H 30\n"
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = env.twostep(&["enroll", "alice", "--from-google-authenticator", path]);
+    assert_terminal_safe(&out);
+    let text = ok(&out);
+    assert!(text.contains("WINDOW_SIZE 9\\u{1b}[2J\\u{1b}]0;owned\\u{7} is not carried over"), "{text}");
+    assert!(text.contains("TIME_SKEW \\u{202e}5") && text.contains("ga\\u{1b}[31m"), "{text}");
+    let out = env.twostep(&["enroll", "alice", "--force", "--json", "--from-google-authenticator", path]);
+    assert_terminal_safe(&out);
+    assert!(json(&out)["notes"].to_string().contains("WINDOW_SIZE 9\\\\u{1b}"), "notes are escaped text");
+
+    // In an error message too.
+    std::fs::write(&file, format!("{SECRET}\n\" TOTP_AUTH\n\" STEP_SIZE 3\x1b[2J\n")).unwrap();
+    let out = env.twostep(&["enroll", "bob", "--from-google-authenticator", path]);
+    assert_terminal_safe(&out);
+    assert!(fails(&out).contains("STEP_SIZE \"3\\u{1b}[2J\" is not a number"), "{}", stderr(&out));
+}

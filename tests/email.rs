@@ -549,3 +549,84 @@ fn a_failing_mail_command_that_echoes_the_message_does_not_put_the_code_in_the_l
     let line = logs.iter().find(|l| l.contains("result=mail_failed")).unwrap_or_else(|| panic!("{logs:?}"));
     assert!(line.contains("Your verification code is: [code] Enter it"), "{line}");
 }
+
+/// Run by the test below in front of pamdrive: sets up what a hostile caller of
+/// a setuid host (`su`) hands down, then execs `setpriv` (real uid and gid
+/// nobody, effective root, supplementary group `users`, like su) → pamdrive.
+const HOSTILE_CALLER: &str = r#"
+import fcntl, os, resource, signal, sys, termios
+marker = os.open(sys.argv[1], os.O_RDONLY)
+os.dup2(marker, 7)    # dup2 makes inheritable (no close-on-exec) descriptors
+os.dup2(marker, 900)  # above the lowered descriptor limit
+os.close(marker)
+_, tty = os.openpty()
+os.setsid()
+fcntl.ioctl(tty, termios.TIOCSCTTY, 0)  # a controlling terminal the caller owns
+# Lowered hard limits only where root may raise them again (CAP_SYS_RESOURCE; not in every container).
+fsize_hard, nofile_hard = (4096, 64) if os.environ["CAN_RAISE"] == "1" else (-1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, fsize_hard))
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, nofile_hard))
+resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+os.umask(0)
+os.nice(5)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGRTMIN + 2):
+    signal.signal(s, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGALRM})
+setpriv = ["/usr/bin/setpriv", "--ruid=65534", "--euid=0", "--rgid=65534", "--egid=0", "--groups=100"]
+os.execv(setpriv[0], setpriv + sys.argv[2:])
+"#;
+
+#[test]
+fn the_mail_command_starts_clean_of_what_a_setuid_hosts_caller_chose() {
+    let env = Env::new("");
+    let report = env.path().join("report");
+    let marker = env.path().join("inherited-marker");
+    std::fs::write(&marker, "").unwrap();
+    // Whatever the mail command got, one line each; /proc/$$/status is read with
+    // builtins only, as dash blocks signals around a fork.
+    let probe = format!(
+        "exec > {} 2>&1; id -ru; id -rg; umask; ulimit -f; ulimit -n; ulimit -Hn; ulimit -c; \
+         while read -r k v; do case $k in Groups:|SigBlk:|SigIgn:) echo $k $v;; esac; done < /proc/$$/status; cut -d' ' -f1,6,7,19 /proc/$$/stat; \
+         ls -l /proc/$$/fd",
+        report.display()
+    );
+    env.write_config(&format!("[email]\ncommand = [\"/bin/sh\", \"-c\", {probe:?}]\n"));
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap().trim();
+    let can_raise = u64::from_str_radix(caps, 16).unwrap() & (1 << 24) != 0; // CAP_SYS_RESOURCE
+    let child = Command::new("/usr/bin/python3")
+        .args(["-c", HOSTILE_CALLER])
+        .env("CAN_RAISE", if can_raise { "1" } else { "0" })
+        .arg(&marker)
+        .arg(pamdrive_bin())
+        .args(["--confdir", env.confdir.to_str().unwrap(), "--service", SERVICE, "--user", "jane"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = Session::of(child);
+    s.prompt(WITH_EMAIL);
+    s.answer("email");
+    let sent = s.next();
+    assert!(sent.text.starts_with("A verification code was sent to "), "{sent:?}\n{:?}", env.log_lines());
+    s.prompt(PLAIN);
+    drop(s.finish());
+
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let fields = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(&lines[..7], ["0", "0", "0077", "unlimited", "1024", "4096", "0"], "uids, umask, limits: {text}");
+    assert_eq!(fields(lines[7]), ["Groups:"], "no supplementary groups: {text}");
+    assert_eq!(fields(lines[8]), ["SigBlk:", "0000000000000000"], "no blocked signals: {text}");
+    assert_eq!(fields(lines[9]), ["SigIgn:", "0000000000000000"], "no ignored signals: {text}");
+    let stat = fields(lines[10]);
+    assert_eq!(stat[0], stat[1], "a session of its own: {text}");
+    assert_eq!(stat[2..], ["0", "0"], "no controlling terminal, nice 0: {text}");
+    let fds = &lines[12..];
+    assert!(!text.contains("inherited-marker"), "inherited descriptors are closed: {text}");
+    assert!(!fds.iter().any(|l| l.contains(" 7 -> ") || l.contains(" 900 -> ")), "{text}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "umask 077 applied to what the command creates");
+}

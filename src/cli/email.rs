@@ -50,19 +50,19 @@ fn set(
     };
     store.save(user, &record)?;
     ctx.audit("email_set", user);
-    println!("Codes for {user} will be sent to {address}.");
+    say!("Codes for {user} will be sent to {address}.");
     if record.secret.is_none() {
-        println!("{user} has no authenticator app enrolled: they get a code by email at each login.");
+        say!("{user} has no authenticator app enrolled: they get a code by email at each login.");
     }
     if !record.enabled {
-        println!("Note: two-step verification is disabled for {user}; twostep enable {user} turns it back on.");
+        say!("Note: two-step verification is disabled for {user}; twostep enable {user} turns it back on.");
     }
     Ok(())
 }
 
 fn clear(ctx: &Context, store: &crate::store::Store, user: &str, existing: Option<UserRecord>) -> Result<(), CliError> {
     let Some(record) = existing.filter(|r| r.email.is_some()) else {
-        println!("{user} has no email address on file; nothing to clear.");
+        say!("{user} has no email address on file; nothing to clear.");
         return Ok(());
     };
     if record.secret.is_none() {
@@ -72,9 +72,9 @@ fn clear(ctx: &Context, store: &crate::store::Store, user: &str, existing: Optio
     }
     store.save(user, &UserRecord { email: None, ..record })?;
     ctx.audit("email_clear", user);
-    println!("Cleared the email address of {user}; they can no longer get codes by email.");
+    say!("Cleared the email address of {user}; they can no longer get codes by email.");
     if !ctx.config.email.address_template.is_empty() {
-        println!("Note: [email] address_template is set, so codes may still go to the address it gives.");
+        say!("Note: [email] address_template is set, so codes may still go to the address it gives.");
     }
     Ok(())
 }

@@ -44,14 +44,14 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
         Ok(true)
     })?;
     if !changed {
-        println!("Two-step verification is already {verb}d for {user}; nothing changed.");
+        say!("Two-step verification is already {verb}d for {user}; nothing changed.");
         return Ok(());
     }
     ctx.audit(verb, user);
     if enabled {
-        println!("Enabled two-step verification for {user}: they are asked for a code again at their next login.");
+        say!("Enabled two-step verification for {user}: they are asked for a code again at their next login.");
     } else {
-        println!(
+        say!(
             "Disabled two-step verification for {user}: they log in without a code until twostep enable {user}. Their secret and address are kept."
         );
     }

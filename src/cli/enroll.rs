@@ -128,33 +128,30 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         if args.from_google_authenticator.is_some() {
             value["notes"] = serde_json::json!(notes);
         }
-        let out = Zeroizing::new(value.to_string());
-        println!("{}", &*out);
+        super::say_json(&value);
         return Ok(());
     }
     if let Some(path) = &args.from_google_authenticator {
-        println!(
+        say!(
             "Enrolled {} for two-step verification ({}) with the secret from {}.",
             args.user,
             ctx.config.issuer,
             path.display()
         );
-        println!(
-            "Their existing authenticator app entry keeps working; the QR code below is only needed on a new phone."
-        );
+        say!("Their existing authenticator app entry keeps working; the QR code below is only needed on a new phone.");
         for note in &notes {
-            println!("Note: {note}");
+            say!("Note: {note}");
         }
-        println!("Once pam_google_authenticator.so is removed from /etc/pam.d, the old file can be deleted.\n");
+        say!("Once pam_google_authenticator.so is removed from /etc/pam.d, the old file can be deleted.\n");
     } else {
-        println!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
+        say!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
     }
-    println!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    println!("{}", qr::terminal(&uri).map_err(CliError)?);
-    println!("Or add the account by hand:");
-    println!("  account: {}:{}", ctx.config.issuer, args.user);
-    println!("  secret key: {}", &*crate::secret::grouped(&b32));
-    println!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
-    println!("otpauth URI: {}", &*uri);
+    say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
+    say!("{}", qr::terminal(&uri).map_err(CliError)?);
+    say!("Or add the account by hand:");
+    say!("  account: {}:{}", ctx.config.issuer, args.user);
+    say!("  secret key: {}", &*crate::secret::grouped(&b32));
+    say!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
+    say!("otpauth URI: {}", &*uri);
     Ok(())
 }

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::config::TotpConfig;
 use crate::secret::TotpSecret;
+use crate::user::for_terminal;
 
 /// Largest file accepted (google-authenticator-libpam's own limit).
 pub const MAX_FILE: u64 = 64 * 1024;
@@ -112,7 +113,9 @@ pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> 
     }
     let step = match file.option("STEP_SIZE") {
         None => GA_DEFAULT_STEP,
-        Some(v) => v.parse::<u64>().map_err(|_| GaError(format!("its STEP_SIZE {v:?} is not a number")))?,
+        Some(v) => {
+            v.parse::<u64>().map_err(|_| GaError(format!("its STEP_SIZE \"{}\" is not a number", for_terminal(v))))?
+        }
     };
     if step != totp.period {
         return Err(GaError(format!(
@@ -128,6 +131,8 @@ pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> 
     }
     let mut notes = Vec::new();
     for (name, args) in &file.options {
+        // From a file the user owns: shown to root, so nothing in it may drive the terminal.
+        let args = &for_terminal(args);
         let note = match name.as_str() {
             "TOTP_AUTH" | "STEP_SIZE" | "RESETTING_TIME_SKEW" => continue,
             "DISALLOW_REUSE" => continue, // carried over: see GaFile::last_used_step.

@@ -4,7 +4,19 @@
 //! Exit codes: 0 success, 1 error (one line on stderr saying what and how to
 //! fix it), 2 usage error (clap). Every change is also one syslog line
 //! (authpriv, ident `twostep`) so that admins can audit who changed what.
+//!
+//! Everything printed goes through `say!` (stdout), [`say_json`] or the error
+//! line in [`main`] (stderr), which escape what could drive the terminal
+//! ([`crate::user::for_terminal`]): user names decoded from file names, file
+//! contents, addresses and paths cannot send escape sequences to root's terminal.
 #![forbid(unsafe_code)]
+
+/// `println!` for the CLI: each line escaped for the terminal ([`emit`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(&mut std::io::stdout().lock(), format_args!($($arg)*))
+    };
+}
 
 mod email;
 mod enable;
@@ -15,10 +27,12 @@ mod status;
 mod unlock;
 
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zeroize::Zeroizing;
 
 use crate::config::{self, Config};
 use crate::config_warnings;
@@ -148,6 +162,39 @@ impl Context {
     }
 }
 
+/// Writes `args` to `out`, every line escaped with [`crate::user::for_terminal`]
+/// and ended with a newline. The buffers are wiped after (a secret may be printed).
+pub fn emit(out: &mut dyn Write, args: fmt::Arguments<'_>) {
+    let mut text = Zeroizing::new(String::new());
+    // Writing into a String cannot fail.
+    let _ = fmt::Write::write_fmt(&mut *text, args);
+    let mut shown = Zeroizing::new(String::with_capacity(text.len() + 1));
+    for line in text.split('\n') {
+        crate::user::push_for_terminal(&mut shown, line);
+        shown.push('\n');
+    }
+    // Like println!, minus the panic: a closed stdout is not worth a backtrace.
+    let _ = out.write_all(shown.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Prints `value` as one line of JSON. serde_json escapes C0 controls; the rest
+/// of what [`crate::user::unsafe_on_terminal`] names (DEL, C1, bidi) can only
+/// be inside strings, where `\uXXXX` is the same value.
+pub fn say_json(value: &serde_json::Value) {
+    let text = Zeroizing::new(value.to_string());
+    let mut shown = Zeroizing::new(String::with_capacity(text.len() + 1));
+    for c in text.chars() {
+        if crate::user::unsafe_on_terminal(c) {
+            let _ = fmt::Write::write_fmt(&mut *shown, format_args!("\\u{:04x}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown.push('\n');
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(shown.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Refuses user names that cannot be login names or be shown safely on a
 /// terminal: empty, too long, control characters, a `/` anywhere or a leading `.`
 /// (`../x`, `a/b`, `.hidden`). `DOMAIN\bob`, `bob@ad.example` and `élodie` are fine.
@@ -156,12 +203,13 @@ pub fn check_user_arg(user: &str) -> Result<(), CliError> {
     if user.chars().any(char::is_control) {
         return Err(CliError(format!(
             "the user name \"{}\" contains control characters; check the name",
-            crate::user::printable(user)
+            crate::user::for_terminal(user)
         )));
     }
     if user.contains('/') || user.starts_with('.') {
         return Err(CliError(format!(
-            "\"{user}\" is not a login name (it contains / or starts with .); check the name"
+            "\"{}\" is not a login name (it contains / or starts with .); check the name",
+            crate::user::for_terminal(user)
         )));
     }
     Ok(())
@@ -221,7 +269,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("twostep: {e}");
+            emit(&mut std::io::stderr().lock(), format_args!("twostep: {e}"));
             ExitCode::from(1)
         }
     }

@@ -49,8 +49,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         )));
     }
     ctx.audit("reset", user);
-    println!("Reset {user}: removed {}.", removed.join(" and "));
-    println!(
+    say!("Reset {user}: removed {}.", removed.join(" and "));
+    say!(
         "{user} can now be enrolled again: twostep enroll {user}{}.",
         if ctx.config.policy.enroll_at_login { " (or they set it up at their next login)" } else { "" }
     );

@@ -112,7 +112,8 @@ impl Row {
         let r = self.record.as_ref();
         let methods = self.methods();
         [
-            self.user.clone(),
+            // Decoded from a file name: any bytes at all (escaped here too, for the column widths).
+            crate::user::for_terminal(&self.user),
             match r {
                 Some(r) if r.methods().is_empty() => self.not_enrolled(),
                 None => self.not_enrolled(),
@@ -157,9 +158,9 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
     let user = ctx.account(&args.user)?;
     let row = Row::read(ctx, &ctx.store()?, &ctx.tally()?, &user)?;
     if args.json {
-        println!("{}", row.json());
+        super::say_json(&row.json());
     } else {
-        print!("{}", table(std::slice::from_ref(&row)));
+        say!("{}", table(std::slice::from_ref(&row)).trim_end());
     }
     Ok(())
 }
@@ -176,11 +177,11 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     users.sort();
     let rows = users.iter().map(|u| Row::read(ctx, &store, &tally, u)).collect::<Result<Vec<_>, _>>()?;
     if args.json {
-        println!("{}", Value::Array(rows.iter().map(Row::json).collect()));
+        super::say_json(&Value::Array(rows.iter().map(Row::json).collect()));
     } else if rows.is_empty() {
-        println!("No users have two-step verification yet; enroll one with: twostep enroll USER");
+        say!("No users have two-step verification yet; enroll one with: twostep enroll USER");
     } else {
-        print!("{}", table(&rows));
+        say!("{}", table(&rows).trim_end());
     }
     Ok(())
 }

@@ -33,9 +33,9 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     })?;
     ctx.audit("unlock", &args.user);
     if was_locked {
-        println!("Unlocked {}; their failed attempts were cleared.", args.user);
+        say!("Unlocked {}; their failed attempts were cleared.", args.user);
     } else {
-        println!("{} was not locked; their failed attempts were cleared.", args.user);
+        say!("{} was not locked; their failed attempts were cleared.", args.user);
     }
     if let Some(step) = future_step {
         let at = crate::time::rfc3339(step.saturating_mul(ctx.config.totp.period));

@@ -6,8 +6,11 @@
 //! the handle and arguments and turns a panic into `PAM_ABORT`; we add our own
 //! `catch_unwind` so that a panic is also logged and answered with
 //! `PAM_SYSTEM_ERR`. Nothing unwinds into libpam. All raw-pointer work lives in
-//! the `pam-bindings` crate; this folder is where `unsafe` would go if it were
-//! ever needed.
+//! the `pam-bindings` crate. The only `unsafe` of twostep is here: the host
+//! process guard around the mail command (SIGCHLD, below) and the resets of
+//! the mail command's process between fork and exec ([`child`]).
+
+mod child;
 
 mod host;
 
@@ -25,7 +28,7 @@ use zeroize::Zeroizing;
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
 use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::mail::{Mailer, Sendmail};
+use crate::mail::{Mailer, Message, Sendmail};
 use crate::time::SystemClock;
 use crate::user::Nss;
 
@@ -104,12 +107,13 @@ impl Conversation for PamConversation<'_> {
 /// which auto-reaps): our child's exit status would be lost and a delivered
 /// message look like a failure. Like pam_unix does around its helper, SIGCHLD
 /// is set to its default action while the command runs and restored after.
+/// The child itself starts clean of what the host's caller chose ([`child::isolate`]).
 struct HostMailer;
 
 impl Mailer for HostMailer {
-    fn send(&mut self, cfg: &EmailConfig, message: &[u8]) -> Result<(), String> {
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String> {
         let _restore = DefaultSigchld::install();
-        Sendmail.send(cfg, message)
+        Sendmail { setup: &child::isolate }.send(cfg, message)
     }
 }
 
