@@ -19,6 +19,8 @@
 //! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
 //!   throttle); [`mail`]: composing the message and running the mail command.
 //! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
+//! - [`time`]: the clock and time formatting; [`zone`]: the system time zone
+//!   (`/etc/localtime` only, never `$TZ`).
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
 //! args) → `auth::Login::authenticate` → `Config::load` → `Store::load` →
@@ -46,3 +48,4 @@ pub mod tally;
 pub mod time;
 pub mod totp;
 pub mod user;
+pub mod zone;
