@@ -1,13 +1,13 @@
 //! pamdrive: a tiny PAM application for tests and for trying a configuration by hand.
 //!
 //! ```text
-//! pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]
+//! pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent]
 //! ```
 //!
 //! It calls `pam_start_confdir` (so the service file is read from DIR, never
 //! from /etc/pam.d), then `pam_authenticate` (and with `--account`,
-//! `pam_setcred` and `pam_acct_mgmt`). Every conversation message is printed
-//! to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
+//! `pam_setcred` and `pam_acct_mgmt`); `--silent` passes `PAM_SILENT` to
+//! each. Every conversation message is printed to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
 //! flushed; each prompt is answered with the next line of stdin (end of input
 //! makes the conversation fail, like Ctrl-D). The last line is
 //! `{"step":"authenticate","code":0,"name":"PAM_SUCCESS"}` (one per PAM call).
@@ -54,6 +54,7 @@ unsafe extern "C" {
 
 const PAM_RHOST: c_int = 4;
 const PAM_ESTABLISH_CRED: c_int = 0x2;
+const PAM_SILENT: c_int = 0x8000;
 const PAM_CONV_ERR: c_int = 19;
 const PAM_BUF_ERR: c_int = 5;
 
@@ -160,6 +161,7 @@ fn main() {
     let mut user = None;
     let mut rhost = None;
     let mut account = false;
+    let mut flags: c_int = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -168,14 +170,17 @@ fn main() {
             "--user" => user = args.next(),
             "--rhost" => rhost = args.next(),
             "--account" => account = true,
+            "--silent" => flags |= PAM_SILENT,
             _ => {
-                eprintln!("usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]");
+                eprintln!(
+                    "usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent]"
+                );
                 std::process::exit(2);
             }
         }
     }
     let (Some(confdir), Some(service), Some(user)) = (confdir, service, user) else {
-        eprintln!("usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]");
+        eprintln!("usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent]");
         std::process::exit(2);
     };
     let confdir = CString::new(confdir).unwrap();
@@ -195,14 +200,14 @@ fn main() {
         unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr() as *const c_void) };
     }
     // SAFETY: pamh is the handle pam_start_confdir returned.
-    let mut last = unsafe { pam_authenticate(pamh, 0) };
+    let mut last = unsafe { pam_authenticate(pamh, flags) };
     emit(&format!("{{\"step\":\"authenticate\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
     if account {
         // SAFETY: as above.
-        let rc = unsafe { pam_setcred(pamh, PAM_ESTABLISH_CRED) };
+        let rc = unsafe { pam_setcred(pamh, PAM_ESTABLISH_CRED | flags) };
         emit(&format!("{{\"step\":\"setcred\",\"code\":{rc},\"name\":\"{}\"}}", code_name(rc)));
         // SAFETY: as above.
-        last = unsafe { pam_acct_mgmt(pamh, 0) };
+        last = unsafe { pam_acct_mgmt(pamh, flags) };
         emit(&format!("{{\"step\":\"acct_mgmt\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
     }
     // SAFETY: ends the transaction started above.

@@ -57,8 +57,13 @@ pub struct ConvError;
 pub trait Conversation {
     /// Asks a question without echo and returns the answer.
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
-    /// Shows an informational message.
+    /// Shows an informational message (not shown when the application asked for silence).
     fn info(&mut self, text: &str) -> Result<(), ConvError>;
+    /// Shows what the next prompt cannot be answered without (the enrollment
+    /// QR code and secret): shown even under `PAM_SILENT`.
+    fn instructions(&mut self, text: &str) -> Result<(), ConvError> {
+        self.info(text)
+    }
     /// Shows an error message.
     fn error(&mut self, text: &str) -> Result<(), ConvError>;
 }
@@ -251,7 +256,7 @@ impl Login<'_> {
             ),
         });
         for text in &texts {
-            if self.conv.info(text).is_err() {
+            if self.conv.instructions(text).is_err() {
                 self.log_outcome(Level::Notice, "aborted", "none", Some("enrollment at login not finished"));
                 return Ok(Outcome::Aborted);
             }

@@ -13,7 +13,7 @@ use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO, PamFlag, PamResultCode};
+use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO, PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
 use pam_bindings::items::{RHost, Service};
 use pam_bindings::module::{PamHandle, PamHooks};
@@ -66,8 +66,13 @@ pub fn pam_code(outcome: Outcome) -> PamResultCode {
 }
 
 /// The PAM conversation, as the [`Conversation`] trait.
+///
+/// With `silent` (the application passed `PAM_SILENT`), informational messages
+/// (reminders, "code sent", "set up") are dropped; prompts, errors and the
+/// enrollment instructions a prompt depends on are still shown.
 struct PamConversation<'a> {
     conv: Option<Conv<'a>>,
+    silent: bool,
 }
 
 impl PamConversation<'_> {
@@ -88,6 +93,12 @@ impl Conversation for PamConversation<'_> {
         self.send(PAM_PROMPT_ECHO_OFF, prompt)?.ok_or(ConvError)
     }
     fn info(&mut self, text: &str) -> Result<(), ConvError> {
+        if self.silent {
+            return Ok(());
+        }
+        self.send(PAM_TEXT_INFO, text).map(drop)
+    }
+    fn instructions(&mut self, text: &str) -> Result<(), ConvError> {
         self.send(PAM_TEXT_INFO, text).map(drop)
     }
     fn error(&mut self, text: &str) -> Result<(), ConvError> {
@@ -135,7 +146,8 @@ fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
+fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    let silent = flags & PAM_SILENT != 0;
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let parsed = parse_args(&args);
     // Found even when another argument is bad, so that the complaint reaches the right log.
@@ -161,12 +173,12 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
                 .field("result", "unavailable")
                 .field("method", "none");
             log.log(Level::Err, line.reason(&why).as_str());
-            let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
+            let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
             let _ = conv.error(crate::auth::UNAVAILABLE);
             return pam_code(Outcome::Unavailable);
         }
     };
-    let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
+    let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
     let request =
         Request { user: &user, service: &service, rhost: &rhost, now: crate::time::wall_clock(), debug: args.debug };
     let mut login = Login { req: request, conv: &mut conv, log: &mut log, accounts: &Nss, mailer: &mut HostMailer };
@@ -177,8 +189,8 @@ struct TwoStep;
 pam_hooks!(TwoStep);
 
 impl PamHooks for TwoStep {
-    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
-        match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args))) {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
                 Syslog::connect("pam_twostep", None)
