@@ -6,8 +6,8 @@
 //! the handle and arguments and turns a panic into `PAM_ABORT`; we add our own
 //! `catch_unwind` so that a panic is also logged and answered with
 //! `PAM_SYSTEM_ERR`. Nothing unwinds into libpam. All raw-pointer work lives in
-//! the `pam-bindings` crate; this folder is where `unsafe` would go if it were
-//! ever needed.
+//! the `pam-bindings` crate; the only `unsafe` of ours is here: the host
+//! process guards (SIGCHLD for the mail command, [`nocore`] while a login runs).
 
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,6 +25,8 @@ use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::mail::Sendmail;
 use crate::user::Nss;
+
+mod nocore;
 
 /// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +192,8 @@ pam_hooks!(TwoStep);
 
 impl PamHooks for TwoStep {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        // Restored when this returns, after the catch_unwind below.
+        let _no_core = nocore::NoCoreDumps::install();
         match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
