@@ -1,16 +1,19 @@
 //! pamdrive: a tiny PAM application for tests and for trying a configuration by hand.
 //!
 //! ```text
-//! pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]
+//! pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]
 //! ```
 //!
 //! It calls `pam_start_confdir` (so the service file is read from DIR, never
 //! from /etc/pam.d), then `pam_authenticate` (and with `--account`,
-//! `pam_setcred` and `pam_acct_mgmt`). Every conversation message is printed
-//! to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
+//! `pam_setcred` and `pam_acct_mgmt`); `--silent` passes `PAM_SILENT` to
+//! each. Every conversation message is printed to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
 //! flushed; each prompt is answered with the next line of stdin (end of input
 //! makes the conversation fail, like Ctrl-D). The last line is
 //! `{"step":"authenticate","code":0,"name":"PAM_SUCCESS"}` (one per PAM call).
+//! With `--report-core`, each conversation call and the end of
+//! `pam_authenticate` also print `{"probe":"conversation","core":N,"dumpable":D}`
+//! (this process's soft RLIMIT_CORE and PR_GET_DUMPABLE, as the module left them).
 //! Like pamtester, but scriptable, parallel-safe and honest about every message.
 #![allow(unsafe_code)]
 
@@ -54,6 +57,7 @@ unsafe extern "C" {
 
 const PAM_RHOST: c_int = 4;
 const PAM_ESTABLISH_CRED: c_int = 0x2;
+const PAM_SILENT: c_int = 0x8000;
 const PAM_CONV_ERR: c_int = 19;
 const PAM_BUF_ERR: c_int = 5;
 
@@ -95,6 +99,22 @@ fn json_string(s: &str) -> String {
     out
 }
 
+static REPORT_CORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// With `--report-core`: the core dump settings at this moment, as one JSON line.
+fn report_core(when: &str) {
+    if !REPORT_CORE.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) };
+    // SAFETY: PR_GET_DUMPABLE takes no pointers.
+    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    let core = if rc == 0 { limit.rlim_cur.to_string() } else { "null".into() };
+    emit(&format!("{{\"probe\":{},\"core\":{core},\"dumpable\":{dumpable}}}", json_string(when)));
+}
+
 fn emit(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
@@ -110,6 +130,7 @@ extern "C" fn converse(
     if num_msg <= 0 || msg.is_null() || resp.is_null() {
         return PAM_CONV_ERR;
     }
+    report_core("conversation");
     let n = num_msg as usize;
     // SAFETY: calloc of n zeroed responses; libpam (the module) frees it.
     let replies = unsafe { libc::calloc(n, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
@@ -160,6 +181,7 @@ fn main() {
     let mut user = None;
     let mut rhost = None;
     let mut account = false;
+    let mut flags: c_int = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -168,14 +190,20 @@ fn main() {
             "--user" => user = args.next(),
             "--rhost" => rhost = args.next(),
             "--account" => account = true,
+            "--silent" => flags |= PAM_SILENT,
+            "--report-core" => REPORT_CORE.store(true, std::sync::atomic::Ordering::Relaxed),
             _ => {
-                eprintln!("usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]");
+                eprintln!(
+                    "usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]"
+                );
                 std::process::exit(2);
             }
         }
     }
     let (Some(confdir), Some(service), Some(user)) = (confdir, service, user) else {
-        eprintln!("usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account]");
+        eprintln!(
+            "usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]"
+        );
         std::process::exit(2);
     };
     let confdir = CString::new(confdir).unwrap();
@@ -195,14 +223,15 @@ fn main() {
         unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr() as *const c_void) };
     }
     // SAFETY: pamh is the handle pam_start_confdir returned.
-    let mut last = unsafe { pam_authenticate(pamh, 0) };
+    let mut last = unsafe { pam_authenticate(pamh, flags) };
+    report_core("after");
     emit(&format!("{{\"step\":\"authenticate\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
     if account {
         // SAFETY: as above.
-        let rc = unsafe { pam_setcred(pamh, PAM_ESTABLISH_CRED) };
+        let rc = unsafe { pam_setcred(pamh, PAM_ESTABLISH_CRED | flags) };
         emit(&format!("{{\"step\":\"setcred\",\"code\":{rc},\"name\":\"{}\"}}", code_name(rc)));
         // SAFETY: as above.
-        last = unsafe { pam_acct_mgmt(pamh, 0) };
+        last = unsafe { pam_acct_mgmt(pamh, flags) };
         emit(&format!("{{\"step\":\"acct_mgmt\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
     }
     // SAFETY: ends the transaction started above.

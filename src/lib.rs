@@ -22,6 +22,8 @@
 //! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
 //!   throttle); [`mail`]: composing the message and running the mail command.
 //! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
+//! - [`time`]: the clock and time formatting; [`zone`]: the system time zone
+//!   (`/etc/localtime` only, never `$TZ`).
 //!
 //! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
 //! args) → `auth::Login::authenticate` → `user::account_name` (NSS: the
@@ -51,3 +53,4 @@ pub mod tally;
 pub mod time;
 pub mod totp;
 pub mod user;
+pub mod zone;

@@ -69,18 +69,12 @@ impl TotpSecret {
 
     /// Parses base32 as apps show it: case-insensitive, spaces, dashes and `=` padding ignored.
     pub fn from_base32(text: &str) -> Result<TotpSecret, SecretError> {
-        let cleaned: Zeroizing<String> = Zeroizing::new(
-            text.chars()
-                .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
-                .map(|c| c.to_ascii_uppercase())
-                .collect(),
-        );
-        if cleaned.is_empty() || !cleaned.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)) {
-            return Err(SecretError::NotBase32);
+        // Sized up front: a growing buffer would leave unwiped copies behind when it moves.
+        let mut cleaned = Zeroizing::new(String::with_capacity(text.len()));
+        for c in text.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '=') {
+            cleaned.push(c.to_ascii_uppercase());
         }
-        let bytes = Zeroizing::new(
-            base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &cleaned).ok_or(SecretError::NotBase32)?,
-        );
+        let bytes = decode_base32(&cleaned).ok_or(SecretError::NotBase32)?;
         if bytes.len() < MIN_IMPORT_LEN {
             return Err(SecretError::TooShort(bytes.len()));
         }
@@ -92,13 +86,58 @@ impl TotpSecret {
 
     /// The secret as unpadded upper-case base32, in wiping memory.
     pub fn to_base32(&self) -> Zeroizing<String> {
-        Zeroizing::new(base32::encode(base32::Alphabet::Rfc4648 { padding: false }, self.expose()))
+        encode_base32(self.expose())
     }
 
     /// The raw bytes, for the HMAC.
     pub fn expose(&self) -> &[u8] {
         self.0.expose_secret()
     }
+}
+
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// RFC 4648 base32 without padding, written into a buffer allocated once at its
+/// final size (no reallocation leaves a copy behind) and wiped on drop.
+fn encode_base32(bytes: &[u8]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(bytes.len().div_ceil(5) * 8));
+    let mut bits = Zeroizing::new(0u16);
+    let mut count = 0;
+    for &b in bytes {
+        *bits = (*bits << 8) | u16::from(b);
+        count += 8;
+        while count >= 5 {
+            count -= 5;
+            out.push(char::from(BASE32[usize::from((*bits >> count) & 31)]));
+        }
+        *bits &= (1 << count) - 1;
+    }
+    if count > 0 {
+        out.push(char::from(BASE32[usize::from((*bits << (5 - count)) & 31)]));
+    }
+    out
+}
+
+/// Decodes upper-case RFC 4648 base32 (no padding; trailing bits that do not
+/// make a byte are dropped), or `None` for any other character or no input.
+fn decode_base32(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 5 / 8));
+    let mut bits = Zeroizing::new(0u16);
+    let mut count = 0;
+    for c in text.bytes() {
+        let value = BASE32.iter().position(|&a| a == c)? as u16;
+        *bits = (*bits << 5) | value;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((*bits >> count) as u8);
+            *bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
@@ -137,6 +176,28 @@ mod tests {
         assert_eq!(a.expose().len(), GENERATED_LEN);
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.to_base32().len(), 32);
+    }
+
+    #[test]
+    fn base32_matches_rfc4648_test_vectors() {
+        // RFC 4648 section 10, padding removed.
+        for (raw, b32) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
+            assert_eq!(&*encode_base32(raw.as_bytes()), b32);
+            if !raw.is_empty() {
+                assert_eq!(&**decode_base32(b32).unwrap(), raw.as_bytes(), "{b32}");
+            }
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(&**decode_base32(&encode_base32(&all)).unwrap(), &all[..]);
+        assert!(decode_base32("MZXW6YTBOI1").is_none() && decode_base32("mzxw").is_none());
     }
 
     #[test]

@@ -35,17 +35,34 @@ pub fn rfc3339(t: u64) -> String {
 
 /// Local wall-clock time of `t` as seen at `now`: "14:32" on the same day,
 /// "2026-11-24 00:15" on another day.
+///
+/// "Local" is the system zone (`/etc/localtime`, see [`crate::zone`]), never
+/// `$TZ`: under `su` the environment is the caller's. When the system zone
+/// cannot be read or understood the time is shown in UTC and says so
+/// ("14:32 UTC").
 pub fn local_time(t: u64, now: u64) -> String {
-    use chrono::{Local, TimeZone};
-    let (Some(at), Some(today)) =
-        (Local.timestamp_opt(t as i64, 0).single(), Local.timestamp_opt(now as i64, 0).single())
-    else {
+    format_in(crate::zone::system().as_ref(), t, now)
+}
+
+/// [`local_time`] in `zone` (`None`: UTC, marked as such).
+fn format_in(zone: Option<&crate::zone::Zone>, t: u64, now: u64) -> String {
+    let shifted = |t: u64, offset: i32| {
+        let local = i64::try_from(t).ok()?.checked_add(i64::from(offset))?;
+        Some(chrono::DateTime::from_timestamp(local, 0)?.naive_utc())
+    };
+    let offsets =
+        zone.and_then(|z| Some((z.offset_at(i64::try_from(t).ok()?)?, z.offset_at(i64::try_from(now).ok()?)?)));
+    let (at_offset, now_offset, suffix) = match offsets {
+        Some((a, n)) => (a, n, ""),
+        None => (0, 0, " UTC"),
+    };
+    let (Some(at), Some(today)) = (shifted(t, at_offset), shifted(now, now_offset)) else {
         return format!("@{t}");
     };
-    if at.date_naive() == today.date_naive() {
-        at.format("%H:%M").to_string()
+    if at.date() == today.date() {
+        format!("{}{suffix}", at.format("%H:%M"))
     } else {
-        at.format("%Y-%m-%d %H:%M").to_string()
+        format!("{}{suffix}", at.format("%Y-%m-%d %H:%M"))
     }
 }
 
@@ -56,5 +73,19 @@ mod tests {
     #[test]
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(rfc3339(1_763_908_320), "2025-11-23T14:32:00Z");
+    }
+
+    #[test]
+    fn local_time_is_in_the_given_zone_and_utc_says_so() {
+        let berlin = crate::zone::load(std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin")).unwrap();
+        // 2025-11-23 14:32 UTC is 15:32 in Berlin (winter time).
+        let t = 1_763_908_320;
+        assert_eq!(format_in(Some(&berlin), t, t - 600), "15:32");
+        assert_eq!(format_in(Some(&berlin), t, t - 86_400), "2025-11-23 15:32");
+        // 23:30 UTC is already the next day in Berlin.
+        assert_eq!(format_in(Some(&berlin), t + 32_280, t), "2025-11-24 00:30");
+        assert_eq!(format_in(None, t, t - 600), "14:32 UTC");
+        assert_eq!(format_in(None, t, t - 86_400), "2025-11-23 14:32 UTC");
+        assert_eq!(format_in(None, u64::MAX, 0), format!("@{}", u64::MAX));
     }
 }

@@ -1,14 +1,17 @@
 //! RFC 6238 time-based codes: generating them, checking an answer against a
 //! window of steps, and building the `otpauth://` URI that apps scan.
 //!
-//! HMAC and dynamic truncation come from `totp-rs`; the window, the
-//! constant-time comparison and the replay rule are ours, because `totp-rs`
-//! compares with `==` and does not know which steps were already used.
+//! HOTP (RFC 4226: HMAC-SHA1 of the step counter, dynamic truncation) is
+//! computed here on a borrowed view of the secret, so the key is never copied
+//! into memory that outlives the call unwiped: the HMAC pads and digests live
+//! in [`Zeroizing`] buffers, and `sha1` (feature `zeroize`) wipes its state on
+//! drop. What remains is what Rust gives no handle on: copies the compiler may
+//! make of the hash state in stack frames (moves, registers spilled).
 //! Time is always an argument (seconds since the epoch), never read here.
 #![forbid(unsafe_code)]
 
+use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
-use totp_rs::{Algorithm, Builder};
 use zeroize::Zeroizing;
 
 use crate::config::TotpConfig;
@@ -30,14 +33,55 @@ pub enum Check {
 
 /// The code for time step `step`.
 pub fn code_at_step(secret: &TotpSecret, cfg: &TotpConfig, step: u64) -> Zeroizing<String> {
-    let totp = Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(cfg.digits as u8)
-        .with_step_duration(cfg.period)
-        .with_skew(0)
-        .with_secret(secret.expose().to_vec())
-        .build_noncompliant();
-    Zeroizing::new(totp.generate(step.saturating_mul(cfg.period)).to_string())
+    hotp(secret.expose(), step, cfg.digits)
+}
+
+/// SHA-1's block size: the HMAC key is padded (or hashed) to this.
+const BLOCK: usize = 64;
+
+/// HMAC-SHA1 (RFC 2104) of `message` under `key`, every key-derived buffer wiped.
+fn hmac_sha1(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 20]> {
+    let mut pad = Zeroizing::new([0u8; BLOCK]);
+    if key.len() > BLOCK {
+        let mut hasher = Sha1::new();
+        hasher.update(key);
+        hasher.finalize_into((&mut pad[..20]).try_into().expect("20 bytes"));
+    } else {
+        pad[..key.len()].copy_from_slice(key);
+    }
+    pad.iter_mut().for_each(|b| *b ^= 0x36);
+    let mut inner = Zeroizing::new([0u8; 20]);
+    let mut hasher = Sha1::new();
+    hasher.update(&pad[..]);
+    hasher.update(message);
+    hasher.finalize_into_reset((&mut inner[..]).try_into().expect("20 bytes"));
+    pad.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
+    let mut out = Zeroizing::new([0u8; 20]);
+    hasher.update(&pad[..]);
+    hasher.update(&inner[..]);
+    hasher.finalize_into((&mut out[..]).try_into().expect("20 bytes"));
+    out
+}
+
+/// RFC 4226 HOTP: `digits` decimal digits (6 to 10) of the dynamically
+/// truncated HMAC-SHA1 of the big-endian `counter`.
+fn hotp(key: &[u8], counter: u64, digits: u32) -> Zeroizing<String> {
+    let mac = hmac_sha1(key, &counter.to_be_bytes());
+    let offset = usize::from(mac[19] & 0x0f);
+    let mut binary = Zeroizing::new([0u8; 4]);
+    binary.copy_from_slice(&mac[offset..offset + 4]);
+    binary[0] &= 0x7f;
+    let value = Zeroizing::new(u64::from(u32::from_be_bytes(*binary)));
+    let modulus = 10u64.pow(digits);
+    let mut code = Zeroizing::new(String::with_capacity(digits as usize));
+    let mut rest = Zeroizing::new(*value % modulus);
+    let mut place = modulus / 10;
+    while place > 0 {
+        code.push(char::from(b'0' + (*rest / place) as u8));
+        *rest %= place;
+        place /= 10;
+    }
+    code
 }
 
 /// The time step that contains `now`.
@@ -136,6 +180,30 @@ mod tests {
             assert_eq!(*code_at_step(&rfc_secret(), &eight, step_at(&eight, time)), want, "T={time}");
             assert_eq!(check(&rfc_secret(), &eight, want, time, None), Check::Valid { step: time / 30 });
         }
+    }
+
+    /// RFC 4226 Appendix D: the secret "12345678901234567890", counters 0 to 9.
+    #[test]
+    fn rfc4226_appendix_d_hotp_values() {
+        let want = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
+        for (counter, want) in want.iter().enumerate() {
+            assert_eq!(*hotp(b"12345678901234567890", counter as u64, 6), *want, "counter {counter}");
+        }
+    }
+
+    /// RFC 2202 HMAC-SHA1 test cases 1, 2, 6 (a key longer than a block is hashed first).
+    #[test]
+    fn hmac_sha1_matches_rfc2202() {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(hex(&*hmac_sha1(&[0x0b; 20], b"Hi There")), "b617318655057264e28bc0b6fb378c8ef146be00");
+        assert_eq!(
+            hex(&*hmac_sha1(b"Jefe", b"what do ya want for nothing?")),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        assert_eq!(
+            hex(&*hmac_sha1(&[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112"
+        );
     }
 
     #[test]

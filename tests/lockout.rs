@@ -323,3 +323,70 @@ fn a_missing_tally_directory_is_created_private_by_the_first_login() {
     assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
     assert_eq!(TallyStore::open(&env.tally).unwrap().load("alice").unwrap().failures.len(), 1);
 }
+
+/// Runs a login for `user` with `TZ` set to `tz` and the code prompt (if any)
+/// answered with Ctrl-D; fails the test if the module does not finish within 10 s.
+fn login_with_tz(env: &Env, user: &str, tz: &str) -> Transcript {
+    let mut child = std::process::Command::new(pamdrive_bin())
+        .args(["--confdir", env.confdir.to_str().unwrap(), "--service", SERVICE, "--user", user])
+        .env("TZ", tz)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the login with TZ={tz:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    collect(child)
+}
+
+/// Under `su` the environment is the caller's: `TZ` must not make root open a
+/// file of the caller's choosing (a FIFO that blocks, `/dev/zero` that grows
+/// the process, `/etc/shadow`, a bogus zone) nor change the times shown.
+#[test]
+fn the_callers_tz_is_never_opened_and_does_not_change_the_lock_message() {
+    let env = Env::new("");
+    env.enroll("alice");
+    let bad = wrong(SECRET);
+    for _ in 0..5 {
+        env.login("alice", &[&bad]);
+    }
+    let locked_at = TallyStore::open(&env.tally).unwrap().load("alice").unwrap().locked_at.unwrap();
+    let expected = format!(
+        "Too many incorrect codes. Try again after {}.",
+        pam_twostep::time::local_time(locked_at + 1800, now())
+    );
+    // Without an `other` service libpam itself complains through glibc's syslog(),
+    // which reads TZ too (glibc ignores absolute TZ paths only in setuid programs
+    // such as su; pamdrive is not one). /etc/pam.d/other exists on real systems.
+    std::fs::write(env.confdir.join("other"), "auth required pam_deny.so\naccount required pam_deny.so\n").unwrap();
+    let fifo = env.path().join("zone-fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let bogus = env.path().join("bogus-zone");
+    std::fs::write(&bogus, "TZif2 not a zone at all\n").unwrap();
+    let other_zone = if expected.contains("UTC") { "Asia/Tokyo" } else { "UTC" };
+    for tz in [
+        fifo.to_str().unwrap(),
+        &format!(":{}", fifo.display()),
+        "/dev/zero",
+        bogus.to_str().unwrap(),
+        "/etc/shadow",
+        // A real zone other than the system's: still the system's time is shown.
+        "Asia/Tokyo",
+        other_zone,
+    ] {
+        let started = Instant::now();
+        let t = login_with_tz(&env, "alice", tz);
+        assert_eq!(t.result, "PAM_AUTH_ERR", "TZ={tz}: {t:?}");
+        assert!(t.prompts().is_empty(), "TZ={tz}: {t:?}");
+        assert_eq!(t.said(), expected, "TZ={tz}");
+        assert!(started.elapsed() < Duration::from_secs(5), "TZ={tz} took {:?}", started.elapsed());
+    }
+}

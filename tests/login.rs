@@ -307,3 +307,45 @@ fn the_module_exports_only_the_pam_entry_points() {
         ]
     );
 }
+
+/// While the module runs (the secret and the typed code are in memory) the host
+/// cannot dump core: not dumpable and a core limit of 0. Afterwards the host's
+/// own settings are back (here: the caller's 1 MiB soft limit, as under su).
+#[test]
+fn no_core_dump_while_the_module_runs_and_the_hosts_settings_come_back_after() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("");
+    env.enroll("alice");
+    let mut cmd = std::process::Command::new(pamdrive_bin());
+    cmd.args(["--confdir", env.confdir.to_str().unwrap(), "--service", SERVICE, "--user", "alice", "--report-core"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: the closure runs between fork and exec and only calls setrlimit,
+    // which is async-signal-safe, on a local value.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 1 << 20, rlim_max: libc::RLIM_INFINITY };
+            if libc::setrlimit(libc::RLIMIT_CORE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    answer(&mut child, &[&code(SECRET, 0)]);
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let probe = |when: &str| -> Vec<(u64, i64)> {
+        lines
+            .iter()
+            .filter(|v| v["probe"] == when)
+            .map(|v| (v["core"].as_u64().unwrap(), v["dumpable"].as_i64().unwrap()))
+            .collect()
+    };
+    assert!(lines.iter().any(|v| v["step"] == "authenticate" && v["name"] == "PAM_SUCCESS"), "{lines:?}");
+    let during = probe("conversation");
+    assert!(!during.is_empty(), "{lines:?}");
+    assert!(during.iter().all(|&p| p == (0, 0)), "during the login: {during:?}");
+    assert_eq!(probe("after"), [(1 << 20, 1)], "after the login");
+}

@@ -326,3 +326,37 @@ fn an_enrollment_at_login_never_overwrites_a_secret_an_administrator_set_meanwhi
     assert_eq!(*kept.to_base32(), admins, "the administrator's secret is kept");
     assert!(env.login("newbie", &[&code(&admins, 0)]).succeeded());
 }
+
+/// `PAM_SILENT`: the application asked for no informational messages. The
+/// reminder is dropped, errors are not, and enrollment at login still shows
+/// what its prompt asks about (a code from an app that was never set up).
+#[test]
+fn pam_silent_drops_reminders_but_not_errors_or_enrollment_instructions() {
+    let env = Env::new("[policy]\ngrace_logins = 2");
+    let loud = env.login_service(STACKED, "newbie", &[], &[]);
+    assert!(loud.succeeded(), "{loud:?}");
+    assert!(loud.said().contains("You can log in without it 1 more time"), "{loud:?}");
+    let quiet = env.login_service(STACKED, "newbie", &[], &["--silent"]);
+    assert!(quiet.succeeded(), "{quiet:?}");
+    assert!(quiet.messages.is_empty(), "the last grace login's reminder is not shown: {quiet:?}");
+    assert_eq!(TallyStore::open(&env.tally).unwrap().load("newbie").unwrap().grace_used, 2);
+    let refused = env.login_service(STACKED, "newbie", &[], &["--silent"]);
+    assert_eq!(refused.result, "PAM_AUTH_ERR");
+    assert_eq!(refused.messages.len(), 1, "{refused:?}");
+    assert_eq!(refused.messages[0].style, "error");
+    assert!(refused.said().contains("the logins allowed without it are used up"), "{refused:?}");
+
+    env.enroll("alice");
+    let t = env.login_service(SERVICE, "alice", &["123"], &["--silent"]);
+    assert_eq!(t.result, "PAM_AUTH_ERR");
+    assert!(t.said().contains("Incorrect verification code."), "errors are shown: {t:?}");
+
+    env.write_config("[policy]\nenroll_at_login = true");
+    let mut s = Session::of(env.spawn_service(SERVICE, "learner", &["--silent"]));
+    let (texts, secret) = enrollment_texts(&mut s);
+    assert!(texts.iter().any(|t| t.contains('█')), "the QR code is shown: {texts:?}");
+    s.answer(&code(&secret, 0));
+    let t = s.finish();
+    assert!(t.succeeded(), "{t:?}");
+    assert!(!t.said().contains("Two-step verification is set up"), "the confirmation is info: {t:?}");
+}

@@ -85,7 +85,7 @@ impl Login<'_> {
             Zeroizing::new(text::enroll_type_code(skips_left)),
         ];
         for text in &texts {
-            if self.conv.info(text).is_err() {
+            if self.conv.instructions(text).is_err() {
                 self.log_outcome(Level::Notice, "aborted", "none", Some("enrollment at login not finished"));
                 return Ok(Outcome::Aborted);
             }

@@ -49,8 +49,13 @@ pub struct ConvError;
 pub trait Conversation {
     /// Asks a question without echo and returns the answer.
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
-    /// Shows an informational message.
+    /// Shows an informational message (not shown when the application asked for silence).
     fn info(&mut self, text: &str) -> Result<(), ConvError>;
+    /// Shows what the next prompt cannot be answered without (the enrollment
+    /// QR code and secret): shown even under `PAM_SILENT`.
+    fn instructions(&mut self, text: &str) -> Result<(), ConvError> {
+        self.info(text)
+    }
     /// Shows an error message.
     fn error(&mut self, text: &str) -> Result<(), ConvError>;
 }

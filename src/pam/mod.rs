@@ -7,18 +7,18 @@
 //! `catch_unwind` so that a panic is also logged and answered with
 //! `PAM_SYSTEM_ERR`. Nothing unwinds into libpam. All raw-pointer work lives in
 //! the `pam-bindings` crate. The only `unsafe` of twostep is here: the host
-//! process guard around the mail command (SIGCHLD, below) and the resets of
-//! the mail command's process between fork and exec ([`child`]).
+//! process guards ([`host`]: SIGXFSZ while a login runs, SIGCHLD around the
+//! mail command; [`nocore`]: no core dumps while a login runs) and the resets
+//! of the mail command's process between fork and exec ([`child`]).
 
 mod child;
-
 mod host;
 
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_TEXT_INFO, PamFlag, PamResultCode};
+use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO, PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
 use pam_bindings::items::{RHost, Service};
 use pam_bindings::module::{PamHandle, PamHooks};
@@ -31,6 +31,8 @@ use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::mail::{Mailer, Message, Sendmail};
 use crate::time::SystemClock;
 use crate::user::Nss;
+
+mod nocore;
 
 /// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +74,13 @@ pub fn pam_code(outcome: Outcome) -> PamResultCode {
 }
 
 /// The PAM conversation, as the [`Conversation`] trait.
+///
+/// With `silent` (the application passed `PAM_SILENT`), informational messages
+/// (reminders, "code sent", "set up") are dropped; prompts, errors and the
+/// enrollment instructions a prompt depends on are still shown.
 struct PamConversation<'a> {
     conv: Option<Conv<'a>>,
+    silent: bool,
 }
 
 impl PamConversation<'_> {
@@ -94,6 +101,12 @@ impl Conversation for PamConversation<'_> {
         self.send(PAM_PROMPT_ECHO_OFF, prompt)?.ok_or(ConvError)
     }
     fn info(&mut self, text: &str) -> Result<(), ConvError> {
+        if self.silent {
+            return Ok(());
+        }
+        self.send(PAM_TEXT_INFO, text).map(drop)
+    }
+    fn instructions(&mut self, text: &str) -> Result<(), ConvError> {
         self.send(PAM_TEXT_INFO, text).map(drop)
     }
     fn error(&mut self, text: &str) -> Result<(), ConvError> {
@@ -142,7 +155,8 @@ fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
+fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    let silent = flags & PAM_SILENT != 0;
     // A caller's low file size limit makes our writes fail, never kills us mid-write.
     let _xfsz = host::IgnoredSignal::install(nix::sys::signal::Signal::SIGXFSZ);
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -170,12 +184,12 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
                 .field("result", "unavailable")
                 .field("method", "none");
             log.log(Level::Err, line.reason(&why).as_str());
-            let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
+            let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
             let _ = conv.error(crate::auth::UNAVAILABLE);
             return pam_code(Outcome::Unavailable);
         }
     };
-    let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten() };
+    let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
     let request = Request { user: &user, typed: None, service: &service, rhost: &rhost, debug: args.debug };
     let mut login = Login {
         req: request,
@@ -192,8 +206,10 @@ struct TwoStep;
 pam_hooks!(TwoStep);
 
 impl PamHooks for TwoStep {
-    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
-        match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args))) {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        // Restored when this returns, after the catch_unwind below.
+        let _no_core = nocore::NoCoreDumps::install();
+        match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
                 Syslog::connect("pam_twostep", None)
