@@ -33,10 +33,10 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 /// A pamdrive whose clock is the real one shifted by what the returned file says
-/// (`+0` at first; write e.g. `+40m` or `-1h` to jump).
-fn faked_clock(env: &Env, name: &str, user: &str) -> (Child, PathBuf) {
+/// (`start` at first, e.g. `+0`; write e.g. `+40m` or `-1h` to jump).
+fn faked_clock(env: &Env, name: &str, user: &str, start: &str) -> (Child, PathBuf) {
     let offset = env.path().join(format!("faketime-{name}"));
-    std::fs::write(&offset, "+0\n").unwrap();
+    std::fs::write(&offset, format!("{start}\n")).unwrap();
     let child = env
         .pamdrive(&[], SERVICE, user, &[])
         .env("LD_PRELOAD", FAKETIME)
@@ -122,7 +122,7 @@ fn an_answer_held_back_past_answer_timeout_is_refused_unjudged() {
     // time it started (its failure would stamp a lock that is nearly over).
     let env = Env::new("[lockout]\nanswer_timeout = 60\n");
     env.enroll("alice");
-    let (child, offset) = faked_clock(&env, "late", "alice");
+    let (child, offset) = faked_clock(&env, "late", "alice", "+0");
     let mut s = Session::of(child);
     s.prompt(PROMPT);
     std::fs::write(&offset, "+40m\n").unwrap();
@@ -144,14 +144,12 @@ fn failures_stamped_later_than_the_judging_clock_still_count() {
     for _ in 0..4 {
         assert_eq!(env.login("alice", &[&bad]).result, "PAM_AUTH_ERR");
     }
-    let (child, offset) = faked_clock(&env, "behind", "alice");
-    std::fs::write(&offset, "-1h\n").unwrap();
+    let (child, _) = faked_clock(&env, "behind", "alice", "-1h");
     let t = finish(child, &[&bad]);
     assert!(t.said().contains("Too many incorrect codes"), "{t:?}");
 
     // And a clock set back to before the lock began is inside the lock.
-    let (child, offset) = faked_clock(&env, "before-lock", "alice");
-    std::fs::write(&offset, "-2h\n").unwrap();
+    let (child, _) = faked_clock(&env, "before-lock", "alice", "-2h");
     let t = finish(child, &[&code(SECRET, 0)]);
     assert!(t.prompts().is_empty(), "{t:?}");
     assert!(t.said().starts_with("Too many incorrect codes"), "{t:?}");
@@ -166,7 +164,7 @@ fn an_email_code_expires_inside_the_session_that_sent_it() {
         outbox.display()
     ));
     env.enroll_with("erin", None, Some("erin@district.example"));
-    let (child, offset) = faked_clock(&env, "email", "erin");
+    let (child, offset) = faked_clock(&env, "email", "erin", "+0");
     let mut s = Session::of(child);
     assert!(s.said("info").contains("was sent to"));
     s.prompt(PROMPT);
