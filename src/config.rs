@@ -4,7 +4,7 @@
 //! optional and unknown keys rejected by serde; [`Config::from_raw`] applies the
 //! defaults of the contract (DESIGN.md) and validates ranges. The file itself
 //! must be a regular file owned by root and not writable by group or others
-//! (checked by [`crate::fsx`]). Every error names the file and says how to fix it.
+//! (checked by [`crate::trusted_fs`]). Every error names the file and says how to fix it.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::fsx::{self, FsError, Trust};
+use crate::trusted_fs::{self, FsError, Trust};
 
 /// Where the module and the admin command look when no `config=PATH` is given.
 pub const DEFAULT_PATH: &str = "/etc/security/twostep.toml";
@@ -180,7 +180,7 @@ impl PolicyConfig {
 impl Config {
     /// Reads and validates the configuration at `path`; a missing file is an error.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes = fsx::read_trusted(path, Trust::RootWritable, fsx::MAX_CONFIG_FILE)
+        let bytes = trusted_fs::read_trusted(path, Trust::RootWritable, trusted_fs::MAX_CONFIG_FILE)
             .map_err(ConfigError::File)?
             .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {

@@ -15,7 +15,7 @@
 //!   [`config_warnings`]: legal but dangerous or ineffective settings (the CLI prints them).
 //! - [`store`]: per-user secret records; [`tally`]: per-user login state.
 //! - [`state`]: a directory of per-user TOML files with versions;
-//!   [`fsx`]: safe open, atomic write, flock.
+//!   [`trusted_fs`]: safe open, atomic write, flock.
 //! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
 //! - [`user`]: user names → file names, NSS lookups (canonical account name,
 //!   groups); [`log`]: syslog lines.
@@ -39,18 +39,16 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod config_warnings;
-pub mod email;
-pub mod fsx;
+pub mod email_code;
 pub mod log;
-pub mod mail;
 mod pam;
 pub mod policy;
 pub mod qr;
 pub mod secret;
-pub mod state;
+pub mod sendmail;
 pub mod store;
-pub mod tally;
 pub mod time;
 pub mod totp;
+pub mod trusted_fs;
 pub mod user;
 pub mod zone;

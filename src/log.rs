@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_stalled_log_daemon_does_not_block_the_caller() {
-        let dir = crate::fsx::private_tempdir();
+        let dir = crate::trusted_fs::private_tempdir();
         let path = dir.path().join("log");
         // Bound but never read: the queue fills after a few lines.
         let _daemon = std::os::unix::net::UnixDatagram::bind(&path).unwrap();

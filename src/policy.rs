@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use crate::config::{LockoutConfig, PolicyConfig};
-use crate::tally::Tally;
+use crate::store::tally::Tally;
 
 /// The state of a user's record, as far as the policy is concerned; an
 /// enabled record `R` is carried through to [`Decision::Verify`].

@@ -5,7 +5,7 @@
 //! would open: `TZ=/etc/shadow`, a FIFO that blocks the login, `/dev/zero`
 //! that grows the process without bound. So the environment is never
 //! consulted: the zone is the one the administrator installed, read through
-//! [`fsx::read_trusted`] (root-owned, not group/other-writable, regular file,
+//! [`trusted_fs::read_trusted`] (root-owned, not group/other-writable, regular file,
 //! no blocking open, size cap), and parsed here: TZif (RFC 8536) versions 1 to
 //! 4, and the POSIX TZ rule in the footer for times after the last transition.
 //! Whatever cannot be read or understood gives `None`; callers then show UTC
@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::fsx::{self, Trust};
+use crate::trusted_fs::{self, Trust};
 
 /// The system zone. Normally a symbolic link into `/usr/share/zoneinfo`.
 pub const LOCALTIME: &str = "/etc/localtime";
@@ -48,7 +48,7 @@ pub fn load(path: &Path) -> Option<Zone> {
     // target, so it cannot block on a FIFO. read_trusted then opens the real
     // path without following a link and checks owner, mode and type.
     let real = std::fs::canonicalize(path).ok()?;
-    let data = fsx::read_trusted(&real, Trust::RootWritable, MAX_TZIF).ok()??;
+    let data = trusted_fs::read_trusted(&real, Trust::RootWritable, MAX_TZIF).ok()??;
     parse(&data)
 }
 

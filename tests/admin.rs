@@ -340,7 +340,7 @@ fn status_and_list_count_an_address_from_the_template_as_the_email_method() {
 fn enroll_waits_for_the_lock_a_login_holds_while_it_saves_an_enrollment() {
     let env = Env::new("");
     // What a login enrolling at this moment holds while it checks and saves (tally lock).
-    let lock = pam_twostep::fsx::lock(&env.tally, "alice").unwrap();
+    let lock = pam_twostep::trusted_fs::lock(&env.tally, "alice").unwrap();
     let mut child = Command::new(twostep_bin())
         .args(["--config", env.config.to_str().unwrap(), "--log-socket", env.log_path.to_str().unwrap()])
         .args(["enroll", "alice", "--json"])
@@ -447,7 +447,7 @@ fn list_and_status_escape_user_names_decoded_from_file_names() {
     for name in HOSTILE_NAMES {
         // Files as a login or an earlier tool could have left them: names decode to these bytes.
         env.enroll_with(name, Some(SECRET), Some("x@district.org"));
-        pam_twostep::tally::TallyStore::open(&env.tally).unwrap().update(name, |t| t.grace_used = 1).unwrap();
+        pam_twostep::store::tally::TallyStore::open(&env.tally).unwrap().update(name, |t| t.grace_used = 1).unwrap();
     }
     let list = env.twostep(&["list"]);
     assert_terminal_safe(&list);

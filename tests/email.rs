@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use pam_twostep::tally::TallyStore;
+use pam_twostep::store::tally::TallyStore;
 
 const FROM: &str = "twostep@test.example";
 

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pam_twostep::tally::TallyStore;
+use pam_twostep::store::tally::TallyStore;
 
 fn wrong(secret: &str) -> String {
     // A code that is wrong for every step in the window.

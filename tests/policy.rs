@@ -12,7 +12,7 @@ use std::process::Command;
 use common::*;
 use e2e::{run, try_run, unique};
 use pam_twostep::auth::UNAVAILABLE;
-use pam_twostep::tally::TallyStore;
+use pam_twostep::store::tally::TallyStore;
 
 const NOT_SET_UP: &str =
     "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.";

@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use pam_twostep::tally::TallyStore;
+use pam_twostep::store::tally::TallyStore;
 
 /// The module line as the harness writes it: the built `.so`, this Env's config and log socket.
 fn twostep_line(env: &Env, control: &str) -> String {

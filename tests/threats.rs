@@ -14,7 +14,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use common::*;
-use pam_twostep::tally::TallyStore;
+use pam_twostep::store::tally::TallyStore;
 
 const PROMPT: &str = "Verification code: ";
 const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";

@@ -18,9 +18,9 @@ use crate::log::Level;
 use crate::policy::{self, Unenrolled};
 use crate::qr;
 use crate::secret::{self, TotpSecret};
-use crate::state::StateError;
-use crate::store::{Store, UserRecord};
-use crate::tally::TallyStore;
+use crate::store::files::StoreError;
+use crate::store::record::{Store, UserRecord};
+use crate::store::tally::TallyStore;
 use crate::totp::{self, Check};
 use crate::user;
 
@@ -128,7 +128,7 @@ impl Login<'_> {
     ) -> Result<Outcome, Broken> {
         let user = self.req.user;
         let record = UserRecord { secret: Some(secret.clone()), email: None, enabled: true, created: now };
-        let saved = tally.update(user, |t| -> Result<bool, StateError> {
+        let saved = tally.update(user, |t| -> Result<bool, StoreError> {
             match store.load(user)? {
                 // Set up meanwhile (another login, or an administrator): keep that one.
                 Some(r) if !r.enabled || !r.methods().is_empty() => return Ok(false),

@@ -31,11 +31,11 @@ use zeroize::Zeroizing;
 
 use crate::config::{Config, ConfigError};
 use crate::log::{AuditLog, Level, Line};
-use crate::mail::Mailer;
 use crate::policy::{self, Decision, RecordState};
 use crate::secret::SecretError;
-use crate::state::StateError;
-use crate::store::Store;
+use crate::sendmail::Mailer;
+use crate::store::files::StoreError;
+use crate::store::record::Store;
 use crate::time::Clock;
 use crate::user::{self, Accounts};
 
@@ -93,7 +93,7 @@ pub enum Outcome {
 #[derive(Debug)]
 enum Broken {
     Config(ConfigError),
-    State(StateError),
+    State(StoreError),
     Accounts(String),
     Secret(SecretError),
     Qr(String),
@@ -117,8 +117,8 @@ impl From<ConfigError> for Broken {
     }
 }
 
-impl From<StateError> for Broken {
-    fn from(e: StateError) -> Self {
+impl From<StoreError> for Broken {
+    fn from(e: StoreError) -> Self {
         Broken::State(e)
     }
 }

@@ -1,6 +1,6 @@
 //! Sending an email code: the throttle is checked and the code's salted hash
 //! reserved in the tally under the user's lock *before* the message is handed
-//! to the [`crate::mail::Mailer`], so two racing logins cannot both send; a
+//! to the [`crate::sendmail::Mailer`], so two racing logins cannot both send; a
 //! failed send takes the reservation back, so the user may ask again as soon
 //! as the mail system works.
 #![forbid(unsafe_code)]
@@ -8,12 +8,12 @@
 use super::text;
 use super::{Broken, Login, Outcome};
 use crate::config::Config;
-use crate::email::{self, Resend};
+use crate::email_code::{self, Resend};
 use crate::log::Level;
-use crate::mail::{self, Letter};
 use crate::policy::{self, Lock};
-use crate::store::Method;
-use crate::tally::TallyStore;
+use crate::sendmail::{self, Letter};
+use crate::store::record::Method;
+use crate::store::tally::TallyStore;
 use crate::time::rfc3339;
 
 /// The tally's answer to "may a code be sent now?".
@@ -34,18 +34,18 @@ impl Login<'_> {
         exempt: bool,
     ) -> Result<Option<Outcome>, Broken> {
         let (user, now) = (self.req.user, self.clock.now());
-        let code = email::new_code(cfg.totp.digits).map_err(Broken::Email)?;
-        let host = mail::hostname();
-        let message =
-            mail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now }).map_err(Broken::Email)?;
-        let sealed = email::seal(&code, now, cfg.email.code_valid).map_err(Broken::Email)?;
+        let code = email_code::new_code(cfg.totp.digits).map_err(Broken::Email)?;
+        let host = sendmail::hostname();
+        let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })
+            .map_err(Broken::Email)?;
+        let sealed = email_code::seal(&code, now, cfg.email.code_valid).map_err(Broken::Email)?;
         let reserved = tally.update(user, |t| {
             policy::expire(t, &cfg.lockout, now);
             let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
             if lock.is_locked() {
                 return Reserve::Locked(lock);
             }
-            match email::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
+            match email_code::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
                 Resend::Allowed => {
                     t.email_code = Some(sealed.clone());
                     Reserve::Send
@@ -53,7 +53,7 @@ impl Login<'_> {
                 Resend::TooSoon { sent_at, next_at } => Reserve::TooSoon { sent_at, next_at },
             }
         })?;
-        let masked = email::mask_address(to);
+        let masked = email_code::mask_address(to);
         match reserved {
             Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock, now))),
             Reserve::TooSoon { sent_at, next_at } => {
@@ -77,7 +77,7 @@ impl Login<'_> {
         }
         let line = self.line("email_sent", Method::Email.name()).field("to", &masked);
         self.log.log(Level::Info, line.as_str());
-        let _ = self.conv.info(&text::email_sent(&masked, &email::describe_duration(cfg.email.code_valid)));
+        let _ = self.conv.info(&text::email_sent(&masked, &email_code::describe_duration(cfg.email.code_valid)));
         Ok(None)
     }
 }

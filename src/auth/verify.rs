@@ -18,12 +18,12 @@
 use super::text::{self, EMAIL_REQUEST, PROMPT, PROMPT_WITH_EMAIL, UNAVAILABLE};
 use super::{Broken, ConvError, Login, Outcome};
 use crate::config::Config;
-use crate::email::{self, CodeCheck};
+use crate::email_code::{self, CodeCheck};
 use crate::log::Level;
 use crate::policy::{self, AfterFailure, Lock};
 use crate::secret::TotpSecret;
-use crate::store::{Method, Store, UserRecord};
-use crate::tally::{Tally, TallyStore};
+use crate::store::record::{Method, Store, UserRecord};
+use crate::store::tally::{Tally, TallyStore};
 use crate::time::rfc3339;
 use crate::totp::{self, Check};
 
@@ -45,7 +45,7 @@ impl Login<'_> {
         }
 
         let secret = record.secret.as_ref();
-        let address = email::address_for(record.email.as_deref(), &cfg.email.address_template, user);
+        let address = email_code::address_for(record.email.as_deref(), &cfg.email.address_template, user);
         if record.email.is_some() && address.is_none() {
             let why = "the email address on file is invalid; set it again with twostep email USER ADDR";
             self.log_outcome(Level::Warning, "bad_address", Method::Email.name(), Some(why));
@@ -188,7 +188,7 @@ fn judge(t: &mut Tally, cfg: &Config, secret: Option<&TotpSecret>, answer: &str,
     if lock.is_locked() {
         return Verdict::Locked(lock);
     }
-    let emailed = t.email_code.as_ref().map(|p| email::check(p, answer, cfg.totp.digits, now));
+    let emailed = t.email_code.as_ref().map(|p| email_code::check(p, answer, cfg.totp.digits, now));
     if t.email_code.as_ref().is_some_and(|p| now >= p.expires_at) {
         t.email_code = None;
     }
@@ -235,7 +235,7 @@ mod tests {
     }
 
     fn pending(code: &str, now: u64) -> Tally {
-        Tally { email_code: Some(email::seal(code, now, 600).unwrap()), ..Tally::default() }
+        Tally { email_code: Some(email_code::seal(code, now, 600).unwrap()), ..Tally::default() }
     }
 
     #[test]

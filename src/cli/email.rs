@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 
 use super::{CliError, Context};
-use crate::email::validate_address;
-use crate::store::UserRecord;
+use crate::email_code::validate_address;
+use crate::store::record::UserRecord;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
 
 fn set(
     ctx: &Context,
-    store: &crate::store::Store,
+    store: &crate::store::record::Store,
     user: &str,
     existing: Option<UserRecord>,
     address: &str,
@@ -60,7 +60,12 @@ fn set(
     Ok(())
 }
 
-fn clear(ctx: &Context, store: &crate::store::Store, user: &str, existing: Option<UserRecord>) -> Result<(), CliError> {
+fn clear(
+    ctx: &Context,
+    store: &crate::store::record::Store,
+    user: &str,
+    existing: Option<UserRecord>,
+) -> Result<(), CliError> {
     let Some(record) = existing.filter(|r| r.email.is_some()) else {
         say!("{user} has no email address on file; nothing to clear.");
         return Ok(());

@@ -40,7 +40,7 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
         if record.enabled == enabled {
             return Ok(false);
         }
-        store.save(user, &crate::store::UserRecord { enabled, ..record })?;
+        store.save(user, &crate::store::record::UserRecord { enabled, ..record })?;
         Ok(true)
     })?;
     if !changed {

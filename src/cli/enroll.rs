@@ -12,10 +12,10 @@ use zeroize::Zeroizing;
 
 use super::google;
 use super::{CliError, Context};
-use crate::email::validate_address;
-use crate::fsx::{self, Trust};
+use crate::email_code::validate_address;
 use crate::secret::TotpSecret;
-use crate::store::UserRecord;
+use crate::store::record::UserRecord;
+use crate::trusted_fs::{self, Trust};
 use crate::{qr, totp};
 
 #[derive(Debug, clap::Args)]
@@ -55,7 +55,7 @@ type Imported = (TotpSecret, Vec<String>, Option<u64>);
 /// Reads and checks a google-authenticator file.
 fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     let abs = std::path::absolute(path).map_err(|e| CliError(format!("cannot use {}: {e}", path.display())))?;
-    let bytes = fsx::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
+    let bytes = trusted_fs::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
         CliError(format!("{} does not exist; give the path of the user's .google_authenticator file", abs.display()))
     })?;
     let bytes = Zeroizing::new(bytes);

@@ -37,8 +37,8 @@ use zeroize::Zeroizing;
 use crate::config::{self, Config};
 use crate::config_warnings;
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::store::Store;
-use crate::tally::TallyStore;
+use crate::store::record::Store;
+use crate::store::tally::TallyStore;
 
 /// twostep: manage two-step verification (authenticator-app codes) for Linux logins.
 #[derive(Debug, Parser)]

@@ -9,10 +9,10 @@
 #![forbid(unsafe_code)]
 
 use super::{CliError, Context};
-use crate::email::mask_address;
-use crate::state::StateError;
-use crate::store::UserRecord;
-use crate::tally::Tally;
+use crate::email_code::mask_address;
+use crate::store::files::StoreError;
+use crate::store::record::UserRecord;
+use crate::store::tally::Tally;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,10 +59,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
 
 /// A file that exists but cannot be read is still removed by reset; only
 /// problems with the user name or the directory itself stop it.
-fn readable<T>(r: Result<T, StateError>) -> Result<Result<T, String>, CliError> {
+fn readable<T>(r: Result<T, StoreError>) -> Result<Result<T, String>, CliError> {
     match r {
         Ok(v) => Ok(Ok(v)),
-        Err(e @ (StateError::Corrupt { .. } | StateError::NewerVersion { .. } | StateError::Fs(_))) => {
+        Err(e @ (StoreError::Corrupt { .. } | StoreError::NewerVersion { .. } | StoreError::Fs(_))) => {
             Ok(Err(e.to_string()))
         }
         Err(e) => Err(e.into()),

@@ -14,10 +14,10 @@
 use serde_json::{Value, json};
 
 use super::{CliError, Context};
-use crate::email::{address_for, mask_address};
+use crate::email_code::{address_for, mask_address};
 use crate::policy::{self, Lock};
-use crate::store::{Method, Store, UserRecord};
-use crate::tally::TallyStore;
+use crate::store::record::{Method, Store, UserRecord};
+use crate::store::tally::TallyStore;
 use crate::time::rfc3339;
 
 #[derive(Debug, clap::Args)]

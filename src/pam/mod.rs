@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
 use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::mail::{Mailer, Message, Sendmail};
+use crate::sendmail::{Mailer, Message, Sendmail};
 use crate::time::SystemClock;
 use crate::user::Nss;
 

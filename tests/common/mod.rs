@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pam_twostep::config::TotpConfig;
 use pam_twostep::secret::TotpSecret;
-use pam_twostep::store::{Store, UserRecord};
+use pam_twostep::store::record::{Store, UserRecord};
 
 /// A fixed base32 secret for tests (never used outside tests).
 pub const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";

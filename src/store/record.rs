@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::secret::TotpSecret;
-use crate::state::{StateDir, StateError};
+use crate::store::files::{StoreError, UserFiles};
 
 /// Newest record format this build reads and the one it writes.
 pub const RECORD_VERSION: u32 = 1;
@@ -79,32 +79,32 @@ impl UserRecord {
 /// The secrets directory.
 #[derive(Debug, Clone)]
 pub struct Store {
-    dir: StateDir,
+    dir: UserFiles,
 }
 
 impl Store {
     /// Opens an existing store directory (the module never creates it).
-    pub fn open(dir: &Path) -> Result<Store, StateError> {
-        Ok(Store { dir: StateDir::open(dir)? })
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store { dir: UserFiles::open(dir)? })
     }
 
     /// Opens the store, creating the directory 0700 if needed (admin command).
-    pub fn create(dir: &Path) -> Result<Store, StateError> {
-        Ok(Store { dir: StateDir::create(dir)? })
+    pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store { dir: UserFiles::create(dir)? })
     }
 
-    pub fn dir(&self) -> &StateDir {
+    pub fn dir(&self) -> &UserFiles {
         &self.dir
     }
 
     /// `user`'s record, or `None` when the user is not enrolled.
-    pub fn load(&self, user: &str) -> Result<Option<UserRecord>, StateError> {
+    pub fn load(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
         let Some(file) = self.dir.read::<RecordFile>(user, RECORD_VERSION)? else {
             return Ok(None);
         };
         let secret = match &file.secret {
             None => None,
-            Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StateError::Corrupt {
+            Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StoreError::Corrupt {
                 path: self.dir.file_of(user).unwrap_or_default(),
                 message: format!("secret: {e}"),
             })?),
@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// Writes `user`'s record atomically.
-    pub fn save(&self, user: &str, record: &UserRecord) -> Result<(), StateError> {
+    pub fn save(&self, user: &str, record: &UserRecord) -> Result<(), StoreError> {
         let file = RecordFile {
             version: RECORD_VERSION,
             secret: record.secret.as_ref().map(TotpSecret::to_base32),
@@ -125,12 +125,12 @@ impl Store {
     }
 
     /// Deletes `user`'s record; returns whether there was one.
-    pub fn remove(&self, user: &str) -> Result<bool, StateError> {
+    pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
         self.dir.remove(user)
     }
 
     /// Every enrolled user.
-    pub fn users(&self) -> Result<Vec<String>, StateError> {
+    pub fn users(&self) -> Result<Vec<String>, StoreError> {
         self.dir.users()
     }
 }
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_and_its_file_is_private() {
-        let d = crate::fsx::private_tempdir();
+        let d = crate::trusted_fs::private_tempdir();
         let store = Store::open(d.path()).unwrap();
         let rec = UserRecord {
             secret: Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap()),
@@ -160,8 +160,8 @@ mod tests {
 
     #[test]
     fn a_record_with_a_broken_secret_is_corrupt() {
-        let d = crate::fsx::private_tempdir();
-        crate::fsx::write_atomic(d.path(), "jane", b"version = 1\nsecret = \"!!\"\nenabled = true\n").unwrap();
+        let d = crate::trusted_fs::private_tempdir();
+        crate::trusted_fs::write_atomic(d.path(), "jane", b"version = 1\nsecret = \"!!\"\nenabled = true\n").unwrap();
         let e = Store::open(d.path()).unwrap().load("jane").unwrap_err().to_string();
         assert!(e.contains("jane") && e.contains("corrupt") && !e.contains("!!"), "{e}");
     }

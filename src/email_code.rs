@@ -4,7 +4,7 @@
 //! codes (drawn from the OS CSPRNG, kept in the tally only as a salted SHA-256,
 //! checked in constant time, single use, expiring, with a resend throttle).
 //!
-//! Composing and sending the message is [`crate::mail`]'s job; when to ask,
+//! Composing and sending the message is [`crate::sendmail`]'s job; when to ask,
 //! send and check is [`crate::auth`]'s. Time is always an argument.
 #![forbid(unsafe_code)]
 
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::tally::EmailCode;
+use crate::store::tally::EmailCode;
 
 /// Longest address we accept (RFC 5321 path limit).
 pub const MAX_ADDRESS_LEN: usize = 254;

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsx::UserLock;
-use crate::state::{StateDir, StateError};
+use crate::store::files::{StoreError, UserFiles};
+use crate::trusted_fs::UserLock;
 
 /// Newest tally format this build reads and the one it writes.
 pub const TALLY_VERSION: u32 = 1;
@@ -72,28 +72,28 @@ pub struct EmailCode {
 /// The tally directory.
 #[derive(Debug, Clone)]
 pub struct TallyStore {
-    dir: StateDir,
+    dir: UserFiles,
 }
 
 impl TallyStore {
     /// Opens an existing tally directory after checking it.
-    pub fn open(dir: &Path) -> Result<TallyStore, StateError> {
-        Ok(TallyStore { dir: StateDir::open(dir)? })
+    pub fn open(dir: &Path) -> Result<TallyStore, StoreError> {
+        Ok(TallyStore { dir: UserFiles::open(dir)? })
     }
 
     /// Opens the tally directory, creating it 0700 if needed.
-    pub fn create(dir: &Path) -> Result<TallyStore, StateError> {
-        Ok(TallyStore { dir: StateDir::create(dir)? })
+    pub fn create(dir: &Path) -> Result<TallyStore, StoreError> {
+        Ok(TallyStore { dir: UserFiles::create(dir)? })
     }
 
     /// `user`'s tally as it is now (no lock held; for display and quick checks).
-    pub fn load(&self, user: &str) -> Result<Tally, StateError> {
+    pub fn load(&self, user: &str) -> Result<Tally, StoreError> {
         Ok(self.dir.read(user, TALLY_VERSION)?.unwrap_or_default())
     }
 
     /// Applies `change` to `user`'s tally under the user's exclusive lock and
     /// writes the result atomically if it changed. Returns what `change` returned.
-    pub fn update<R>(&self, user: &str, change: impl FnOnce(&mut Tally) -> R) -> Result<R, StateError> {
+    pub fn update<R>(&self, user: &str, change: impl FnOnce(&mut Tally) -> R) -> Result<R, StoreError> {
         let mut held = self.hold(user)?;
         let mut next = held.tally().clone();
         let result = change(&mut next);
@@ -104,21 +104,21 @@ impl TallyStore {
     /// Takes `user`'s lock and reads the tally; the lock is held until the
     /// [`HeldTally`] is dropped. For changes written in more than one step: a
     /// login writes the answer down as a failed code before it judges it.
-    pub fn hold(&self, user: &str) -> Result<HeldTally<'_>, StateError> {
+    pub fn hold(&self, user: &str) -> Result<HeldTally<'_>, StoreError> {
         let lock = self.dir.lock(user)?;
         let current = self.dir.read(user, TALLY_VERSION)?.unwrap_or_default();
         Ok(HeldTally { store: self, user: user.to_string(), current, _lock: lock })
     }
 
     /// Deletes `user`'s tally; returns whether there was one.
-    pub fn remove(&self, user: &str) -> Result<bool, StateError> {
+    pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
         let _lock = self.dir.lock(user)?;
         self.dir.remove(user)
     }
 
     /// Runs `f` under `user`'s lock (the one logins and enrollment at login hold)
     /// without reading the tally: for changes to the user's secrets record.
-    pub fn locked<T, E: From<StateError>>(&self, user: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    pub fn locked<T, E: From<StoreError>>(&self, user: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let _lock = self.dir.lock(user)?;
         f()
     }
@@ -128,23 +128,23 @@ impl TallyStore {
     pub fn remove_with<T>(
         &self,
         user: &str,
-        also: impl FnOnce() -> Result<T, StateError>,
-    ) -> Result<(T, bool), StateError> {
+        also: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<(T, bool), StoreError> {
         self.locked(user, || Ok((also()?, self.dir.remove(user)?)))
     }
 
     /// The directory, for where a user's file is.
-    pub fn dir(&self) -> &StateDir {
+    pub fn dir(&self) -> &UserFiles {
         &self.dir
     }
 
     /// Whether `user` has a tally file.
-    pub fn exists(&self, user: &str) -> Result<bool, StateError> {
+    pub fn exists(&self, user: &str) -> Result<bool, StoreError> {
         self.dir.exists(user)
     }
 
     /// Every user with a tally file.
-    pub fn users(&self) -> Result<Vec<String>, StateError> {
+    pub fn users(&self) -> Result<Vec<String>, StoreError> {
         self.dir.users()
     }
 }
@@ -167,7 +167,7 @@ impl HeldTally<'_> {
 
     /// Writes `next` (atomically, fsynced) if it differs from what is on disk.
     /// When this returns `Ok`, `next` is durable.
-    pub fn save(&mut self, mut next: Tally) -> Result<(), StateError> {
+    pub fn save(&mut self, mut next: Tally) -> Result<(), StoreError> {
         if next.failures.len() > MAX_FAILURES_KEPT {
             let excess = next.failures.len() - MAX_FAILURES_KEPT;
             next.failures.drain(..excess);
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_missing_tally_is_empty_and_updates_persist() {
-        let d = crate::fsx::private_tempdir();
+        let d = crate::trusted_fs::private_tempdir();
         let t = TallyStore::open(d.path()).unwrap();
         assert_eq!(t.load("alice").unwrap(), Tally::default());
         t.update("alice", |t| t.failures.push(10)).unwrap();
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_tally_is_not_rewritten() {
-        let d = crate::fsx::private_tempdir();
+        let d = crate::trusted_fs::private_tempdir();
         let t = TallyStore::open(d.path()).unwrap();
         t.update("alice", |_| ()).unwrap();
         assert!(!d.path().join("alice").exists());
@@ -207,8 +207,8 @@ mod tests {
 
     #[test]
     fn a_corrupt_tally_is_an_error_and_is_left_alone() {
-        let d = crate::fsx::private_tempdir();
-        crate::fsx::write_atomic(d.path(), "alice", b"version = 1\nfailures = \"lots\"\n").unwrap();
+        let d = crate::trusted_fs::private_tempdir();
+        crate::trusted_fs::write_atomic(d.path(), "alice", b"version = 1\nfailures = \"lots\"\n").unwrap();
         let t = TallyStore::open(d.path()).unwrap();
         assert!(t.load("alice").is_err());
         assert!(t.update("alice", |t| t.failures.clear()).is_err());
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn the_failure_list_is_bounded() {
-        let d = crate::fsx::private_tempdir();
+        let d = crate::trusted_fs::private_tempdir();
         let t = TallyStore::open(d.path()).unwrap();
         t.update("alice", |t| t.failures.extend(0..(MAX_FAILURES_KEPT as u64 + 50))).unwrap();
         let kept = t.load("alice").unwrap().failures;
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn concurrent_updates_lose_nothing() {
-        let d = crate::fsx::private_tempdir();
+        let d = crate::trusted_fs::private_tempdir();
         let path = d.path().to_path_buf();
         let threads: Vec<_> = (0..8)
             .map(|i| {

@@ -15,7 +15,7 @@
 //! makes us wait: once the child itself has exited we stop reading.
 //!
 //! When to send and what to record is [`crate::auth`]'s job; the code rules
-//! are in [`crate::email`].
+//! are in [`crate::email_code`].
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -31,7 +31,7 @@ use nix::unistd::Pid;
 use zeroize::Zeroizing;
 
 use crate::config::EmailConfig;
-use crate::email::describe_duration;
+use crate::email_code::describe_duration;
 
 /// `PATH`, the only environment variable the mail command gets.
 pub const MAIL_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -46,7 +46,7 @@ pub const REDACTED: &str = "[code]";
 /// What one email needs besides the configuration. Its `Debug` leaves the code out.
 #[derive(Clone, Copy)]
 pub struct Letter<'a> {
-    /// A validated address ([`crate::email::validate_address`]).
+    /// A validated address ([`crate::email_code::validate_address`]).
     pub to: &'a str,
     pub user: &'a str,
     pub host: &'a str,
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn a_command_that_succeeds_gets_the_message_on_stdin_and_no_environment() {
-        let dir = crate::fsx::private_tempdir();
+        let dir = crate::trusted_fs::private_tempdir();
         let out = dir.path().join("out");
         let script = format!("cat > {0}.msg; env > {0}.env; echo \"$@\" > {0}.args", out.display());
         let mut argv = sh(&script);
@@ -529,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_hung_command_is_killed_with_everything_it_started() {
-        let dir = crate::fsx::private_tempdir();
+        let dir = crate::trusted_fs::private_tempdir();
         let pidfile = dir.path().join("grandchild");
         // The grandchild keeps the output pipe open and would outlive a plain kill of the child.
         let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn a_grandchild_holding_the_pipe_does_not_delay_success() {
-        let dir = crate::fsx::private_tempdir();
+        let dir = crate::trusted_fs::private_tempdir();
         let pidfile = dir.path().join("grandchild");
         let started = Instant::now();
         // The child exits at once; its background grandchild keeps stdout open for 30 s.
