@@ -180,9 +180,10 @@ impl PolicyConfig {
 impl Config {
     /// Reads and validates the configuration at `path`; a missing file is an error.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes = trusted_fs::read_trusted(path, Trust::RootWritable, trusted_fs::MAX_CONFIG_FILE)
-            .map_err(ConfigError::File)?
-            .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
+        let bytes =
+            trusted_fs::read_trusted(path, Trust::Protected(trusted_fs::Owner::ROOT), trusted_fs::MAX_CONFIG_FILE)
+                .map_err(ConfigError::File)?
+                .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
             path: path.to_path_buf(),
             message: "the file is not valid UTF-8".into(),

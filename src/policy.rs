@@ -158,6 +158,18 @@ impl Lock {
     }
 }
 
+/// Whether the lockout applies to this user at all: root is exempt only with
+/// `even_deny_root = false` (as in pam_faillock).
+pub fn exempt_from_lockout(cfg: &LockoutConfig, is_root: bool) -> bool {
+    is_root && !cfg.even_deny_root
+}
+
+/// The lockout rule for one user at `now`, with `even_deny_root` and expiry
+/// resolved: what the login gate, `twostep status` and `twostep unlock` all ask.
+pub fn lock_of(t: &Tally, cfg: &LockoutConfig, is_root: bool, now: u64) -> Lock {
+    lock_state(t, cfg, exempt_from_lockout(cfg, is_root), now)
+}
+
 /// The lock state of `t` at `now`. `exempt` is true for root when `even_deny_root = false`.
 pub fn lock_state(t: &Tally, cfg: &LockoutConfig, exempt: bool, now: u64) -> Lock {
     match t.locked_at {

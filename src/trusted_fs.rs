@@ -26,13 +26,27 @@ pub const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 /// How long we wait for another login holding the same user's lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// The user who must own trusted files: root in production; tests of the
+/// library pass their own uid so that `cargo test --lib` works for a normal user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner(pub u32);
+
+impl Owner {
+    pub const ROOT: Owner = Owner(0);
+
+    /// The effective user of this process (for tests).
+    pub fn current() -> Owner {
+        Owner(nix::unistd::geteuid().as_raw())
+    }
+}
+
 /// What a file or directory must look like before we trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trust {
-    /// Owned by root, no permission bits at all for group or others (0600, 0400, 0700).
-    Private,
-    /// Owned by root, not writable by group or others (0644 is fine).
-    RootWritable,
+    /// Owned by `Owner`, no permission bits at all for group or others (0600, 0400, 0700).
+    Private(Owner),
+    /// Owned by `Owner`, not writable by group or others (0644 is fine).
+    Protected(Owner),
     /// Any owner and mode: a file read once to import data from it (a user's
     /// `~/.google_authenticator`), never trusted for configuration or state.
     /// It must still be a regular file reached without a final symlink, within the size cap.
@@ -84,19 +98,27 @@ fn check_meta(path: &Path, meta: &std::fs::Metadata, want_dir: bool, trust: Trus
     if !want_dir && !ft.is_file() {
         return insecure("it is not a regular file".into());
     }
-    if meta.uid() != 0 && trust != Trust::Imported {
-        return insecure(format!("it is owned by uid {}, not root; run chown root: {}", meta.uid(), path.display()));
+    let owner = match trust {
+        Trust::Private(o) | Trust::Protected(o) => Some(o),
+        Trust::Imported => None,
+    };
+    if let Some(Owner(uid)) = owner
+        && meta.uid() != uid
+    {
+        let who = if uid == 0 { "root".to_string() } else { format!("uid {uid}") };
+        let chown = if uid == 0 { "root:".to_string() } else { format!("{uid}:") };
+        return insecure(format!("it is owned by uid {}, not {who}; run chown {chown} {}", meta.uid(), path.display()));
     }
     let mode = meta.permissions().mode() & 0o7777;
     match trust {
-        Trust::Private if mode & 0o077 != 0 => {
+        Trust::Private(_) if mode & 0o077 != 0 => {
             let want = if want_dir { "700" } else { "600" };
             insecure(format!(
                 "its mode is {mode:04o}, group/other must have no access; run chmod {want} {}",
                 path.display()
             ))
         }
-        Trust::RootWritable if mode & 0o022 != 0 => insecure(format!(
+        Trust::Protected(_) if mode & 0o022 != 0 => insecure(format!(
             "its mode is {mode:04o}, it must not be writable by group or others; run chmod go-w {}",
             path.display()
         )),
@@ -124,15 +146,16 @@ pub fn check_dir(dir: &Path, trust: Trust) -> Result<(), FsError> {
     check_meta(dir, &meta, true, trust)
 }
 
-/// Creates `dir` (mode 0700, owned by the caller) when it does not exist, then checks it.
-pub fn ensure_private_dir(dir: &Path) -> Result<(), FsError> {
+/// Creates `dir` (mode 0700, owned by the caller) when it does not exist, then
+/// checks that it is private to `owner`.
+pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
     require_absolute(dir)?;
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io_err(dir, "create")(e)),
     }
-    check_dir(dir, Trust::Private)
+    check_dir(dir, Trust::Private(owner))
 }
 
 /// Opens `path` for reading without following symlinks, checks it and reads it whole.
@@ -262,7 +285,7 @@ impl fmt::Debug for UserLock {
 ///
 /// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
 /// process that locks it locks the same inode.
-pub fn lock(dir: &Path, name: &str) -> Result<UserLock, FsError> {
+pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
     let path = dir.join(format!(".{name}.lock"));
     let file = OpenOptions::new()
         .read(true)
@@ -280,7 +303,7 @@ pub fn lock(dir: &Path, name: &str) -> Result<UserLock, FsError> {
             }
         })?;
     let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
-    check_meta(&path, &meta, false, Trust::Private)?;
+    check_meta(&path, &meta, false, Trust::Private(owner))?;
     let deadline = Instant::now() + LOCK_WAIT;
     let mut file = file;
     loop {
@@ -319,13 +342,16 @@ mod tests {
         write_atomic(d.path(), "alice", b"hello").unwrap();
         let mode = std::fs::metadata(d.path().join("alice")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(read_trusted(&d.path().join("alice"), Trust::Private, 100).unwrap().unwrap(), b"hello");
+        assert_eq!(
+            read_trusted(&d.path().join("alice"), Trust::Private(Owner::current()), 100).unwrap().unwrap(),
+            b"hello"
+        );
     }
 
     #[test]
     fn missing_file_is_the_only_absence() {
         let d = private_tmp();
-        assert!(read_trusted(&d.path().join("nobody"), Trust::Private, 100).unwrap().is_none());
+        assert!(read_trusted(&d.path().join("nobody"), Trust::Private(Owner::current()), 100).unwrap().is_none());
     }
 
     #[test]
@@ -333,7 +359,7 @@ mod tests {
         let d = private_tmp();
         write_atomic(d.path(), "real", b"x").unwrap();
         std::os::unix::fs::symlink(d.path().join("real"), d.path().join("link")).unwrap();
-        let err = read_trusted(&d.path().join("link"), Trust::Private, 100).unwrap_err();
+        let err = read_trusted(&d.path().join("link"), Trust::Private(Owner::current()), 100).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 
@@ -342,17 +368,19 @@ mod tests {
         let d = private_tmp();
         write_atomic(d.path(), "f", b"x").unwrap();
         std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(read_trusted(&d.path().join("f"), Trust::Private, 100).is_err());
-        assert!(read_trusted(&d.path().join("f"), Trust::RootWritable, 100).is_ok());
+        assert!(read_trusted(&d.path().join("f"), Trust::Private(Owner::current()), 100).is_err());
+        assert!(read_trusted(&d.path().join("f"), Trust::Protected(Owner::current()), 100).is_ok());
     }
 
     #[test]
     fn imported_files_may_have_any_owner_but_must_be_regular_and_not_symlinks() {
         let d = private_tmp();
         write_atomic(d.path(), "f", b"x").unwrap();
-        std::os::unix::fs::chown(d.path().join("f"), Some(65534), Some(65534)).unwrap();
         std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(read_trusted(&d.path().join("f"), Trust::Private, 100).is_err());
+        // Owned by us, so owned by "someone else" for a check that wants another owner.
+        let someone_else = Owner(Owner::current().0.wrapping_add(1));
+        let err = read_trusted(&d.path().join("f"), Trust::Private(someone_else), 100).unwrap_err();
+        assert!(err.to_string().contains("owned by uid"), "{err}");
         assert_eq!(read_trusted(&d.path().join("f"), Trust::Imported, 100).unwrap().unwrap(), b"x");
         std::os::unix::fs::symlink(d.path().join("f"), d.path().join("link")).unwrap();
         assert!(read_trusted(&d.path().join("link"), Trust::Imported, 100).is_err());
@@ -363,20 +391,23 @@ mod tests {
     fn oversized_files_are_refused() {
         let d = private_tmp();
         write_atomic(d.path(), "big", &[b'a'; 101]).unwrap();
-        assert!(matches!(read_trusted(&d.path().join("big"), Trust::Private, 100), Err(FsError::TooLarge { .. })));
+        assert!(matches!(
+            read_trusted(&d.path().join("big"), Trust::Private(Owner::current()), 100),
+            Err(FsError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn relative_paths_are_refused() {
-        assert!(read_trusted(Path::new("relative"), Trust::Private, 100).is_err());
-        assert!(check_dir(Path::new("relative"), Trust::Private).is_err());
+        assert!(read_trusted(Path::new("relative"), Trust::Private(Owner::current()), 100).is_err());
+        assert!(check_dir(Path::new("relative"), Trust::Private(Owner::current())).is_err());
     }
 
     #[test]
     fn hidden_entries_are_not_listed() {
         let d = private_tmp();
         write_atomic(d.path(), "bob", b"x").unwrap();
-        let _l = lock(d.path(), "bob").unwrap();
+        let _l = lock(d.path(), "bob", Owner::current()).unwrap();
         assert_eq!(list_names(d.path()).unwrap(), vec!["bob".to_string()]);
     }
 

@@ -48,7 +48,7 @@ pub fn load(path: &Path) -> Option<Zone> {
     // target, so it cannot block on a FIFO. read_trusted then opens the real
     // path without following a link and checks owner, mode and type.
     let real = std::fs::canonicalize(path).ok()?;
-    let data = trusted_fs::read_trusted(&real, Trust::RootWritable, MAX_TZIF).ok()??;
+    let data = trusted_fs::read_trusted(&real, Trust::Protected(trusted_fs::Owner::ROOT), MAX_TZIF).ok()??;
     parse(&data)
 }
 

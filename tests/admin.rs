@@ -39,7 +39,7 @@ fn a_disabled_user_logs_in_without_a_prompt_and_enabling_asks_for_the_code_again
     env.enroll("alice");
     let out = ok(&env.twostep(&["disable", "alice"]));
     assert!(out.contains("Disabled two-step verification for alice") && out.contains("kept"), "{out}");
-    let rec = env.store().load("alice").unwrap().unwrap();
+    let rec = env.store().record("alice").unwrap().unwrap();
     assert!(!rec.enabled && rec.secret.is_some(), "the record is kept, only disabled");
     assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=disable")));
 
@@ -70,7 +70,7 @@ fn disabling_or_enabling_a_user_who_is_not_enrolled_says_how_to_enroll() {
     assert!(err.contains("user bob is not enrolled") && err.contains("twostep enroll bob"), "{err}");
     let err = fails(&env.twostep(&["enable", "bob"]));
     assert!(err.contains("user bob is not enrolled; run twostep enroll bob"), "{err}");
-    assert!(env.store().load("bob").unwrap().is_none(), "no record was created");
+    assert!(env.store().record("bob").unwrap().is_none(), "no record was created");
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn reset_of_a_user_with_nothing_to_reset_is_an_error_that_suggests_checking_the_
     env.enroll("alice");
     let err = fails(&env.twostep(&["reset", "alcie"]));
     assert!(err.contains("user alcie has no two-step setup") && err.contains("twostep list"), "{err}");
-    assert!(env.store().load("alice").unwrap().is_some());
+    assert!(env.store().record("alice").unwrap().is_some());
     assert!(!env.log_lines().iter().any(|l| l.contains("action=reset")));
 }
 
@@ -239,7 +239,7 @@ fn google_authenticator_files_twostep_cannot_honour_are_refused_and_nothing_is_s
         assert!(err.contains(path.to_str().unwrap()), "the error names the file: {err}");
         assert!(!err.contains(SECRET), "{err}");
     }
-    assert!(env.store().load("alice").unwrap().is_none());
+    assert!(env.store().record("alice").unwrap().is_none());
     let both = env.twostep(&["enroll", "alice", "--secret-stdin", "--from-google-authenticator", "/x"]);
     assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
 }
@@ -281,7 +281,7 @@ fn a_caller_who_is_not_root_is_told_to_run_as_root() {
         let err = fails(&out);
         assert!(err.contains("needs root") && err.contains("sudo"), "{args:?}: {err}");
     }
-    assert!(env.store().load("alice").unwrap().unwrap().enabled);
+    assert!(env.store().record("alice").unwrap().unwrap().enabled);
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn status_and_list_count_an_address_from_the_template_as_the_email_method() {
 fn enroll_waits_for_the_lock_a_login_holds_while_it_saves_an_enrollment() {
     let env = Env::new("");
     // What a login enrolling at this moment holds while it checks and saves (tally lock).
-    let lock = pam_twostep::trusted_fs::lock(&env.tally, "alice").unwrap();
+    let lock = pam_twostep::trusted_fs::lock(&env.tally, "alice", pam_twostep::trusted_fs::Owner::ROOT).unwrap();
     let mut child = Command::new(twostep_bin())
         .args(["--config", env.config.to_str().unwrap(), "--log-socket", env.log_path.to_str().unwrap()])
         .args(["enroll", "alice", "--json"])
@@ -351,13 +351,13 @@ fn enroll_waits_for_the_lock_a_login_holds_while_it_saves_an_enrollment() {
     let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
     while std::time::Instant::now() < until {
         assert!(child.try_wait().unwrap().is_none(), "enroll finished while the lock was held");
-        assert!(env.store().load("alice").unwrap().is_none(), "written while the lock was held");
+        assert!(env.store().record("alice").unwrap().is_none(), "written while the lock was held");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     drop(lock);
     let out = child.wait_with_output().unwrap();
     let v = json(&out);
-    let saved = env.store().load("alice").unwrap().unwrap().secret.unwrap();
+    let saved = env.store().record("alice").unwrap().unwrap().secret.unwrap();
     assert_eq!(v["secret"].as_str(), Some(saved.to_base32().as_str()));
 }
 
@@ -447,7 +447,7 @@ fn list_and_status_escape_user_names_decoded_from_file_names() {
     for name in HOSTILE_NAMES {
         // Files as a login or an earlier tool could have left them: names decode to these bytes.
         env.enroll_with(name, Some(SECRET), Some("x@district.org"));
-        pam_twostep::store::tally::TallyStore::open(&env.tally).unwrap().update(name, |t| t.grace_used = 1).unwrap();
+        env.store().change(name, |u| u.update_tally(|t| t.grace_used = 1)).unwrap();
     }
     let list = env.twostep(&["list"]);
     assert_terminal_safe(&list);

@@ -15,7 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use pam_twostep::store::tally::TallyStore;
 
 const FROM: &str = "twostep@test.example";
 
@@ -194,7 +193,7 @@ fn a_code_sent_by_email_lets_the_user_in_exactly_once() {
     assert!(logs.iter().any(|l| l.contains("result=email_sent method=email") && l.contains("to=j***@district.org")));
     assert!(logs.iter().any(|l| l.contains("user=jane") && l.contains("result=success method=email")), "{logs:?}");
     assert!(!logs.iter().any(|l| l.contains(&code)), "the code is never logged: {logs:?}");
-    let tally = TallyStore::open(&env.tally).unwrap().load("jane").unwrap();
+    let tally = env.store().tally("jane").unwrap();
     assert_eq!(tally.email_code, None, "used up");
     let stored = std::fs::read_to_string(env.tally.join("jane")).unwrap_or_default();
     assert!(!stored.contains(&code));
@@ -216,7 +215,7 @@ fn the_tally_keeps_only_a_salted_hash_of_the_code() {
     assert_eq!(t.result, "PAM_CONV_ERR", "Ctrl-D at the code prompt: {t:?}");
     let stored = std::fs::read_to_string(env.tally.join("jane")).unwrap();
     assert!(!stored.contains(&code), "{stored}");
-    let pending = TallyStore::open(&env.tally).unwrap().load("jane").unwrap().email_code.unwrap();
+    let pending = env.store().tally("jane").unwrap().email_code.unwrap();
     assert_eq!(pending.hash.len(), 64);
     assert_eq!(pending.expires_at - pending.sent_at, 600);
 }
@@ -257,19 +256,16 @@ fn an_expired_email_code_is_refused() {
     drop(s.finish());
     // The shortest allowed code_valid is a minute: rather than wait, move the
     // pending code's times back past its expiry (as the clock would).
-    TallyStore::open(&env.tally)
-        .unwrap()
-        .update("jane", |t| {
-            let c = t.email_code.as_mut().unwrap();
-            c.sent_at -= 61;
-            c.expires_at -= 61;
-        })
-        .unwrap();
+    env.update_tally("jane", |t| {
+        let c = t.email_code.as_mut().unwrap();
+        c.sent_at -= 61;
+        c.expires_at -= 61;
+    });
     let t = env.login("jane", &[&code]);
     assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
     assert!(t.said().contains("That email code has expired. Log in again to get a new one."), "{t:?}");
     assert!(env.log_lines().iter().any(|l| l.contains("result=expired method=email")));
-    let tally = TallyStore::open(&env.tally).unwrap().load("jane").unwrap();
+    let tally = env.store().tally("jane").unwrap();
     assert_eq!(tally.email_code, None, "the expired code is dropped");
 
     // A new one may be sent at once, and works.
@@ -387,7 +383,7 @@ fn a_hung_mail_command_is_killed_after_the_timeout_and_the_login_refused() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Nothing was sent, so nothing blocks a new request.
-    assert_eq!(TallyStore::open(&env.tally).unwrap().load("jane").unwrap().email_code, None);
+    assert_eq!(env.store().tally("jane").unwrap().email_code, None);
 }
 
 #[test]
@@ -473,8 +469,8 @@ fn invalid_addresses_are_refused_with_a_clear_error() {
             assert_eq!(err.lines().count(), 1, "one line: {err:?}");
         }
     }
-    assert!(env.store().load("alice").unwrap().unwrap().email.is_none());
-    assert!(env.store().load("carol").unwrap().is_none());
+    assert!(env.store().record("alice").unwrap().unwrap().email.is_none());
+    assert!(env.store().record("carol").unwrap().is_none());
     // Neither an address nor --clear, or both: usage errors.
     assert_eq!(env.twostep(&["email", "alice"]).status.code(), Some(2));
     assert_eq!(env.twostep(&["email", "alice", "a@b.org", "--clear"]).status.code(), Some(2));
@@ -485,7 +481,7 @@ fn enroll_with_email_records_the_address() {
     let env = Env::new("");
     let out = env.twostep(&["enroll", "dave", "--email", "dave@district.org", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(env.store().load("dave").unwrap().unwrap().email.as_deref(), Some("dave@district.org"));
+    assert_eq!(env.store().record("dave").unwrap().unwrap().email.as_deref(), Some("dave@district.org"));
 }
 
 #[test]

@@ -6,7 +6,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pam_twostep::store::tally::TallyStore;
 
 fn wrong(secret: &str) -> String {
     // A code that is wrong for every step in the window.
@@ -55,11 +54,11 @@ fn attempts_during_a_lock_do_not_extend_it() {
     for _ in 0..5 {
         env.login("alice", &[&bad]);
     }
-    let before = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
+    let before = env.store().tally("alice").unwrap();
     for _ in 0..3 {
         env.login("alice", &[&bad]);
     }
-    let after = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
+    let after = env.store().tally("alice").unwrap();
     assert_eq!(before, after);
 }
 
@@ -71,7 +70,7 @@ fn the_lock_ends_after_unlock_time() {
     env.login("alice", &[&bad]);
     env.login("alice", &[&bad]);
     assert!(env.login("alice", &[&code(SECRET, 0)]).prompts().is_empty(), "locked");
-    let locked_at = TallyStore::open(&env.tally).unwrap().load("alice").unwrap().locked_at.unwrap();
+    let locked_at = env.store().tally("alice").unwrap().locked_at.unwrap();
     // Poll until the clock passes the end of the lock (at most ~3 s).
     let deadline = Instant::now() + Duration::from_secs(10);
     while now() < locked_at + 2 {
@@ -191,7 +190,7 @@ fn twenty_four_parallel_wrong_codes_are_all_recorded() {
     let bad = wrong(SECRET);
     let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
-    let tally = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
+    let tally = env.store().tally("alice").unwrap();
     assert_eq!(tally.failures.len(), 24, "{tally:?}");
     // Every process saw a different count: the read-modify-writes were serialised.
     let mut remaining: Vec<u32> =
@@ -207,7 +206,7 @@ fn parallel_wrong_codes_lock_at_exactly_deny() {
     let bad = wrong(SECRET);
     let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
-    let tally = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
+    let tally = env.store().tally("alice").unwrap();
     assert_eq!(tally.failures.len(), 5, "only attempts before the lock count: {tally:?}");
     assert!(tally.locked_at.is_some());
     let counted = results.iter().filter(|t| t.said().contains("Incorrect verification code")).count();
@@ -321,7 +320,7 @@ fn a_missing_tally_directory_is_created_private_by_the_first_login() {
     assert!(env.login("alice", &[&wrong(SECRET)]).said().contains("4 attempts remain"));
     let meta = std::fs::metadata(&env.tally).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
-    assert_eq!(TallyStore::open(&env.tally).unwrap().load("alice").unwrap().failures.len(), 1);
+    assert_eq!(env.store().tally("alice").unwrap().failures.len(), 1);
 }
 
 /// Runs a login for `user` with `TZ` set to `tz` and the code prompt (if any)
@@ -358,7 +357,7 @@ fn the_callers_tz_is_never_opened_and_does_not_change_the_lock_message() {
     for _ in 0..5 {
         env.login("alice", &[&bad]);
     }
-    let locked_at = TallyStore::open(&env.tally).unwrap().load("alice").unwrap().locked_at.unwrap();
+    let locked_at = env.store().tally("alice").unwrap().locked_at.unwrap();
     let expected = format!(
         "Too many incorrect codes. Try again after {}.",
         pam_twostep::time::local_time(locked_at + 1800, now())

@@ -141,9 +141,9 @@ fn a_disabled_user_is_not_asked() {
     let env = Env::new("");
     env.enroll("alice");
     let store = env.store();
-    let mut rec = store.load("alice").unwrap().unwrap();
+    let mut rec = store.record("alice").unwrap().unwrap();
     rec.enabled = false;
-    store.save("alice", &rec).unwrap();
+    store.change("alice", |u| u.save_record(rec)).unwrap();
     let t = env.login("alice", &[]);
     assert_eq!(t.result, IGNORED);
     assert!(t.messages.is_empty());

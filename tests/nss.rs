@@ -15,7 +15,6 @@ use std::process::{Command, Output};
 use common::*;
 use e2e::{run, try_run, unique};
 use pam_twostep::auth::UNAVAILABLE;
-use pam_twostep::store::tally::TallyStore;
 
 const NOT_SET_UP: &str =
     "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.";
@@ -91,7 +90,7 @@ fn failed_codes_under_every_spelling_count_towards_one_lock() {
         let t = nss.login(&env, user, &[&code(SECRET, 0)]);
         assert!(locked(&t), "{user} is locked without being asked for a code: {t:?}");
     }
-    assert_eq!(TallyStore::open(&env.tally).unwrap().users().unwrap(), ["alice"], "one tally for the account");
+    assert_eq!(env.store().tally_users().unwrap(), ["alice"], "one tally for the account");
     let logs = env.log_lines();
     let spelled: Vec<_> = logs.iter().filter(|l| l.contains("typed=ALICE ")).collect();
     assert!(!spelled.is_empty() && spelled.iter().all(|l| l.contains(": user=alice typed=ALICE service=")), "{logs:?}");
@@ -110,9 +109,9 @@ fn grace_logins_are_counted_once_per_account_whatever_the_spelling() {
     let third = nss.login_service(&env, STACKED, "Alice@ad.example", &[]);
     assert_eq!(third.result, "PAM_AUTH_ERR", "{third:?}");
     assert!(third.said().contains("the logins allowed without it are used up"), "{third:?}");
-    let tally = TallyStore::open(&env.tally).unwrap();
-    assert_eq!(tally.load("alice").unwrap().grace_used, 2);
-    assert!(!tally.exists("ALICE").unwrap() && !tally.exists("Alice@ad.example").unwrap());
+    let tally = env.store();
+    assert_eq!(tally.tally("alice").unwrap().grace_used, 2);
+    assert!(!tally.has_tally("ALICE").unwrap() && !tally.has_tally("Alice@ad.example").unwrap());
 }
 
 #[test]
@@ -153,8 +152,8 @@ fn enrollment_at_login_under_another_spelling_saves_the_record_for_the_account()
     s.answer(&code(&secret, 0));
     assert!(s.said("info").contains("Two-step verification is set up"));
     assert!(s.finish().succeeded());
-    assert!(env.store().load("alice").unwrap().is_some(), "saved for the account");
-    assert!(env.store().load("ALICE").unwrap().is_none(), "not for the spelling");
+    assert!(env.store().record("alice").unwrap().is_some(), "saved for the account");
+    assert!(env.store().record("ALICE").unwrap().is_none(), "not for the spelling");
     // The other spelling now has to give a code from the same app entry.
     let t = nss.login(&env, "alice@ad.example", &[&code(&secret, 1)]);
     assert!(t.succeeded(), "{t:?}");
@@ -189,7 +188,7 @@ fn the_admin_command_uses_the_account_name_nss_gives() {
     assert_eq!(enrolled["user"], "alice");
     assert!(enrolled["otpauth_uri"].as_str().unwrap().contains(":alice?"), "{enrolled}");
     assert!(stderr(&out).contains("note: NSS knows ALICE as the account alice;\nusing alice\n"), "{}", stderr(&out));
-    assert!(env.store().load("alice").unwrap().is_some() && env.store().load("ALICE").unwrap().is_none());
+    assert!(env.store().record("alice").unwrap().is_some() && env.store().record("ALICE").unwrap().is_none());
     let again = nss.twostep(&env, &["enroll", "alice@ad.example"]);
     assert_eq!(again.status.code(), Some(1), "already enrolled under the account name: {}", stderr(&again));
 
@@ -204,9 +203,9 @@ fn the_admin_command_uses_the_account_name_nss_gives() {
     assert!(nss.login(&env, "ALICE", &[&code(&secret, 0)]).succeeded());
 
     assert!(nss.twostep(&env, &["disable", "ALICE"]).status.success());
-    assert!(!env.store().load("alice").unwrap().unwrap().enabled);
+    assert!(!env.store().record("alice").unwrap().unwrap().enabled);
     assert!(nss.twostep(&env, &["reset", "ALICE"]).status.success());
-    assert!(env.store().load("alice").unwrap().is_none());
+    assert!(env.store().record("alice").unwrap().is_none());
 
     // A record kept under another spelling (before records were keyed on the
     // account) is never used: the admin is told where it is.

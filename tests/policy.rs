@@ -12,7 +12,6 @@ use std::process::Command;
 use common::*;
 use e2e::{run, try_run, unique};
 use pam_twostep::auth::UNAVAILABLE;
-use pam_twostep::store::tally::TallyStore;
 
 const NOT_SET_UP: &str =
     "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.";
@@ -153,15 +152,15 @@ fn grace_logins_count_down_with_a_reminder_and_survive_restarts_then_refuse() {
     assert!(first.said().contains("You can log in without it 1 more time"), "{}", first.said());
     assert!(first.said().contains("Ask your administrator to enroll you."));
     // Each login is a new process: the count lives in the tally file.
-    let tally = TallyStore::open(&env.tally).unwrap();
-    assert_eq!(tally.load("newbie").unwrap().grace_used, 1);
+    let tally = env.store();
+    assert_eq!(tally.tally("newbie").unwrap().grace_used, 1);
     let second = env.login_service(STACKED, "newbie", &[], &[]);
     assert!(second.succeeded());
     assert!(second.said().contains("This was the last login allowed without it"), "{}", second.said());
     let third = env.login_service(STACKED, "newbie", &[], &[]);
     assert_eq!(third.result, "PAM_AUTH_ERR");
     assert!(third.said().contains("the logins allowed without it are used up"), "{}", third.said());
-    assert_eq!(tally.load("newbie").unwrap().grace_used, 2, "a refused login uses nothing");
+    assert_eq!(tally.tally("newbie").unwrap().grace_used, 2, "a refused login uses nothing");
     let logs = env.log_lines();
     assert_eq!(logs.iter().filter(|l| l.contains("result=grace")).count(), 2, "{logs:?}");
 }
@@ -194,7 +193,7 @@ fn enrollment_at_login_shows_a_qr_code_and_saves_the_secret_only_after_a_right_c
     assert!(all.contains("It appears as:\n    Test District: newbie\n"), "{all}");
     let qr = texts.iter().find(|t| t.contains('█')).expect("a QR code drawn in block characters");
     assert!(qr.lines().all(|l| l.chars().count() <= 80), "fits an 80-column terminal");
-    assert!(env.store().load("newbie").unwrap().is_none(), "nothing saved before the code is confirmed");
+    assert!(env.store().record("newbie").unwrap().is_none(), "nothing saved before the code is confirmed");
 
     s.answer("123");
     let err = s.said("error");
@@ -205,7 +204,7 @@ fn enrollment_at_login_shows_a_qr_code_and_saves_the_secret_only_after_a_right_c
     let t = s.finish();
     assert!(t.succeeded(), "{t:?}");
 
-    let record = env.store().load("newbie").unwrap().expect("saved");
+    let record = env.store().record("newbie").unwrap().expect("saved");
     assert_eq!(*record.secret.unwrap().to_base32(), secret);
     // The confirming code cannot be replayed; the next login asks for a code as usual.
     let again = env.login("newbie", &[&code(&secret, 0)]);
@@ -224,7 +223,7 @@ fn an_abandoned_or_failed_enrollment_at_login_saves_nothing() {
     enrollment_texts(&mut s);
     let t = s.finish();
     assert_eq!(t.result, "PAM_CONV_ERR", "{t:?}");
-    assert!(env.store().load("newbie").unwrap().is_none());
+    assert!(env.store().record("newbie").unwrap().is_none());
 
     // Three wrong codes.
     let mut s = Session::start(&env, "newbie");
@@ -238,7 +237,7 @@ fn an_abandoned_or_failed_enrollment_at_login_saves_nothing() {
     assert!(s.said("error").contains("Nothing was saved"));
     let t = s.finish();
     assert_eq!(t.result, "PAM_AUTH_ERR");
-    assert!(env.store().load("newbie").unwrap().is_none());
+    assert!(env.store().record("newbie").unwrap().is_none());
 }
 
 #[test]
@@ -254,7 +253,7 @@ fn enrollment_at_login_can_be_put_off_while_grace_logins_remain() {
     assert!(s.said("info").contains("You can set it up at your next login."));
     let t = s.finish();
     assert_eq!(t.result, IGNORED);
-    assert!(env.store().load("newbie").unwrap().is_none());
+    assert!(env.store().record("newbie").unwrap().is_none());
 
     // Grace used up: no way around it now.
     let mut s = Session::start(&env, "newbie");
@@ -322,7 +321,7 @@ fn an_enrollment_at_login_never_overwrites_a_secret_an_administrator_set_meanwhi
     assert!(s.said("error").contains("set up for this account by another login meanwhile"));
     let t = s.finish();
     assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
-    let kept = env.store().load("newbie").unwrap().unwrap().secret.unwrap();
+    let kept = env.store().record("newbie").unwrap().unwrap().secret.unwrap();
     assert_eq!(*kept.to_base32(), admins, "the administrator's secret is kept");
     assert!(env.login("newbie", &[&code(&admins, 0)]).succeeded());
 }
@@ -339,7 +338,7 @@ fn pam_silent_drops_reminders_but_not_errors_or_enrollment_instructions() {
     let quiet = env.login_service(STACKED, "newbie", &[], &["--silent"]);
     assert!(quiet.succeeded(), "{quiet:?}");
     assert!(quiet.messages.is_empty(), "the last grace login's reminder is not shown: {quiet:?}");
-    assert_eq!(TallyStore::open(&env.tally).unwrap().load("newbie").unwrap().grace_used, 2);
+    assert_eq!(env.store().tally("newbie").unwrap().grace_used, 2);
     let refused = env.login_service(STACKED, "newbie", &[], &["--silent"]);
     assert_eq!(refused.result, "PAM_AUTH_ERR");
     assert_eq!(refused.messages.len(), 1, "{refused:?}");

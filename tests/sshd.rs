@@ -192,11 +192,11 @@ fn a_new_user_enrolls_at_login_through_sshd_by_scanning_the_qr_code_shown() {
     let qr: Vec<&str> = shown.lines().filter(|l| l.contains('█')).collect();
     assert!(qr.len() > 10, "a QR code drawn in block characters: {shown}");
     assert!(qr.iter().all(|l| l.chars().count() <= 80), "fits an 80-column SSH session");
-    assert!(env.store().load(&user.name).unwrap().is_some(), "the record is saved");
+    assert!(env.store().record(&user.name).unwrap().is_some(), "the record is saved");
     assert!(env.log_lines().iter().any(|l| l.contains("result=enrolled")));
 
     // From now on the usual prompt, with a code of the saved secret (OpenSSH under a pty).
-    let secret = env.store().load(&user.name).unwrap().unwrap().secret.unwrap().to_base32();
+    let secret = env.store().record(&user.name).unwrap().unwrap().secret.unwrap().to_base32();
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "id -un");
     let run = pty(&argv, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![code(&secret, 1)])], &[]);
     assert_eq!(run.exit, Some(0), "{run:?}");

@@ -13,7 +13,6 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use pam_twostep::store::tally::TallyStore;
 
 /// The module line as the harness writes it: the built `.so`, this Env's config and log socket.
 fn twostep_line(env: &Env, control: &str) -> String {
@@ -66,9 +65,13 @@ fn substitute(env: &Env, lines: &[String], stand_in: &str) -> String {
     out
 }
 
+/// The tally directory's files, lock files aside (enrolling takes the user's lock).
 fn tally_files(env: &Env) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(&env.tally).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&env.tally)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
     names.sort();
     names
 }
@@ -112,7 +115,7 @@ fn a_required_password_module_that_fails_still_lets_twostep_prompt_and_lock_the_
         assert_eq!(t.prompts(), ["Verification code: "], "{t:?}");
         assert_eq!(t.result, "PAM_AUTH_ERR", "the login itself still fails: {t:?}");
     }
-    let tally = TallyStore::open(&env.tally).unwrap().load("alice").unwrap();
+    let tally = env.store().tally("alice").unwrap();
     assert!(tally.locked_at.is_some(), "five guesses without the password locked alice: {tally:?}");
     let t = env.login_service("unsafe", "alice", &[], &[]);
     assert!(t.said().contains("Too many incorrect codes"), "{t:?}");
@@ -129,7 +132,7 @@ fn a_failing_rhel_style_substack_still_lets_twostep_prompt() {
     write(&env, "rhel-sshd", &stack);
     let t = env.login_service("rhel-sshd", "alice", &[&wrong()], &[]);
     assert_eq!((t.prompts(), t.result.as_str()), (vec!["Verification code: "], "PAM_AUTH_ERR"), "{t:?}");
-    assert_eq!(TallyStore::open(&env.tally).unwrap().load("alice").unwrap().failures.len(), 1);
+    assert_eq!(env.store().tally("alice").unwrap().failures.len(), 1);
 }
 
 #[test]

@@ -14,13 +14,12 @@ use std::process::Child;
 use std::time::Duration;
 
 use common::*;
-use pam_twostep::store::tally::TallyStore;
 
 const PROMPT: &str = "Verification code: ";
 const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 fn failures(env: &Env, user: &str) -> usize {
-    TallyStore::open(&env.tally).unwrap().load(user).unwrap().failures.len()
+    env.store().tally(user).unwrap().failures.len()
 }
 
 /// Entries of the tally directory that are neither state files nor lock files.
@@ -216,12 +215,12 @@ fn a_name_too_long_for_a_file_name_is_decided_by_the_policy_and_logged() {
 fn unlock_also_clears_a_last_used_step_left_in_the_future_by_a_clock_jump() {
     let env = Env::new("");
     env.enroll("alice");
-    let tally = TallyStore::open(&env.tally).unwrap();
-    tally.update("alice", |t| t.last_step = Some(now() / 30 + 1000)).unwrap();
+    let tally = env.store();
+    env.update_tally("alice", |t| t.last_step = Some(now() / 30 + 1000));
     assert!(!env.login("alice", &[&code(SECRET, 0)]).succeeded(), "refused as already used");
     let out = env.twostep(&["unlock", "alice"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("in the future"), "{}", stdout(&out));
-    assert_eq!(tally.load("alice").unwrap().last_step, None);
+    assert_eq!(tally.tally("alice").unwrap().last_step, None);
     assert!(env.login("alice", &[&code(SECRET, 0)]).succeeded());
 }

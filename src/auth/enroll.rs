@@ -18,9 +18,9 @@ use crate::log::Level;
 use crate::policy::{self, Unenrolled};
 use crate::qr;
 use crate::secret::{self, TotpSecret};
+use crate::store::UserStore;
 use crate::store::files::StoreError;
-use crate::store::record::{Store, UserRecord};
-use crate::store::tally::TallyStore;
+use crate::store::record::UserRecord;
 use crate::totp::{self, Check};
 use crate::user;
 
@@ -31,16 +31,15 @@ impl Login<'_> {
     pub(super) fn not_enrolled(
         &mut self,
         cfg: &Config,
-        store: &Store,
+        store: &UserStore,
         policy: &PolicyConfig,
     ) -> Result<Outcome, Broken> {
         // The tally is touched only when grace logins or enrollment need it.
-        let tally = || TallyStore::create(&cfg.tally_dir);
-        let grace_used = if policy.grace_logins > 0 { tally()?.load(self.req.user)?.grace_used } else { 0 };
+        let grace_used = if policy.grace_logins > 0 { store.tally(self.req.user)?.grace_used } else { 0 };
         match policy::unenrolled(policy, grace_used) {
             Unenrolled::Refuse { grace_used_up } => Ok(self.refuse_not_enrolled(grace_used_up)),
-            Unenrolled::Grace => self.grace_login(&tally()?, policy),
-            Unenrolled::Enroll { skips_left } => self.enroll_at_login(cfg, store, &tally()?, policy, skips_left),
+            Unenrolled::Grace => self.grace_login(store, policy),
+            Unenrolled::Enroll { skips_left } => self.enroll_at_login(cfg, store, policy, skips_left),
         }
     }
 
@@ -53,8 +52,8 @@ impl Login<'_> {
 
     /// Uses one grace login under the tally lock (so parallel logins cannot share
     /// one) and lets the login through with a reminder.
-    fn grace_login(&mut self, tally: &TallyStore, policy: &PolicyConfig) -> Result<Outcome, Broken> {
-        let left = tally.update(self.req.user, |t| policy::take_grace(t, policy))?;
+    fn grace_login(&mut self, store: &UserStore, policy: &PolicyConfig) -> Result<Outcome, Broken> {
+        let left = store.change(self.req.user, |u| u.update_tally(|t| policy::take_grace(t, policy)))?;
         let Some(left) = left else {
             return Ok(self.refuse_not_enrolled(true));
         };
@@ -67,8 +66,7 @@ impl Login<'_> {
     fn enroll_at_login(
         &mut self,
         cfg: &Config,
-        store: &Store,
-        tally: &TallyStore,
+        store: &UserStore,
         policy: &PolicyConfig,
         skips_left: u32,
     ) -> Result<Outcome, Broken> {
@@ -99,12 +97,12 @@ impl Login<'_> {
                 }
             };
             if skips_left > 0 && answer.trim().is_empty() {
-                return self.grace_login(tally, policy);
+                return self.grace_login(store, policy);
             }
             // Scanning takes a while: the time the code was typed, not the start of the login.
             let now = self.clock.now();
             if let Check::Valid { step } = totp::check(&secret, &cfg.totp, &answer, now, None) {
-                return self.save_enrollment(store, tally, &secret, step, now);
+                return self.save_enrollment(store, &secret, step, now);
             }
             if attempt < ENROLL_TRIES {
                 let _ = self.conv.error(&text::enroll_mismatch(&cfg.issuer, &shown, cfg.totp.period));
@@ -120,24 +118,22 @@ impl Login<'_> {
     /// replayed), under the user's tally lock so two enrollments cannot race.
     fn save_enrollment(
         &mut self,
-        store: &Store,
-        tally: &TallyStore,
+        store: &UserStore,
         secret: &TotpSecret,
         step: u64,
         now: u64,
     ) -> Result<Outcome, Broken> {
         let user = self.req.user;
         let record = UserRecord { secret: Some(secret.clone()), email: None, enabled: true, created: now };
-        let saved = tally.update(user, |t| -> Result<bool, StoreError> {
-            match store.load(user)? {
-                // Set up meanwhile (another login, or an administrator): keep that one.
-                Some(r) if !r.enabled || !r.methods().is_empty() => return Ok(false),
-                _ => {}
+        let saved = store.change(user, |u| -> Result<bool, StoreError> {
+            // Set up meanwhile (another login, or an administrator): keep that one.
+            if u.record()?.is_some_and(|r| !r.enabled || r.is_enrolled()) {
+                return Ok(false);
             }
-            store.save(user, &record)?;
-            t.last_step = Some(step);
+            u.save_record(record)?;
+            u.update_tally(|t| t.last_step = Some(step))?;
             Ok(true)
-        })??;
+        })?;
         if !saved {
             self.log_outcome(Level::Notice, "enroll_failed", "totp", Some("enrolled meanwhile by another login"));
             let _ = self.conv.error(text::ENROLLED_ELSEWHERE);

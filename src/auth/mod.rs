@@ -34,9 +34,10 @@ use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
 use crate::secret::SecretError;
 use crate::sendmail::Mailer;
+use crate::store::UserStore;
 use crate::store::files::StoreError;
-use crate::store::record::Store;
 use crate::time::Clock;
+use crate::trusted_fs::Owner;
 use crate::user::{self, Accounts};
 
 pub use text::UNAVAILABLE;
@@ -141,8 +142,23 @@ pub struct Login<'a> {
 }
 
 impl Login<'_> {
-    /// Runs the login with the configuration at `config_path` and logs its outcome.
+    /// Runs the login with the configuration at `config_path` (root's files) and logs its outcome.
     pub fn authenticate(&mut self, config_path: &Path) -> Outcome {
+        match Config::load(config_path) {
+            Ok(cfg) => {
+                if self.req.debug {
+                    let line = format!("debug: config={} {:?}", config_path.display(), cfg);
+                    self.log.log(Level::Debug, &line);
+                }
+                self.authenticate_with(&cfg, Owner::ROOT)
+            }
+            Err(e) => self.unavailable(&e.to_string()),
+        }
+    }
+
+    /// Runs the login with `cfg`, trusting state files owned by `owner` (root
+    /// in production; the in-process tests pass their own uid).
+    pub fn authenticate_with(&mut self, cfg: &Config, owner: Owner) -> Outcome {
         // One person, one record: everything below (store, tally, groups, log) is
         // keyed on the account's canonical name, whatever spelling was typed.
         let account = match user::account_name(self.accounts, self.req.user) {
@@ -158,7 +174,7 @@ impl Login<'_> {
             mailer: &mut *self.mailer,
             clock: self.clock,
         };
-        match login.run(config_path) {
+        match login.run(cfg, owner) {
             Ok(outcome) => outcome,
             Err(why) => login.unavailable(&why.to_string()),
         }
@@ -170,21 +186,16 @@ impl Login<'_> {
         Outcome::Unavailable
     }
 
-    fn run(&mut self, config_path: &Path) -> Result<Outcome, Broken> {
-        let cfg = Config::load(config_path)?;
-        if self.req.debug {
-            let line = format!("debug: config={} {:?}", config_path.display(), cfg);
-            self.log.log(Level::Debug, &line);
-        }
+    fn run(&mut self, cfg: &Config, owner: Owner) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let store = Store::open(&cfg.secrets_dir)?;
+        let store = UserStore::for_login(&cfg.secrets_dir, &cfg.tally_dir, owner)?;
         // A name that cannot be a file name (empty, or too long once encoded) has
         // no record; the policy still decides, so `required = false` passes it.
         let unusable_name = user::file_name(user).err();
-        let record = if unusable_name.is_none() { store.load(user)? } else { None };
+        let record = if unusable_name.is_none() { store.record(user)? } else { None };
         let state = match record {
             Some(r) if !r.enabled => RecordState::Disabled,
-            Some(r) if !r.methods().is_empty() => RecordState::Enabled(r),
+            Some(r) if r.is_enrolled() => RecordState::Enabled(r),
             _ => RecordState::Missing,
         };
         let policy = cfg.policy_for(self.req.service);
@@ -210,8 +221,8 @@ impl Login<'_> {
                 let _ = self.conv.error(UNAVAILABLE);
                 Ok(Outcome::Denied)
             }
-            Decision::MustEnroll => self.not_enrolled(&cfg, &store, policy),
-            Decision::Verify(record) => self.verify(&cfg, &store, &record),
+            Decision::MustEnroll => self.not_enrolled(cfg, &store, policy),
+            Decision::Verify(record) => self.verify(cfg, &store, &record),
         }
     }
 

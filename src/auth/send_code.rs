@@ -12,8 +12,8 @@ use crate::email_code::{self, Resend};
 use crate::log::Level;
 use crate::policy::{self, Lock};
 use crate::sendmail::{self, Letter};
+use crate::store::UserStore;
 use crate::store::record::Method;
-use crate::store::tally::TallyStore;
 use crate::time::rfc3339;
 
 /// The tally's answer to "may a code be sent now?".
@@ -29,7 +29,7 @@ impl Login<'_> {
     pub(super) fn send_email_code(
         &mut self,
         cfg: &Config,
-        tally: &TallyStore,
+        store: &UserStore,
         to: &str,
         exempt: bool,
     ) -> Result<Option<Outcome>, Broken> {
@@ -39,19 +39,21 @@ impl Login<'_> {
         let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })
             .map_err(Broken::Email)?;
         let sealed = email_code::seal(&code, now, cfg.email.code_valid).map_err(Broken::Email)?;
-        let reserved = tally.update(user, |t| {
-            policy::expire(t, &cfg.lockout, now);
-            let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
-            if lock.is_locked() {
-                return Reserve::Locked(lock);
-            }
-            match email_code::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
-                Resend::Allowed => {
-                    t.email_code = Some(sealed.clone());
-                    Reserve::Send
+        let reserved = store.change(user, |u| {
+            u.update_tally(|t| {
+                policy::expire(t, &cfg.lockout, now);
+                let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+                if lock.is_locked() {
+                    return Reserve::Locked(lock);
                 }
-                Resend::TooSoon { sent_at, next_at } => Reserve::TooSoon { sent_at, next_at },
-            }
+                match email_code::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
+                    Resend::Allowed => {
+                        t.email_code = Some(sealed.clone());
+                        Reserve::Send
+                    }
+                    Resend::TooSoon { sent_at, next_at } => Reserve::TooSoon { sent_at, next_at },
+                }
+            })
         })?;
         let masked = email_code::mask_address(to);
         match reserved {
@@ -66,10 +68,12 @@ impl Login<'_> {
         }
         // The mail module keeps the code out of the error (the command may echo the message).
         if let Err(why) = self.mailer.send(&cfg.email, &message) {
-            tally.update(user, |t| {
-                if t.email_code.as_ref() == Some(&sealed) {
-                    t.email_code = None;
-                }
+            store.change(user, |u| {
+                u.update_tally(|t| {
+                    if t.email_code.as_ref() == Some(&sealed) {
+                        t.email_code = None;
+                    }
+                })
             })?;
             self.log_outcome(Level::Err, "mail_failed", Method::Email.name(), Some(&why));
             let _ = self.conv.error(&text::email_failed());

@@ -22,8 +22,10 @@ use crate::email_code::{self, CodeCheck};
 use crate::log::Level;
 use crate::policy::{self, AfterFailure, Lock};
 use crate::secret::TotpSecret;
-use crate::store::record::{Method, Store, UserRecord};
-use crate::store::tally::{Tally, TallyStore};
+use crate::store::UserStore;
+use crate::store::files::StoreError;
+use crate::store::record::{Method, UserRecord};
+use crate::store::tally::Tally;
 use crate::time::rfc3339;
 use crate::totp::{self, Check};
 
@@ -32,20 +34,20 @@ use crate::totp::{self, Check};
 const MAX_EMAIL_REQUESTS: u32 = 3;
 
 impl Login<'_> {
-    pub(super) fn verify(&mut self, cfg: &Config, store: &Store, record: &UserRecord) -> Result<Outcome, Broken> {
+    pub(super) fn verify(&mut self, cfg: &Config, store: &UserStore, record: &UserRecord) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let tally = TallyStore::create(&cfg.tally_dir)?;
-        let exempt = !cfg.lockout.even_deny_root && self.accounts.uid(user).map_err(Broken::Accounts)? == Some(0);
+        let is_root = self.accounts.uid(user).map_err(Broken::Accounts)? == Some(0);
+        let exempt = policy::exempt_from_lockout(&cfg.lockout, is_root);
 
         // 1. The lock gate: a locked user is not asked.
         let now = self.clock.now();
-        let lock = policy::lock_state(&tally.load(user)?, &cfg.lockout, exempt, now);
+        let lock = policy::lock_of(&store.tally(user)?, &cfg.lockout, is_root, now);
         if lock.is_locked() {
             return Ok(self.refuse_locked(lock, now));
         }
 
         let secret = record.secret.as_ref();
-        let address = email_code::address_for(record.email.as_deref(), &cfg.email.address_template, user);
+        let address = record.code_address(&cfg.email.address_template, user).map(|a| a.address);
         if record.email.is_some() && address.is_none() {
             let why = "the email address on file is invalid; set it again with twostep email USER ADDR";
             self.log_outcome(Level::Warning, "bad_address", Method::Email.name(), Some(why));
@@ -60,7 +62,7 @@ impl Login<'_> {
         let mut email_requests = 0;
         if let (None, Some(to)) = (secret, address.as_deref()) {
             email_requests += 1;
-            if let Some(outcome) = self.send_email_code(cfg, &tally, to, exempt)? {
+            if let Some(outcome) = self.send_email_code(cfg, store, to, exempt)? {
                 return Ok(outcome);
             }
         }
@@ -78,7 +80,7 @@ impl Login<'_> {
             match address.as_deref() {
                 Some(to) if is_email_request(&answer) && email_requests < MAX_EMAIL_REQUESTS => {
                     email_requests += 1;
-                    if let Some(outcome) = self.send_email_code(cfg, &tally, to, exempt)? {
+                    if let Some(outcome) = self.send_email_code(cfg, store, to, exempt)? {
                         return Ok(outcome);
                     }
                 }
@@ -95,30 +97,28 @@ impl Login<'_> {
         }
 
         // 4. Under the user's lock: the time and the record as they are now.
-        let mut held = tally.hold(user)?;
-        let now = self.clock.now();
-        let current = store.load(user)?;
-        let Some(record) = current.filter(|r| r.enabled && !r.methods().is_empty()) else {
-            drop(held);
-            self.log_outcome(
-                Level::Notice,
-                "changed",
-                method.name(),
-                Some("record reset or disabled during the login"),
-            );
+        let judged = store.change(user, |u| -> Result<Option<(Verdict, u64)>, StoreError> {
+            let now = self.clock.now();
+            let Some(record) = u.record()?.filter(|r| r.enabled && r.is_enrolled()).cloned() else {
+                return Ok(None);
+            };
+            // 5. Written down as a failure (durably) before it is judged; a right
+            //    answer then turns that into a success.
+            let before = u.tally()?.clone();
+            let mut counted = before.clone();
+            policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
+            u.save_tally(counted)?;
+            let mut after = before;
+            let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now);
+            u.save_tally(after)?;
+            Ok(Some((verdict, now)))
+        })?;
+        let Some((verdict, now)) = judged else {
+            let why = "record reset or disabled during the login";
+            self.log_outcome(Level::Notice, "changed", method.name(), Some(why));
             let _ = self.conv.error(text::CHANGED_MEANWHILE);
             return Ok(Outcome::Denied);
         };
-        // 5. Written down as a failure (durably) before it is judged; a right
-        //    answer then turns that into a success.
-        let before = held.tally().clone();
-        let mut counted = before.clone();
-        policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
-        held.save(counted)?;
-        let mut after = before;
-        let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now);
-        held.save(after)?;
-        drop(held);
         Ok(match verdict {
             Verdict::Accepted(method) => {
                 self.log_outcome(Level::Info, "success", method.name(), None);

@@ -6,6 +6,7 @@
 
 use super::{CliError, Context};
 use crate::email_code::validate_address;
+use crate::store::Entry;
 use crate::store::record::UserRecord;
 
 #[derive(Debug, clap::Args)]
@@ -25,21 +26,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if let Some(address) = &args.address {
         validate_address(address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
     }
-    let store = ctx.store()?;
-    // Under the user's lock (as enroll, enable/disable, reset and enrollment at
-    // login), so a record replaced meanwhile is not written back with its old secret.
-    ctx.tally()?.locked(user, || {
-        let existing = store.load(user)?;
+    // Under the user's lock, so a record replaced meanwhile (another admin,
+    // enrollment at login) is not written back with its old secret.
+    ctx.store()?.change(user, |u| {
+        let existing = u.record()?.cloned();
         match &args.address {
-            None => clear(ctx, &store, user, existing),
-            Some(address) => set(ctx, &store, user, existing, address),
+            None => clear(ctx, u, user, existing),
+            Some(address) => set(ctx, u, user, existing, address),
         }
     })
 }
 
 fn set(
     ctx: &Context,
-    store: &crate::store::record::Store,
+    u: &mut Entry<'_>,
     user: &str,
     existing: Option<UserRecord>,
     address: &str,
@@ -48,7 +48,7 @@ fn set(
         Some(r) => UserRecord { email: Some(address.to_string()), ..r },
         None => UserRecord { secret: None, email: Some(address.to_string()), enabled: true, created: ctx.now },
     };
-    store.save(user, &record)?;
+    u.save_record(record.clone())?;
     ctx.audit("email_set", user);
     say!("Codes for {user} will be sent to {address}.");
     if record.secret.is_none() {
@@ -60,12 +60,7 @@ fn set(
     Ok(())
 }
 
-fn clear(
-    ctx: &Context,
-    store: &crate::store::record::Store,
-    user: &str,
-    existing: Option<UserRecord>,
-) -> Result<(), CliError> {
+fn clear(ctx: &Context, u: &mut Entry<'_>, user: &str, existing: Option<UserRecord>) -> Result<(), CliError> {
     let Some(record) = existing.filter(|r| r.email.is_some()) else {
         say!("{user} has no email address on file; nothing to clear.");
         return Ok(());
@@ -75,7 +70,7 @@ fn clear(
             "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
         )));
     }
-    store.save(user, &UserRecord { email: None, ..record })?;
+    u.save_record(UserRecord { email: None, ..record })?;
     ctx.audit("email_clear", user);
     say!("Cleared the email address of {user}; they can no longer get codes by email.");
     if !ctx.config.email.address_template.is_empty() {

@@ -24,11 +24,10 @@ pub fn enable(ctx: &Context, args: Args) -> Result<(), CliError> {
 fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError> {
     let user = &ctx.account(user)?;
     let verb = if enabled { "enable" } else { "disable" };
-    let store = ctx.store()?;
-    // Under the user's lock (as enroll, reset and enrollment at login), so a
-    // record replaced meanwhile is not written back with its old secret.
-    let changed = ctx.tally()?.locked(user, || -> Result<bool, CliError> {
-        let Some(record) = store.load(user)? else {
+    // Under the user's lock, so a record replaced meanwhile is not written
+    // back with its old secret.
+    let changed = ctx.store()?.change(user, |u| -> Result<bool, CliError> {
+        let Some(record) = u.record()?.cloned() else {
             return Err(CliError(if enabled {
                 format!("user {user} is not enrolled; run twostep enroll {user}")
             } else {
@@ -40,7 +39,7 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
         if record.enabled == enabled {
             return Ok(false);
         }
-        store.save(user, &crate::store::record::UserRecord { enabled, ..record })?;
+        u.save_record(crate::store::record::UserRecord { enabled, ..record })?;
         Ok(true)
     })?;
     if !changed {

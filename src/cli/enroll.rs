@@ -88,9 +88,8 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         validate_address(addr).map_err(|e| CliError(format!("invalid email address: {e}")))?;
     }
     let store = ctx.store()?;
-    let tally = ctx.tally()?;
     // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
-    refuse_enrolled(&args, store.load(&args.user)?.as_ref())?;
+    refuse_enrolled(&args, store.record(&args.user)?.as_ref())?;
     let (secret, notes, used_step) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
         None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
@@ -98,8 +97,8 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     };
     // Under the user's lock (the one a login enrolling at this moment holds while it
     // checks and saves), so neither enrollment silently overwrites the other.
-    let existing = tally.update(&args.user, |t| -> Result<Option<UserRecord>, CliError> {
-        let existing = store.load(&args.user)?;
+    let existing = store.change(&args.user, |u| -> Result<Option<UserRecord>, CliError> {
+        let existing = u.record()?.cloned();
         refuse_enrolled(&args, existing.as_ref())?;
         let record = UserRecord {
             secret: Some(secret.clone()),
@@ -107,13 +106,13 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
             enabled: true,
             created: ctx.now,
         };
-        store.save(&args.user, &record)?;
+        u.save_record(record)?;
         if let Some(step) = used_step {
             // Same secret, same steps: keep google-authenticator's DISALLOW_REUSE promise.
-            t.last_step = t.last_step.max(Some(step));
+            u.update_tally(|t| t.last_step = t.last_step.max(Some(step)))?;
         }
         Ok(existing)
-    })??;
+    })?;
     let action = match (&args.from_google_authenticator, &existing) {
         (Some(_), _) => "migrate",
         (None, Some(_)) => "re-enroll",

@@ -37,8 +37,8 @@ use zeroize::Zeroizing;
 use crate::config::{self, Config};
 use crate::config_warnings;
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::store::record::Store;
-use crate::store::tally::TallyStore;
+use crate::store::UserStore;
+use crate::trusted_fs::Owner;
 
 /// twostep: manage two-step verification (authenticator-app codes) for Linux logins.
 #[derive(Debug, Parser)]
@@ -101,14 +101,10 @@ pub struct Context {
 }
 
 impl Context {
-    /// The secrets store, created 0700 if missing.
-    pub fn store(&self) -> Result<Store, CliError> {
-        Ok(Store::create(&self.config.secrets_dir)?)
-    }
-
-    /// The tally directory, created 0700 if missing.
-    pub fn tally(&self) -> Result<TallyStore, CliError> {
-        Ok(TallyStore::create(&self.config.tally_dir)?)
+    /// The records and tallies (directories created 0700 if missing); every
+    /// change to a user goes through its [`UserStore::change`].
+    pub fn store(&self) -> Result<UserStore, CliError> {
+        Ok(UserStore::for_admin(&self.config.secrets_dir, &self.config.tally_dir, Owner::ROOT)?)
     }
 
     /// The name `user`'s record is kept under, as the module keys logins: the
@@ -134,11 +130,11 @@ impl Context {
     /// before records were keyed on it) are never used by logins: say where
     /// they are, so that they are not mistaken for the account's.
     fn note_stale_spelling(&self, spelling: &str) -> Result<(), CliError> {
-        let (store, tally) = (self.store()?, self.tally()?);
+        let (record, tally) = self.store()?.files_of(spelling)?;
         let mut stale = Vec::new();
-        for dir in [store.dir(), tally.dir()] {
-            if dir.exists(spelling)? {
-                stale.push(format!("\n  rm -- {}", dir.file_of(spelling)?.display()));
+        for file in [record, tally] {
+            if std::fs::symlink_metadata(&file).is_ok() {
+                stale.push(format!("\n  rm -- {}", file.display()));
             }
         }
         if !stale.is_empty() {
@@ -148,6 +144,12 @@ impl Context {
             );
         }
         Ok(())
+    }
+
+    /// Whether `user` is root (for `even_deny_root`), as the module decides it.
+    pub fn is_root(&self, user: &str) -> Result<bool, CliError> {
+        use crate::user::Accounts;
+        Ok(crate::user::Nss.uid(user).map_err(CliError)? == Some(0))
     }
 
     /// Records an administrative change in syslog.

@@ -22,14 +22,13 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let user = &ctx.account(&args.user)?;
-    let store = ctx.store()?;
-    let tally = ctx.tally()?;
-    let record = readable(store.load(user))?;
-    let login_state = readable(tally.load(user))?;
-
-    // Under the user's lock, so a login enrolling at this moment cannot write the
-    // record back between the two removals.
-    let (had_record, had_tally) = tally.remove_with(user, || store.remove(user))?;
+    // Under the user's lock, so a login enrolling (or judging) at this moment
+    // cannot write either file back between the two removals.
+    let (record, login_state, had_record, had_tally) = ctx.store()?.change(user, |u| -> Result<_, CliError> {
+        let record = readable(u.record().map(|r| r.cloned()))?;
+        let login_state = readable(u.tally().cloned())?;
+        Ok((record, login_state, u.remove_record()?, u.remove_tally()?))
+    })?;
     let mut removed = Vec::new();
     if had_record {
         removed.push(match &record {

@@ -14,10 +14,10 @@
 use serde_json::{Value, json};
 
 use super::{CliError, Context};
-use crate::email_code::{address_for, mask_address};
+use crate::email_code::mask_address;
 use crate::policy::{self, Lock};
-use crate::store::record::{Method, Store, UserRecord};
-use crate::store::tally::TallyStore;
+use crate::store::UserStore;
+use crate::store::record::{Method, UserRecord};
 use crate::time::rfc3339;
 
 #[derive(Debug, clap::Args)]
@@ -50,21 +50,20 @@ struct Row {
 }
 
 impl Row {
-    fn read(ctx: &Context, store: &Store, tally: &TallyStore, user: &str) -> Result<Row, CliError> {
-        let record = store.load(user)?;
-        let t = tally.load(user)?;
+    fn read(ctx: &Context, store: &UserStore, user: &str) -> Result<Row, CliError> {
+        let record = store.record(user)?;
+        let t = store.tally(user)?;
         let cfg = &ctx.config.lockout;
-        // The module looks at the template only for a user with a usable record.
-        let email = record.as_ref().filter(|r| !r.methods().is_empty()).and_then(|r| match &r.email {
-            Some(addr) => Some((addr.clone(), false)),
-            None => address_for(None, &ctx.config.email.address_template, user).map(|a| (a, true)),
-        });
+        let email = record
+            .as_ref()
+            .and_then(|r| r.code_address(&ctx.config.email.address_template, user))
+            .map(|a| (a.address, a.from_template));
         Ok(Row {
             user: user.to_string(),
             record,
             email,
             failures: policy::failures_in_window(&t, cfg, ctx.now),
-            lock: policy::lock_state(&t, cfg, false, ctx.now),
+            lock: policy::lock_of(&t, cfg, ctx.is_root(user)?, ctx.now),
             grace_used: t.grace_used,
             now: ctx.now,
         })
@@ -156,7 +155,7 @@ fn table(rows: &[Row]) -> String {
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
     let user = ctx.account(&args.user)?;
-    let row = Row::read(ctx, &ctx.store()?, &ctx.tally()?, &user)?;
+    let row = Row::read(ctx, &ctx.store()?, &user)?;
     if args.json {
         super::say_json(&row.json());
     } else {
@@ -167,15 +166,14 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
 
 pub fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     let store = ctx.store()?;
-    let tally = ctx.tally()?;
-    let mut users = store.users()?;
-    for u in tally.users()? {
+    let mut users = store.enrolled_users()?;
+    for u in store.tally_users()? {
         if !users.contains(&u) {
             users.push(u);
         }
     }
     users.sort();
-    let rows = users.iter().map(|u| Row::read(ctx, &store, &tally, u)).collect::<Result<Vec<_>, _>>()?;
+    let rows = users.iter().map(|u| Row::read(ctx, &store, u)).collect::<Result<Vec<_>, _>>()?;
     if args.json {
         super::say_json(&Value::Array(rows.iter().map(Row::json).collect()));
     } else if rows.is_empty() {

@@ -12,24 +12,27 @@ pub struct Args {
 
 pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     args.user = ctx.account(&args.user)?;
-    let tally = ctx.tally()?;
-    if ctx.store()?.load(&args.user)?.is_none() && !tally.exists(&args.user)? {
+    let store = ctx.store()?;
+    if store.record(&args.user)?.is_none() && !store.has_tally(&args.user)? {
         return Err(CliError(format!(
             "user {} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list",
             args.user
         )));
     }
     let step_now = crate::totp::step_at(&ctx.config.totp, ctx.now);
-    let (was_locked, future_step) = tally.update(&args.user, |t| {
-        let locked = policy::lock_state(t, &ctx.config.lockout, false, ctx.now).is_locked();
-        policy::unlock(t);
-        // A last used step ahead of the clock (left by a clock that ran fast)
-        // would refuse every code as "already used" until the clock catches up.
-        let future = t.last_step.filter(|&s| s > step_now);
-        if future.is_some() {
-            t.last_step = None;
-        }
-        (locked, future)
+    let is_root = ctx.is_root(&args.user)?;
+    let (was_locked, future_step) = store.change(&args.user, |u| {
+        u.update_tally(|t| {
+            let locked = policy::lock_of(t, &ctx.config.lockout, is_root, ctx.now).is_locked();
+            policy::unlock(t);
+            // A last used step ahead of the clock (left by a clock that ran fast)
+            // would refuse every code as "already used" until the clock catches up.
+            let future = t.last_step.filter(|&s| s > step_now);
+            if future.is_some() {
+                t.last_step = None;
+            }
+            (locked, future)
+        })
     })?;
     ctx.audit("unlock", &args.user);
     if was_locked {

@@ -1,4 +1,4 @@
-//! A directory of per-user state files: the secrets store and the tally both use it.
+//! A directory of per-user state files: the records and the tallies both use it.
 //!
 //! It ties together the user-name encoding ([`crate::user`]), the trusted file
 //! helpers ([`crate::trusted_fs`]) and the on-disk format: TOML with a `version` key.
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::trusted_fs::{self, FsError, Trust, UserLock};
+use crate::trusted_fs::{self, FsError, Owner, Trust, UserLock};
 use crate::user::{self, UserNameError};
 
 /// A problem with a state directory or one of its files.
@@ -57,27 +57,29 @@ impl From<UserNameError> for StoreError {
     }
 }
 
-/// A checked directory of per-user files (root, 0700, not a symlink).
+/// A checked directory of per-user files (owned by `owner`, 0700, not a symlink).
 #[derive(Debug, Clone)]
 pub struct UserFiles {
     dir: PathBuf,
+    owner: Owner,
+}
+
+/// A state file's format version, checked before its contents are trusted.
+pub trait Versioned {
+    fn version(&self) -> u32;
 }
 
 impl UserFiles {
     /// Opens an existing directory after checking it.
-    pub fn open(dir: &Path) -> Result<UserFiles, StoreError> {
-        trusted_fs::check_dir(dir, Trust::Private)?;
-        Ok(UserFiles { dir: dir.to_path_buf() })
+    pub fn open(dir: &Path, owner: Owner) -> Result<UserFiles, StoreError> {
+        trusted_fs::check_dir(dir, Trust::Private(owner))?;
+        Ok(UserFiles { dir: dir.to_path_buf(), owner })
     }
 
-    /// Opens the directory, creating it 0700 first if needed (admin command and enrollment).
-    pub fn create(dir: &Path) -> Result<UserFiles, StoreError> {
-        trusted_fs::ensure_private_dir(dir)?;
-        Ok(UserFiles { dir: dir.to_path_buf() })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
+    /// Opens the directory, creating it 0700 first if needed.
+    pub fn create(dir: &Path, owner: Owner) -> Result<UserFiles, StoreError> {
+        trusted_fs::ensure_private_dir(dir, owner)?;
+        Ok(UserFiles { dir: dir.to_path_buf(), owner })
     }
 
     /// The path of `user`'s file (for messages).
@@ -86,9 +88,10 @@ impl UserFiles {
     }
 
     /// Reads and decodes `user`'s file; `Ok(None)` if it does not exist.
-    pub fn read<T: DeserializeOwned>(&self, user: &str, supported: u32) -> Result<Option<T>, StoreError> {
+    pub fn read<T: DeserializeOwned + Versioned>(&self, user: &str, supported: u32) -> Result<Option<T>, StoreError> {
         let path = self.file_of(user)?;
-        let Some(bytes) = trusted_fs::read_trusted(&path, Trust::Private, trusted_fs::MAX_STATE_FILE)? else {
+        let trust = Trust::Private(self.owner);
+        let Some(bytes) = trusted_fs::read_trusted(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
             return Ok(None);
         };
         let bytes = Zeroizing::new(bytes);
@@ -114,7 +117,7 @@ impl UserFiles {
 
     /// Takes the exclusive lock on `user`'s state, for a read-modify-write.
     pub fn lock(&self, user: &str) -> Result<UserLock, StoreError> {
-        Ok(trusted_fs::lock(&self.dir, &user::file_name(user)?)?)
+        Ok(trusted_fs::lock(&self.dir, &user::file_name(user)?, self.owner)?)
     }
 
     /// Whether `user` has a file here (it is not read; a file that cannot even be
@@ -132,21 +135,34 @@ impl UserFiles {
     }
 }
 
-/// Decodes one state file, checking its `version` before anything else so that a
-/// newer format is reported as such rather than as an unknown key.
-fn decode<T: DeserializeOwned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
+/// Decodes one state file. Its `version` is checked before the contents count:
+/// a file from a newer twostep is reported as such (it may have keys this one
+/// does not know), never as corrupt and never silently reset. The file is
+/// parsed once into `T`; only a file that does not fit `T` is looked at again,
+/// for its version alone, to say why.
+fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { path: path.to_path_buf(), message };
+    let newer = |found: i64| StoreError::NewerVersion { path: path.to_path_buf(), found, supported };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;
-    let table: toml::Table = toml::from_str(text).map_err(|e| corrupt(one_line(&e.to_string())))?;
-    match table.get("version").and_then(toml::Value::as_integer) {
-        None => return Err(corrupt("no version".into())),
-        Some(v) if v > i64::from(supported) => {
-            return Err(StoreError::NewerVersion { path: path.to_path_buf(), found: v, supported });
+    match toml::from_str::<T>(text) {
+        Ok(value) => match value.version() {
+            0 => Err(corrupt("bad version 0".into())),
+            v if v > supported => Err(newer(i64::from(v))),
+            _ => Ok(value),
+        },
+        Err(e) => {
+            #[derive(serde::Deserialize)]
+            struct Probe {
+                version: Option<toml::Value>,
+            }
+            match toml::from_str::<Probe>(text).map(|p| p.version) {
+                Ok(Some(toml::Value::Integer(v))) if v > i64::from(supported) => Err(newer(v)),
+                Ok(Some(toml::Value::Integer(v))) if v < 1 => Err(corrupt(format!("bad version {v}"))),
+                Ok(None) => Err(corrupt("no version".into())),
+                _ => Err(corrupt(one_line(&e.to_string()))),
+            }
         }
-        Some(v) if v < 1 => return Err(corrupt(format!("bad version {v}"))),
-        Some(_) => {}
     }
-    table.try_into().map_err(|e: toml::de::Error| corrupt(one_line(&e.to_string())))
 }
 
 fn one_line(s: &str) -> String {
@@ -165,10 +181,16 @@ mod tests {
         n: u64,
     }
 
+    impl Versioned for Thing {
+        fn version(&self) -> u32 {
+            self.version
+        }
+    }
+
     #[test]
     fn values_round_trip_under_encoded_names() {
         let d = crate::trusted_fs::private_tempdir();
-        let s = UserFiles::open(d.path()).unwrap();
+        let s = UserFiles::open(d.path(), Owner::current()).unwrap();
         s.write("DOMAIN\\bob", &Thing { version: 1, n: 7 }).unwrap();
         assert!(d.path().join("DOMAIN%5Cbob").exists());
         assert_eq!(s.read::<Thing>("DOMAIN\\bob", 1).unwrap(), Some(Thing { version: 1, n: 7 }));
@@ -179,7 +201,7 @@ mod tests {
     #[test]
     fn garbage_and_newer_versions_are_errors_not_resets() {
         let d = crate::trusted_fs::private_tempdir();
-        let s = UserFiles::open(d.path()).unwrap();
+        let s = UserFiles::open(d.path(), Owner::current()).unwrap();
         trusted_fs::write_atomic(d.path(), "a", b"\xff\xfe").unwrap();
         trusted_fs::write_atomic(d.path(), "b", b"version = 1\nn = \"x\"").unwrap();
         trusted_fs::write_atomic(d.path(), "c", b"version = 9\nn = 1\nfuture = true").unwrap();
@@ -195,7 +217,7 @@ mod tests {
     fn an_open_directory_must_be_private() {
         let d = crate::trusted_fs::private_tempdir();
         std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        assert!(UserFiles::open(d.path()).is_err());
-        assert!(UserFiles::open(&d.path().join("missing")).is_err());
+        assert!(UserFiles::open(d.path(), Owner::current()).is_err());
+        assert!(UserFiles::open(&d.path().join("missing"), Owner::current()).is_err());
     }
 }

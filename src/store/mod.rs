@@ -1,12 +1,263 @@
-//! Per-user state: the secrets record and the tally, each one file per user.
+//! Per-user state: the second-factor record and the login tally, one file per
+//! user each, and the one owner of the per-user lock ([`UserStore`]).
 //!
 //! - [`files`]: a directory of per-user versioned TOML files (name encoding,
-//!   safe open, atomic write, the per-user lock).
-//! - [`record`]: the second-factor setup (secret, address, enabled flag).
-//! - [`tally`]: the login state the module keeps (failures, lock, last step,
+//!   safe open, atomic write, the lock file).
+//! - [`record`]: the second-factor setup (secret, address, enabled flag),
+//!   written by the admin command and by enrollment at login.
+//! - [`tally`]: what the module keeps per user (failures, lock, last step,
 //!   pending email code, grace logins used).
+//!
+//! Every change to a user's record or tally, by a login or by the admin
+//! command, goes through [`UserStore::change`], which holds that user's lock
+//! for the whole read-modify-write: parallel logins never lose a failure, and
+//! an admin's reset cannot interleave with a login's judging.
 #![forbid(unsafe_code)]
 
 pub mod files;
 pub mod record;
 pub mod tally;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use files::{StoreError, UserFiles};
+use record::UserRecord;
+use tally::Tally;
+
+use crate::trusted_fs::Owner;
+
+/// The records directory and the tally directory, owned by `owner` (root).
+#[derive(Debug)]
+pub struct UserStore {
+    records: UserFiles,
+    /// Checked (and created 0700 if missing, as pam_faillock does) on first
+    /// use: a login that never needs the tally does not depend on it.
+    tally_dir: PathBuf,
+    owner: Owner,
+    tallies: OnceLock<UserFiles>,
+}
+
+impl UserStore {
+    /// For a login: the records directory must exist (the module never makes one up).
+    pub fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
+        Ok(UserStore::new(UserFiles::open(records, owner)?, tallies, owner))
+    }
+
+    /// For the admin command: the records directory is created 0700 when missing.
+    pub fn for_admin(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
+        Ok(UserStore::new(UserFiles::create(records, owner)?, tallies, owner))
+    }
+
+    fn new(records: UserFiles, tally_dir: &Path, owner: Owner) -> UserStore {
+        UserStore { records, tally_dir: tally_dir.to_path_buf(), owner, tallies: OnceLock::new() }
+    }
+
+    fn tallies(&self) -> Result<&UserFiles, StoreError> {
+        if let Some(t) = self.tallies.get() {
+            return Ok(t);
+        }
+        let t = UserFiles::create(&self.tally_dir, self.owner)?;
+        Ok(self.tallies.get_or_init(|| t))
+    }
+
+    /// `user`'s record as it is now (no lock held), `None` when there is none.
+    pub fn record(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
+        record::read(&self.records, user)
+    }
+
+    /// `user`'s tally as it is now (no lock held): the lock gate and display.
+    pub fn tally(&self, user: &str) -> Result<Tally, StoreError> {
+        tally::read(self.tallies()?, user)
+    }
+
+    /// Whether `user` has a tally file (not read: one that cannot be read counts).
+    pub fn has_tally(&self, user: &str) -> Result<bool, StoreError> {
+        self.tallies()?.exists(user)
+    }
+
+    /// Every user with a record.
+    pub fn enrolled_users(&self) -> Result<Vec<String>, StoreError> {
+        self.records.users()
+    }
+
+    /// Every user with a tally (a login state, possibly without a record).
+    pub fn tally_users(&self) -> Result<Vec<String>, StoreError> {
+        self.tallies()?.users()
+    }
+
+    /// Where `user`'s record and tally files are (for messages).
+    pub fn files_of(&self, user: &str) -> Result<(std::path::PathBuf, std::path::PathBuf), StoreError> {
+        Ok((self.records.file_of(user)?, self.tallies()?.file_of(user)?))
+    }
+
+    /// Runs `change` on `user`'s record and tally under the user's exclusive
+    /// lock. What `change` reads is read under the lock, what it saves is
+    /// durable when the save returns, and nobody else changes either file
+    /// until `change` returns. Neither file is read unless `change` asks for it,
+    /// so a damaged tally does not block a change to the record alone.
+    pub fn change<R, E: From<StoreError>>(
+        &self,
+        user: &str,
+        change: impl FnOnce(&mut Entry<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let _lock = self.tallies()?.lock(user)?;
+        let mut entry = Entry { store: self, user, record: None, tally: None };
+        change(&mut entry)
+    }
+}
+
+/// One user's record and tally, under the user's lock (see [`UserStore::change`]).
+#[derive(Debug)]
+pub struct Entry<'a> {
+    store: &'a UserStore,
+    user: &'a str,
+    /// Read on first use.
+    record: Option<Option<UserRecord>>,
+    tally: Option<Tally>,
+}
+
+impl Entry<'_> {
+    /// The record as it is on disk now.
+    pub fn record(&mut self) -> Result<Option<&UserRecord>, StoreError> {
+        if self.record.is_none() {
+            self.record = Some(record::read(&self.store.records, self.user)?);
+        }
+        Ok(self.record.as_ref().and_then(Option::as_ref))
+    }
+
+    /// Writes `record` (atomically, fsynced).
+    pub fn save_record(&mut self, record: UserRecord) -> Result<(), StoreError> {
+        record::write(&self.store.records, self.user, &record)?;
+        self.record = Some(Some(record));
+        Ok(())
+    }
+
+    /// Deletes the record; returns whether there was one.
+    pub fn remove_record(&mut self) -> Result<bool, StoreError> {
+        let existed = self.store.records.remove(self.user)?;
+        self.record = Some(None);
+        Ok(existed)
+    }
+
+    /// The tally as it is on disk now (the empty tally when there is none).
+    pub fn tally(&mut self) -> Result<&Tally, StoreError> {
+        if self.tally.is_none() {
+            self.tally = Some(tally::read(self.store.tallies()?, self.user)?);
+        }
+        Ok(self.tally.get_or_insert_default())
+    }
+
+    /// Writes `next` if it differs from what is on disk (atomically, fsynced):
+    /// when this returns `Ok`, `next` is durable.
+    pub fn save_tally(&mut self, mut next: Tally) -> Result<(), StoreError> {
+        if self.tally()? != &next {
+            tally::write(self.store.tallies()?, self.user, &mut next)?;
+            self.tally = Some(next);
+        }
+        Ok(())
+    }
+
+    /// Applies `f` to a copy of the tally and saves the result; returns what `f` returned.
+    pub fn update_tally<R>(&mut self, f: impl FnOnce(&mut Tally) -> R) -> Result<R, StoreError> {
+        let mut next = self.tally()?.clone();
+        let r = f(&mut next);
+        self.save_tally(next)?;
+        Ok(r)
+    }
+
+    /// Deletes the tally; returns whether there was one.
+    pub fn remove_tally(&mut self) -> Result<bool, StoreError> {
+        let existed = self.store.tallies()?.remove(self.user)?;
+        self.tally = Some(Tally::default());
+        Ok(existed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trusted_fs::{self, private_tempdir};
+
+    fn store() -> (tempfile::TempDir, UserStore) {
+        let d = private_tempdir();
+        let s = UserStore::for_admin(&d.path().join("r"), &d.path().join("t"), Owner::current()).unwrap();
+        (d, s)
+    }
+
+    fn failed_at(t: u64) -> impl FnOnce(&mut Entry<'_>) -> Result<(), StoreError> {
+        move |e| e.update_tally(|t2| t2.failures.push(t))
+    }
+
+    #[test]
+    fn a_missing_tally_is_empty_and_changes_persist() {
+        let (_d, s) = store();
+        assert_eq!(s.tally("alice").unwrap(), Tally::default());
+        s.change("alice", failed_at(10)).unwrap();
+        s.change("alice", failed_at(11)).unwrap();
+        assert_eq!(s.tally("alice").unwrap().failures, vec![10, 11]);
+        assert!(s.change("alice", |e| e.remove_tally()).unwrap());
+        assert_eq!(s.tally("alice").unwrap(), Tally::default());
+    }
+
+    #[test]
+    fn an_unchanged_tally_is_not_rewritten() {
+        let (d, s) = store();
+        s.change("alice", |e| e.update_tally(|_| ())).unwrap();
+        assert!(!d.path().join("t/alice").exists());
+    }
+
+    #[test]
+    fn a_corrupt_tally_is_an_error_left_alone_and_does_not_block_the_record() {
+        let (d, s) = store();
+        s.tally("nobody").unwrap(); // creates the tally directory
+        trusted_fs::write_atomic(&d.path().join("t"), "alice", b"version = 1\nfailures = \"lots\"\n").unwrap();
+        assert!(s.tally("alice").is_err());
+        assert!(s.change("alice", |e| e.update_tally(|t| t.failures.clear())).is_err());
+        assert_eq!(std::fs::read(d.path().join("t/alice")).unwrap(), b"version = 1\nfailures = \"lots\"\n");
+        let rec = UserRecord { secret: None, email: Some("a@b.example".into()), enabled: true, created: 1 };
+        s.change("alice", |e| e.save_record(rec)).unwrap();
+        assert!(s.record("alice").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_failure_list_is_bounded() {
+        let (_d, s) = store();
+        s.change("alice", |e| e.update_tally(|t| t.failures.extend(0..(tally::MAX_FAILURES_KEPT as u64 + 50))))
+            .unwrap();
+        let kept = s.tally("alice").unwrap().failures;
+        assert_eq!(kept.len(), tally::MAX_FAILURES_KEPT);
+        assert_eq!(kept[0], 50);
+    }
+
+    #[test]
+    fn concurrent_changes_lose_nothing() {
+        let (_d, s) = store();
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let s = &s;
+                scope.spawn(move || {
+                    for j in 0..10 {
+                        s.change("bob", failed_at(i * 100 + j)).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.tally("bob").unwrap().failures.len(), 80);
+    }
+
+    #[test]
+    fn a_saved_tally_is_durable_before_the_change_goes_on() {
+        // The login writes an answer down as a failure, then judges it: the
+        // second save must see the first on disk.
+        let (d, s) = store();
+        s.change("carol", |e| -> Result<(), StoreError> {
+            e.update_tally(|t| t.failures.push(1))?;
+            let on_disk = std::fs::read_to_string(d.path().join("t/carol")).unwrap();
+            assert!(on_disk.contains("failures = [1]"), "{on_disk}");
+            e.update_tally(|t| t.failures.clear())
+        })
+        .unwrap();
+        assert!(s.tally("carol").unwrap().failures.is_empty());
+    }
+}

@@ -13,13 +13,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::files::{StoreError, UserFiles, Versioned};
 use crate::secret::TotpSecret;
-use crate::store::files::{StoreError, UserFiles};
 
 /// Newest record format this build reads and the one it writes.
 pub const RECORD_VERSION: u32 = 1;
@@ -74,95 +72,111 @@ impl UserRecord {
         }
         m
     }
+
+    /// Whether this record sets up a second factor at all (enabled or not): the
+    /// one answer to "is this user enrolled?".
+    pub fn is_enrolled(&self) -> bool {
+        self.secret.is_some() || self.email.is_some()
+    }
+
+    /// Where email codes for `user` go: the address on file, else the
+    /// `address_template` one (`from_template`), else none. An enrolled record
+    /// only: the template never makes an unenrolled user enrolled.
+    pub fn code_address(&self, template: &str, user: &str) -> Option<CodeAddress> {
+        if !self.is_enrolled() {
+            return None;
+        }
+        let address = crate::email_code::address_for(self.email.as_deref(), template, user)?;
+        Some(CodeAddress { from_template: self.email.is_none(), address })
+    }
 }
 
-/// The secrets directory.
-#[derive(Debug, Clone)]
-pub struct Store {
-    dir: UserFiles,
+/// An address codes go to, and whether it comes from `address_template`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeAddress {
+    pub address: String,
+    pub from_template: bool,
 }
 
-impl Store {
-    /// Opens an existing store directory (the module never creates it).
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store { dir: UserFiles::open(dir)? })
+impl Versioned for RecordFile {
+    fn version(&self) -> u32 {
+        self.version
     }
+}
 
-    /// Opens the store, creating the directory 0700 if needed (admin command).
-    pub fn create(dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store { dir: UserFiles::create(dir)? })
-    }
+/// `user`'s record in `files`, or `None` when the user is not enrolled.
+pub(super) fn read(files: &UserFiles, user: &str) -> Result<Option<UserRecord>, StoreError> {
+    let Some(file) = files.read::<RecordFile>(user, RECORD_VERSION)? else {
+        return Ok(None);
+    };
+    let secret = match &file.secret {
+        None => None,
+        Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StoreError::Corrupt {
+            path: files.file_of(user).unwrap_or_default(),
+            message: format!("secret: {e}"),
+        })?),
+    };
+    Ok(Some(UserRecord { secret, email: file.email, enabled: file.enabled, created: file.created }))
+}
 
-    pub fn dir(&self) -> &UserFiles {
-        &self.dir
-    }
-
-    /// `user`'s record, or `None` when the user is not enrolled.
-    pub fn load(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
-        let Some(file) = self.dir.read::<RecordFile>(user, RECORD_VERSION)? else {
-            return Ok(None);
-        };
-        let secret = match &file.secret {
-            None => None,
-            Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StoreError::Corrupt {
-                path: self.dir.file_of(user).unwrap_or_default(),
-                message: format!("secret: {e}"),
-            })?),
-        };
-        Ok(Some(UserRecord { secret, email: file.email, enabled: file.enabled, created: file.created }))
-    }
-
-    /// Writes `user`'s record atomically.
-    pub fn save(&self, user: &str, record: &UserRecord) -> Result<(), StoreError> {
-        let file = RecordFile {
-            version: RECORD_VERSION,
-            secret: record.secret.as_ref().map(TotpSecret::to_base32),
-            email: record.email.clone(),
-            enabled: record.enabled,
-            created: record.created,
-        };
-        self.dir.write(user, &file)
-    }
-
-    /// Deletes `user`'s record; returns whether there was one.
-    pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
-        self.dir.remove(user)
-    }
-
-    /// Every enrolled user.
-    pub fn users(&self) -> Result<Vec<String>, StoreError> {
-        self.dir.users()
-    }
+/// Writes `user`'s record atomically.
+pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
+    let file = RecordFile {
+        version: RECORD_VERSION,
+        secret: record.secret.as_ref().map(TotpSecret::to_base32),
+        email: record.email.clone(),
+        enabled: record.enabled,
+        created: record.created,
+    };
+    files.write(user, &file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trusted_fs::{self, Owner};
+
+    fn files() -> (tempfile::TempDir, UserFiles) {
+        let d = trusted_fs::private_tempdir();
+        let f = UserFiles::open(d.path(), Owner::current()).unwrap();
+        (d, f)
+    }
 
     #[test]
-    fn a_record_round_trips_and_its_file_is_private() {
-        let d = crate::trusted_fs::private_tempdir();
-        let store = Store::open(d.path()).unwrap();
+    fn a_record_round_trips() {
+        let (_d, files) = files();
         let rec = UserRecord {
             secret: Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap()),
             email: Some("jane@district.org".into()),
             enabled: true,
             created: 42,
         };
-        store.save("jane", &rec).unwrap();
-        let back = store.load("jane").unwrap().unwrap();
+        write(&files, "jane", &rec).unwrap();
+        let back = read(&files, "jane").unwrap().unwrap();
         assert_eq!(&*back.secret.unwrap().to_base32(), "JBSWY3DPEHPK3PXP");
         assert_eq!(back.email.as_deref(), Some("jane@district.org"));
         assert!(back.enabled);
         assert_eq!(back.created, 42);
-        assert!(store.load("john").unwrap().is_none());
+        assert!(read(&files, "john").unwrap().is_none());
     }
 
     #[test]
     fn a_record_with_a_broken_secret_is_corrupt() {
-        let d = crate::trusted_fs::private_tempdir();
-        crate::trusted_fs::write_atomic(d.path(), "jane", b"version = 1\nsecret = \"!!\"\nenabled = true\n").unwrap();
-        let e = Store::open(d.path()).unwrap().load("jane").unwrap_err().to_string();
+        let (d, files) = files();
+        trusted_fs::write_atomic(d.path(), "jane", b"version = 1\nsecret = \"!!\"\nenabled = true\n").unwrap();
+        let e = read(&files, "jane").unwrap_err().to_string();
         assert!(e.contains("jane") && e.contains("corrupt") && !e.contains("!!"), "{e}");
+    }
+
+    #[test]
+    fn the_template_gives_an_address_only_to_an_enrolled_record() {
+        let mut r = UserRecord { secret: None, email: None, enabled: true, created: 0 };
+        assert_eq!(r.code_address("{user}@district.org", "bob"), None);
+        r.secret = Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap());
+        let a = r.code_address("{user}@district.org", "bob").unwrap();
+        assert_eq!((a.address.as_str(), a.from_template), ("bob@district.org", true));
+        r.email = Some("robert@district.org".into());
+        let a = r.code_address("{user}@district.org", "bob").unwrap();
+        assert_eq!((a.address.as_str(), a.from_template), ("robert@district.org", false));
     }
 }

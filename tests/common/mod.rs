@@ -16,7 +16,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pam_twostep::config::TotpConfig;
 use pam_twostep::secret::TotpSecret;
-use pam_twostep::store::record::{Store, UserRecord};
+use pam_twostep::store::UserStore;
+use pam_twostep::store::record::UserRecord;
+use pam_twostep::store::tally::Tally;
+use pam_twostep::trusted_fs::Owner;
 
 /// A fixed base32 secret for tests (never used outside tests).
 pub const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -242,8 +245,13 @@ impl Env {
         std::fs::write(self.confdir.join(name), text).unwrap();
     }
 
-    pub fn store(&self) -> Store {
-        Store::open(&self.secrets).unwrap()
+    pub fn store(&self) -> UserStore {
+        UserStore::for_admin(&self.secrets, &self.tally, Owner::ROOT).unwrap()
+    }
+
+    /// Changes `user`'s tally under the user's lock, as the module does.
+    pub fn update_tally(&self, user: &str, f: impl FnOnce(&mut Tally)) {
+        self.store().change(user, |u| u.update_tally(f)).unwrap();
     }
 
     /// Enrolls `user` with the test secret (through the library, as `twostep enroll` does).
@@ -258,7 +266,7 @@ impl Env {
             enabled: true,
             created: now(),
         };
-        self.store().save(user, &rec).unwrap();
+        self.store().change(user, |u| u.save_record(rec)).unwrap();
     }
 
     /// Spawns pamdrive for `user` on the default service, with piped stdin/stdout.
