@@ -24,6 +24,9 @@ mod send_code;
 pub mod text;
 mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::path::Path;
 

@@ -10,6 +10,9 @@
 //! process guards ([`host`]: SIGXFSZ while a login runs, SIGCHLD around the
 //! mail command; [`nocore`]: no core dumps while a login runs) and the resets
 //! of the mail command's process between fork and exec ([`child`]).
+//! `unsafe_code` is denied for the whole crate in Cargo.toml and allowed
+//! here only; every `unsafe` block says why it is sound (`// SAFETY:`).
+#![allow(unsafe_code)]
 
 mod child;
 mod host;
@@ -125,29 +128,8 @@ struct HostMailer;
 
 impl Mailer for HostMailer {
     fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String> {
-        let _restore = DefaultSigchld::install();
+        let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
         Sendmail { setup: &child::isolate }.send(cfg, message)
-    }
-}
-
-/// SIGCHLD at its default action until dropped (also on unwind), then the host's again.
-struct DefaultSigchld(Option<nix::sys::signal::SigAction>);
-
-impl DefaultSigchld {
-    fn install() -> DefaultSigchld {
-        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-        // SAFETY: SIG_DFL installs no handler code, so no async-signal-safety rule applies.
-        DefaultSigchld(unsafe { sigaction(Signal::SIGCHLD, &default) }.ok())
-    }
-}
-
-impl Drop for DefaultSigchld {
-    fn drop(&mut self) {
-        if let Some(previous) = &self.0 {
-            // SAFETY: puts back exactly the action the host had installed.
-            let _ = unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGCHLD, previous) };
-        }
     }
 }
 
@@ -158,7 +140,7 @@ fn item_string(bytes: Option<&CStr>) -> String {
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
     let silent = flags & PAM_SILENT != 0;
     // A caller's low file size limit makes our writes fail, never kills us mid-write.
-    let _xfsz = host::IgnoredSignal::install(nix::sys::signal::Signal::SIGXFSZ);
+    let _xfsz = host::SignalGuard::ignore(nix::sys::signal::Signal::SIGXFSZ);
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let parsed = parse_args(&args);
     // Found even when another argument is bad, so that the complaint reaches the right log.
