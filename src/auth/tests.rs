@@ -30,6 +30,9 @@ use crate::user::Accounts;
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const T0: u64 = 1_800_000_000;
 
+/// An answer computed from the texts shown so far.
+type Answer = Box<dyn FnOnce(&[String]) -> String>;
+
 /// One expected step of the conversation.
 enum Step {
     /// A prompt with exactly this text, answered with the given line.
@@ -41,7 +44,7 @@ enum Step {
     /// An error message containing this text.
     Error(&'static str),
     /// An answer computed when the prompt comes (e.g. the code for a secret just shown).
-    AskWith(&'static str, Box<dyn FnOnce(&[String]) -> String>),
+    AskWith(&'static str, Answer),
 }
 
 impl std::fmt::Debug for Step {
