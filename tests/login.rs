@@ -312,6 +312,8 @@ fn the_module_exports_only_the_pam_entry_points() {
 /// cannot dump core: not dumpable and a core limit of 0. Afterwards the host's
 /// own settings are back (here: the caller's 1 MiB soft limit, as under su).
 #[test]
+// The caller's core limit is set between fork and exec: test tooling, outside the fence.
+#[allow(unsafe_code)]
 fn no_core_dump_while_the_module_runs_and_the_hosts_settings_come_back_after() {
     use std::os::unix::process::CommandExt;
     let env = Env::new("");

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO, PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
-use pam_bindings::items::{RHost, Service};
+use pam_bindings::items::{RHost, Service, User};
 use pam_bindings::module::{PamHandle, PamHooks};
 use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
@@ -151,8 +151,20 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     let user = match pamh.get_user(None) {
         Ok(u) => u,
         Err(code) => {
-            let line = Line::new().field("service", &service).field("rhost", &rhost).field("result", "no_user");
-            log.log(Level::Err, line.reason("cannot get the user name from PAM").as_str());
+            // Say why: a name PAM has but that is not UTF-8 is refused, and named
+            // in the log with its bytes escaped; no name at all is another case.
+            let given = pamh.get_item::<User>().ok().flatten().map(|u| u.0.to_bytes().to_vec());
+            let line = Line::new().field("service", &service).field("rhost", &rhost);
+            let line = match &given {
+                Some(bytes) if std::str::from_utf8(bytes).is_err() => line
+                    .field("user", &String::from_utf8_lossy(bytes))
+                    .field("result", "denied")
+                    .reason(&format!("the user name ({} bytes) is not valid UTF-8", bytes.len())),
+                _ => line.field("result", "no_user").reason("cannot get the user name from PAM"),
+            };
+            log.log(Level::Err, line.as_str());
+            let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
+            let _ = conv.error(crate::auth::UNAVAILABLE);
             return code;
         }
     };

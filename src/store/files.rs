@@ -159,9 +159,22 @@ fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported:
                 Ok(Some(toml::Value::Integer(v))) if v > i64::from(supported) => Err(newer(v)),
                 Ok(Some(toml::Value::Integer(v))) if v < 1 => Err(corrupt(format!("bad version {v}"))),
                 Ok(None) => Err(corrupt("no version".into())),
-                _ => Err(corrupt(one_line(&e.to_string()))),
+                _ => Err(corrupt(describe_parse_error(text, &e))),
             }
         }
+    }
+}
+
+/// Where and why a state file does not parse, without quoting the file: its
+/// lines hold the secret or an email code's hash, and this text is logged.
+fn describe_parse_error(text: &str, e: &toml::de::Error) -> String {
+    let message = one_line(e.message());
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 
@@ -196,6 +209,16 @@ mod tests {
         assert_eq!(s.read::<Thing>("DOMAIN\\bob", 1).unwrap(), Some(Thing { version: 1, n: 7 }));
         assert_eq!(s.users().unwrap(), vec!["DOMAIN\\bob".to_string()]);
         assert_eq!(s.read::<Thing>("alice", 1).unwrap(), None);
+    }
+
+    #[test]
+    fn a_parse_error_never_quotes_the_file() {
+        let d = crate::trusted_fs::private_tempdir();
+        let s = UserFiles::open(d.path(), Owner::current()).unwrap();
+        trusted_fs::write_atomic(d.path(), "a", b"version = 1\nsecret = \"JBSWY3DPEHPK3PXP").unwrap();
+        let e = s.read::<Thing>("a", 1).unwrap_err().to_string();
+        assert!(!e.contains("JBSWY3DP"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]
