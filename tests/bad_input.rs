@@ -1165,10 +1165,10 @@ fn a_zero_file_size_limit_refuses_the_answer_unjudged() {
     assert_eq!(state(&env), before, "nothing written, no temp file left");
 }
 
-/// A memory limit: enough to run gives the usual outcome; too little kills
-/// pamdrive before the module runs (a death before the answer gains nothing).
+/// A memory limit the login fits in changes nothing. (Lower limits abort the
+/// process on a failed allocation: a death, covered by docs/security.md.)
 #[test]
-fn a_memory_limit_either_works_or_dies_before_the_answer() {
+fn a_moderate_memory_limit_changes_nothing() {
     let env = new_env("");
     enroll(&env, "alice", SECRET);
     let row = "RLIMIT_AS=512 MiB";
@@ -1252,4 +1252,44 @@ fn the_lock_message_under_a_hostile_tz() {
         assert!(t.said().starts_with("Too many incorrect codes. Try again after "), "[{row}] {t:?}");
         one_log_line(&env, row, "locked", "");
     }
+}
+
+// ---------------------------------------------------------------- the table itself
+
+/// Every test and row label docs/bad-input.md names exists here, so the table
+/// cannot drift from the tests.
+#[test]
+fn every_row_of_the_bad_input_table_names_a_test_here() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/bad-input.md")).unwrap();
+    let source = std::fs::read_to_string(root.join("tests/bad_input.rs")).unwrap();
+    let mut rows = 0;
+    for line in doc.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| input") && !l.starts_with("| ---")) {
+        rows += 1;
+        let cell = line.trim_end().trim_end_matches('|').rsplit('|').next().unwrap();
+        let names: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+        assert!(!names.is_empty(), "a row without a test: {line}");
+        let mut function = None;
+        for name in names {
+            let (func, label) = match name.split_once(" [") {
+                Some((f, l)) => (Some(f), Some(l.strip_suffix(']').unwrap())),
+                None if name.starts_with('[') => (None, Some(&name[1..name.len() - 1])),
+                None => (Some(name), None),
+            };
+            if let Some(f) = func {
+                let f = f.trim_end_matches('…');
+                assert!(source.contains(&format!("fn {f}")), "no test {f}: {line}");
+                function = Some(f);
+            }
+            assert!(function.is_some(), "a label before its test: {line}");
+            if let Some(l) = label {
+                let escaped = l.replace('\\', "\\\\");
+                assert!(
+                    source.contains(&format!("\"{l}")) || source.contains(&format!("\"{escaped}")),
+                    "no row {l:?}: {line}"
+                );
+            }
+        }
+    }
+    assert!(rows >= 60, "{rows} rows");
 }
