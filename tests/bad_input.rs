@@ -101,14 +101,14 @@ fn login(env: &Env, row: &str, service: &str, user: &str, answers: &[&str], extr
 fn enroll(env: &Env, user: &str, secret: &str) {
     let out = env.twostep_stdin(&["enroll", user, "--secret-stdin"], &format!("{secret}\n"));
     assert!(out.status.success(), "enroll {user:?}: {}", stderr(&out));
-    env.log_lines();
+    logs_at_least(env, 1);
 }
 
 /// Sets `user`'s fallback address through the real admin command.
 fn set_email(env: &Env, user: &str, address: &str) {
     let out = env.twostep(&["email", user, address]);
     assert!(out.status.success(), "email {user:?}: {}", stderr(&out));
-    env.log_lines();
+    logs_at_least(env, 1);
 }
 
 /// Failures in `user`'s tally file as it is on disk, whatever their age.
@@ -164,9 +164,21 @@ fn state(env: &Env) -> (Entries, Entries) {
     (snapshot(&env.secrets), snapshot(&env.tally))
 }
 
+/// The log lines received since the last call, waiting (up to 10 s) until
+/// there are at least `n`: on two busy cores the socket's drain thread may run late.
+fn logs_at_least(env: &Env, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut logs = env.log_lines();
+    while logs.len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        logs.extend(env.log_lines());
+    }
+    logs
+}
+
 /// The log lines of one login: exactly one, with `result=want` (and `reason` in it).
 fn one_log_line(env: &Env, row: &str, want: &str, reason: &str) -> String {
-    let logs = env.log_lines();
+    let logs = logs_at_least(env, 1);
     assert_eq!(logs.len(), 1, "[{row}] exactly one log line: {logs:?}");
     let line = &logs[0];
     assert!(line.contains(&format!(" result={want} ")), "[{row}] result={want}: {line}");
@@ -281,7 +293,7 @@ fn a_user_name_that_is_not_utf8_is_refused_with_one_log_line() {
         let t = drive(row, env.pamdrive(&[], service, "", &["--user-hex", "ff616c696365"]), Vec::new());
         assert_eq!(t.result, "PAM_SYSTEM_ERR", "[{row}] fails closed even when not required: {t:?}");
         assert!(t.prompts().is_empty(), "[{row}] {t:?}");
-        let logs = env.log_lines();
+        let logs = logs_at_least(&env, 1);
         assert_eq!(logs.len(), 1, "[{row}] {logs:?}");
         assert!(logs[0].contains("result=no_user"), "[{row}] {logs:?}");
         assert_eq!(state(&env), before, "[{row}]");
@@ -294,7 +306,7 @@ fn a_user_name_that_is_not_utf8_is_told_unavailable_and_the_log_says_why() {
     let env = new_env("");
     let t = drive("invalid UTF-8 message", env.pamdrive(&[], SERVICE, "", &["--user-hex", "ff616c696365"]), Vec::new());
     assert_eq!(t.said(), UNAVAILABLE_TEXT, "{t:?}");
-    let logs = env.log_lines();
+    let logs = logs_at_least(&env, 1);
     assert!(logs.iter().any(|l| l.contains("UTF-8")), "{logs:?}");
 }
 
@@ -305,7 +317,7 @@ fn names_that_look_like_another_users_file_reach_no_other_users_state() {
     enroll(&env, "alice", SECRET);
     let bad = wrong_code(SECRET);
     assert_eq!(login(&env, "alice fails once", SERVICE, "alice", &[&bad], &[]).result, "PAM_AUTH_ERR");
-    env.log_lines();
+    logs_at_least(&env, 1);
     let before = state(&env);
     for row in ["ALICE", "Alice", ".alice.lock", ".alice.tmp", "%61lice", "alice ", " alice", "alice\t"] {
         let t = login(&env, row, SERVICE, row, &[&code(SECRET, 0)], &[]);
@@ -456,7 +468,7 @@ fn the_word_email_in_its_variants() {
         let mut input = first.as_bytes().to_vec();
         input.extend(format!("\n{}\n", code(SECRET, 0)).bytes());
         let t = drive(row, env.pamdrive(&[], SERVICE, "alice", &["--raw-answers"]), input);
-        let logs = env.log_lines();
+        let logs = logs_at_least(&env, if sent { 2 } else { 1 });
         if sent {
             // Two lines by design: the code that went out, then the outcome.
             assert!(t.succeeded(), "[{row}] {t:?}");
@@ -491,7 +503,7 @@ fn email_asked_for_four_times_in_one_login() {
     assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
     assert_eq!(t.prompts().len(), 4, "{t:?}");
     assert!(t.said().contains("A code was already sent"), "{t:?}");
-    let logs = env.log_lines();
+    let logs = logs_at_least(&env, 4);
     let results: Vec<&str> =
         logs.iter().map(|l| l.split(" result=").nth(1).unwrap().split(' ').next().unwrap()).collect();
     // One line per event: the code sent, two throttled asks, then the fourth
@@ -522,7 +534,7 @@ fn a_failing_conversation_aborts_the_login_and_counts_nothing() {
         assert_eq!(t.result, "PAM_CONV_ERR", "[{row}] {t:?}");
         if extra.contains(&"3") {
             // The code went out first: two lines (email_sent, aborted); the tally holds the pending code.
-            let logs = env.log_lines();
+            let logs = logs_at_least(&env, 2);
             assert_eq!(logs.len(), 2, "[{row}] {logs:?}");
             assert!(logs[1].contains(" result=aborted method=email"), "[{row}] {logs:?}");
         } else {
@@ -904,7 +916,7 @@ fn a_tally_hard_linked_to_another_users_tally_never_changes_that_users_file() {
     for _ in 0..2 {
         assert_eq!(login(&env, "bob fails", SERVICE, "bob", &[&bad], &[]).result, "PAM_AUTH_ERR");
     }
-    env.log_lines();
+    logs_at_least(&env, 2);
     let bobs = std::fs::read(env.tally.join("bob")).unwrap();
     std::fs::hard_link(env.tally.join("bob"), env.tally.join("alice")).unwrap();
     let t = login(&env, row, SERVICE, "alice", &[&bad], &[]);
@@ -1013,7 +1025,7 @@ fn a_full_tally_file_system_refuses_every_answer_and_loses_nothing() {
     let bad = wrong_code(SECRET);
     assert_eq!(login(&env, "a failure before", SERVICE, "alice", &[&bad], &[]).result, "PAM_AUTH_ERR");
     fill(&env.tally);
-    env.log_lines();
+    logs_at_least(&env, 1);
     let before = snapshot(&env.tally);
     for (what, answer) in [("wrong code", bad.clone()), ("right code", code(SECRET, 0))] {
         let row = format!("{row}, {what}");
@@ -1077,7 +1089,7 @@ fn after_a_forward_jump_todays_codes_are_refused_as_replays() {
     let env = new_env("");
     enroll(&env, "alice", SECRET);
     assert!(drive(row, faked(&env, "alice", "+1h"), lines(&[&code(SECRET, 120)])).succeeded());
-    env.log_lines();
+    logs_at_least(&env, 1);
     let t = login(&env, row, SERVICE, "alice", &[&code(SECRET, 0)], &[]);
     assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
     assert!(t.said().contains("already used"), "{t:?}");
@@ -1098,7 +1110,7 @@ fn a_lock_seen_through_a_jumped_clock() {
         for _ in 0..5 {
             login(&env, "lock", SERVICE, "alice", &[&bad], &[]);
         }
-        env.log_lines();
+        logs_at_least(&env, 5);
         let t = drive(row, faked(&env, "alice", offset), lines(&[&bad]));
         assert_eq!(t.result, "PAM_AUTH_ERR", "[{row}] {t:?}");
         if locked {
@@ -1140,8 +1152,9 @@ fn a_low_open_files_limit_never_lets_a_code_through_uncounted() {
         if t.result == "PAM_AUTH_ERR" {
             judged += 1;
         }
+        // The log socket may be unopenable under the limit: lines are best effort.
         let logs = env.log_lines();
-        assert!(logs.len() <= 1, "[{row}] at most one line (the socket may be unopenable): {logs:?}");
+        assert!(!logs.iter().any(|l| l.contains(" result=success ")), "[{row}] {logs:?}");
     }
     assert!(reached > 0 && judged > 0, "some limits reach the module, some let it judge");
     // A login whose second write failed keeps its failure (refused as unavailable): on disk >= judged.
@@ -1220,7 +1233,7 @@ fn the_callers_environment_changes_nothing() {
             t.said().contains("Incorrect verification code. 4 attempts remain"),
             "[{row}] English, unchanged: {t:?}"
         );
-        let logs = env.log_lines();
+        let logs = logs_at_least(&env, 2);
         assert_eq!(logs.len(), 2, "[{row}] email_sent and wrong_code: {logs:?}");
         assert!(
             logs[1].contains(&format!("user={user} ")) && logs[1].contains(" result=wrong_code "),
@@ -1242,6 +1255,7 @@ fn the_lock_message_under_a_hostile_tz() {
     }
     let fifo_path = env.path().join("tz-fifo");
     mkfifo(&fifo_path);
+    logs_at_least(&env, 5);
     for (row, tz) in
         [("locked, TZ=/dev/zero", "/dev/zero".to_string()), ("locked, TZ a FIFO", fifo_path.display().to_string())]
     {
