@@ -1,7 +1,8 @@
 //! pamdrive: a tiny PAM application for tests and for trying a configuration by hand.
 //!
 //! ```text
-//! pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]
+//! pamdrive --confdir DIR --service NAME (--user USER | --user-hex HEX) [--rhost HOST] [--account] [--silent]
+//!          [--report-core] [--raw-answers] [--conv-fail-at N] [--null-reply-at N] [--null-resp-at N]
 //! ```
 //!
 //! It calls `pam_start_confdir` (so the service file is read from DIR, never
@@ -14,6 +15,16 @@
 //! With `--report-core`, each conversation call and the end of
 //! `pam_authenticate` also print `{"probe":"conversation","core":N,"dumpable":D}`
 //! (this process's soft RLIMIT_CORE and PR_GET_DUMPABLE, as the module left them).
+//!
+//! Bad-input options (tests/bad_input.rs): `--user-hex` passes any bytes but
+//! NUL as PAM_USER (hex-encoded, e.g. `ff61` for invalid UTF-8). With
+//! `--raw-answers` each answer is the raw bytes of its stdin line (no UTF-8
+//! check, a NUL byte kept inside the reply buffer, so the module sees the C
+//! string up to it, as a client passing wire bytes to strdup-like code would).
+//! `--conv-fail-at N` makes the Nth call of the conversation function (counting
+//! from 1) return PAM_CONV_ERR; `--null-reply-at N` makes it return
+//! PAM_SUCCESS with no reply array; `--null-resp-at N` makes it return a reply
+//! array whose `resp` strings are NULL. None of them reads stdin.
 //! Like pamtester, but scriptable, parallel-safe and honest about every message.
 #![allow(unsafe_code)]
 
@@ -100,6 +111,27 @@ fn json_string(s: &str) -> String {
 }
 
 static REPORT_CORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RAW_ANSWERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Calls of the conversation function so far.
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// `--conv-fail-at`, `--null-reply-at`, `--null-resp-at` (0: never).
+static FAIL_AT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static NULL_REPLY_AT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static NULL_RESP_AT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `bytes` (without its NUL terminator) copied into malloc'd memory, NUL-terminated.
+fn malloc_reply(bytes: &[u8]) -> *mut c_char {
+    // SAFETY: a fresh allocation of len + 1 bytes; the module frees it.
+    let p = unsafe { libc::malloc(bytes.len() + 1) } as *mut u8;
+    if !p.is_null() {
+        // SAFETY: p has room for len + 1 bytes and does not overlap `bytes`.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+            *p.add(bytes.len()) = 0;
+        }
+    }
+    p as *mut c_char
+}
 
 /// With `--report-core`: the core dump settings at this moment, as one JSON line.
 fn report_core(when: &str) {
@@ -131,7 +163,46 @@ extern "C" fn converse(
         return PAM_CONV_ERR;
     }
     report_core("conversation");
+    use std::sync::atomic::Ordering::Relaxed;
+    let call = CALLS.fetch_add(1, Relaxed) + 1;
     let n = num_msg as usize;
+    let print_all = || {
+        for i in 0..n {
+            // SAFETY: Linux-PAM passes an array of n message pointers to NUL-terminated strings.
+            let m = unsafe { &**msg.add(i) };
+            // SAFETY: as above.
+            let text = unsafe { CStr::from_ptr(m.msg) }.to_string_lossy();
+            let style = match m.msg_style {
+                1 => "prompt_echo_off",
+                2 => "prompt_echo_on",
+                3 => "error",
+                4 => "info",
+                _ => "other",
+            };
+            emit(&format!("{{\"style\":{},\"text\":{}}}", json_string(style), json_string(&text)));
+        }
+    };
+    if FAIL_AT.load(Relaxed) == call {
+        print_all();
+        return PAM_CONV_ERR;
+    }
+    if NULL_REPLY_AT.load(Relaxed) == call {
+        print_all();
+        // SAFETY: resp is a valid out-pointer provided by libpam.
+        unsafe { *resp = ptr::null_mut() };
+        return 0;
+    }
+    if NULL_RESP_AT.load(Relaxed) == call {
+        print_all();
+        // SAFETY: calloc of n zeroed responses (every resp NULL); the module frees it.
+        let replies = unsafe { libc::calloc(n, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
+        if replies.is_null() {
+            return PAM_BUF_ERR;
+        }
+        // SAFETY: as above.
+        unsafe { *resp = replies };
+        return 0;
+    }
     // SAFETY: calloc of n zeroed responses; libpam (the module) frees it.
     let replies = unsafe { libc::calloc(n, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
     if replies.is_null() {
@@ -151,8 +222,12 @@ extern "C" fn converse(
         };
         emit(&format!("{{\"style\":{},\"text\":{}}}", json_string(style), json_string(&text)));
         if m.msg_style == 1 || m.msg_style == 2 {
-            let mut line = String::new();
-            match std::io::stdin().lock().read_line(&mut line) {
+            let mut line = Vec::new();
+            let raw = RAW_ANSWERS.load(Relaxed);
+            let read = std::io::stdin().lock().read_until(b'\n', &mut line);
+            // Without --raw-answers a line that is not UTF-8 ends the conversation, as before.
+            let read = if !raw && std::str::from_utf8(&line).is_err() { Ok(0) } else { read };
+            match read {
                 Ok(0) | Err(_) => {
                     for j in 0..i {
                         // SAFETY: entries before i were filled by strdup below.
@@ -164,15 +239,35 @@ extern "C" fn converse(
                 }
                 Ok(_) => {}
             }
-            let answer = line.strip_suffix('\n').unwrap_or(&line);
-            let answer = CString::new(answer.replace('\0', "")).unwrap();
-            // SAFETY: strdup copies into malloc'd memory that the module frees.
-            unsafe { (*replies.add(i)).resp = libc::strdup(answer.as_ptr()) };
+            let answer = line.strip_suffix(b"\n").unwrap_or(&line);
+            let answer: Vec<u8> =
+                if raw { answer.to_vec() } else { answer.iter().copied().filter(|b| *b != 0).collect() };
+            // SAFETY: the entry exists (i < n); the module frees the string.
+            unsafe { (*replies.add(i)).resp = malloc_reply(&answer) };
         }
     }
     // SAFETY: resp is a valid out-pointer provided by libpam.
     unsafe { *resp = replies };
     0
+}
+
+const USAGE: &str = "usage: pamdrive --confdir DIR --service NAME (--user USER | --user-hex HEX) [--rhost HOST] [--account] [--silent] [--report-core] [--raw-answers] [--conv-fail-at N] [--null-reply-at N] [--null-resp-at N]";
+
+fn usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2);
+}
+
+/// `--user-hex`: pairs of hex digits to bytes.
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    if hex.len() % 2 != 0 {
+        usage();
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|_| usage())).collect()
+}
+
+fn number(arg: Option<String>) -> usize {
+    arg.and_then(|a| a.parse().ok()).unwrap_or_else(|| usage())
 }
 
 fn main() {
@@ -187,28 +282,23 @@ fn main() {
         match a.as_str() {
             "--confdir" => confdir = args.next(),
             "--service" => service = args.next(),
-            "--user" => user = args.next(),
+            "--user" => user = args.next().map(String::into_bytes),
+            "--user-hex" => user = args.next().map(|h| hex_bytes(&h)),
+            "--raw-answers" => RAW_ANSWERS.store(true, std::sync::atomic::Ordering::Relaxed),
+            "--conv-fail-at" => FAIL_AT.store(number(args.next()), std::sync::atomic::Ordering::Relaxed),
+            "--null-reply-at" => NULL_REPLY_AT.store(number(args.next()), std::sync::atomic::Ordering::Relaxed),
+            "--null-resp-at" => NULL_RESP_AT.store(number(args.next()), std::sync::atomic::Ordering::Relaxed),
             "--rhost" => rhost = args.next(),
             "--account" => account = true,
             "--silent" => flags |= PAM_SILENT,
             "--report-core" => REPORT_CORE.store(true, std::sync::atomic::Ordering::Relaxed),
-            _ => {
-                eprintln!(
-                    "usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]"
-                );
-                std::process::exit(2);
-            }
+            _ => usage(),
         }
     }
-    let (Some(confdir), Some(service), Some(user)) = (confdir, service, user) else {
-        eprintln!(
-            "usage: pamdrive --confdir DIR --service NAME --user USER [--rhost HOST] [--account] [--silent] [--report-core]"
-        );
-        std::process::exit(2);
-    };
+    let (Some(confdir), Some(service), Some(user)) = (confdir, service, user) else { usage() };
     let confdir = CString::new(confdir).unwrap();
     let service = CString::new(service).unwrap();
-    let user = CString::new(user).unwrap();
+    let user = CString::new(user).unwrap_or_else(|_| usage());
     let conv = PamConv { conv: converse, appdata_ptr: ptr::null_mut() };
     let mut pamh: *mut c_void = ptr::null_mut();
     // SAFETY: all pointers are valid NUL-terminated strings / structs that outlive the call.
