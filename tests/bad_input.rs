@@ -295,13 +295,12 @@ fn a_user_name_that_is_not_utf8_is_refused_with_one_log_line() {
         assert!(t.prompts().is_empty(), "[{row}] {t:?}");
         let logs = logs_at_least(&env, 1);
         assert_eq!(logs.len(), 1, "[{row}] {logs:?}");
-        assert!(logs[0].contains("result=no_user"), "[{row}] {logs:?}");
+        assert!(logs[0].contains("result=denied") && logs[0].contains("not valid UTF-8"), "[{row}] {logs:?}");
         assert_eq!(state(&env), before, "[{row}]");
     }
 }
 
 #[test]
-#[ignore = "bug: a PAM_USER that is not UTF-8 gets PAM_SYSTEM_ERR with no message to the user (every other refusal says \"Two-step verification is unavailable\"), and the log reason \"cannot get the user name from PAM\" hides that the name was there but not UTF-8 (src/pam/mod.rs, pam_bindings get_user)"]
 fn a_user_name_that_is_not_utf8_is_told_unavailable_and_the_log_says_why() {
     let env = new_env("");
     let t = drive("invalid UTF-8 message", env.pamdrive(&[], SERVICE, "", &["--user-hex", "ff616c696365"]), Vec::new());
@@ -744,7 +743,7 @@ fn a_broken_or_insecure_record_refuses_the_login_and_is_left_alone() {
         (
             "version a string",
             |p| std::fs::write(p, RECORD.replace("version = 1", "version = \"1\"")).unwrap(),
-            "no version",
+            "the version is not a whole number",
         ),
         ("secret not base32", |p| std::fs::write(p, RECORD.replace("JBSWY3DP", "!!!!1111")).unwrap(), "secret"),
         ("owner nobody", owner_nobody, "owned by uid 65534"),
@@ -771,7 +770,6 @@ fn a_broken_or_insecure_record_refuses_the_login_and_is_left_alone() {
 /// A record cut off inside its secret: the TOML parser's error quotes the
 /// line, and that error went into the log line whole.
 #[test]
-#[ignore = "bug: a record file truncated inside the secret line logs the secret's first characters: the TOML parse error quoted in reason= shows the offending line (src/state.rs decode: one_line(&e.to_string())); the parse error of a state file must be logged without its source excerpt"]
 fn a_record_truncated_inside_the_secret_never_logs_the_secret() {
     let row = "truncated inside the secret";
     let env = new_env("");

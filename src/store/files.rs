@@ -159,6 +159,7 @@ fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported:
                 Ok(Some(toml::Value::Integer(v))) if v > i64::from(supported) => Err(newer(v)),
                 Ok(Some(toml::Value::Integer(v))) if v < 1 => Err(corrupt(format!("bad version {v}"))),
                 Ok(None) => Err(corrupt("no version".into())),
+                Ok(Some(v)) if !v.is_integer() => Err(corrupt("the version is not a whole number".into())),
                 _ => Err(corrupt(describe_parse_error(text, &e))),
             }
         }
