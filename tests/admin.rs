@@ -500,3 +500,28 @@ fn a_google_authenticator_file_cannot_send_escape_sequences_to_roots_terminal() 
     assert_terminal_safe(&out);
     assert!(fails(&out).contains("STEP_SIZE \"3\\u{1b}[2J\" is not a number"), "{}", stderr(&out));
 }
+
+#[test]
+fn status_and_unlock_follow_even_deny_root_as_the_login_does() {
+    // Root with five recent failures and a lock stamp: locked only while
+    // even_deny_root is on, in status and unlock exactly as at the login.
+    let lock_root = |env: &Env| {
+        env.update_tally("root", |t| {
+            t.failures = vec![now(); 5];
+            t.locked_at = Some(now());
+        })
+    };
+    let env = Env::new("[lockout]\neven_deny_root = false");
+    env.enroll("root");
+    lock_root(&env);
+    let s = json(&env.twostep(&["status", "root", "--json"]));
+    assert_eq!((s["locked"].as_bool(), s["locked_until"].is_null()), (Some(false), true), "{s}");
+    assert!(ok(&env.twostep(&["unlock", "root"])).contains("root was not locked"));
+    assert!(env.login("root", &[&code(SECRET, 0)]).succeeded(), "the login agrees: root is not locked");
+
+    env.write_config("[lockout]\neven_deny_root = true");
+    lock_root(&env);
+    let s = json(&env.twostep(&["status", "root", "--json"]));
+    assert_eq!(s["locked"].as_bool(), Some(true), "{s}");
+    assert!(ok(&env.twostep(&["unlock", "root"])).contains("Unlocked root"));
+}

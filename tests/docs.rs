@@ -220,12 +220,21 @@ fn the_regression_tests_named_in_the_security_document_exist() {
         for name in tests.split(", ") {
             let name = name.trim_matches('`');
             let parts: Vec<&str> = name.split("::").collect();
-            let (file, func) = match parts.as_slice() {
-                [target, func] => (format!("tests/{target}.rs"), *func),
-                [module, "tests", func] => (format!("src/{module}.rs"), *func),
+            let (files, func) = match parts.as_slice() {
+                [target, func] => (vec![format!("tests/{target}.rs")], *func),
+                [module @ .., "tests", func] if !module.is_empty() => {
+                    let path = module.join("/");
+                    let files =
+                        [format!("src/{path}.rs"), format!("src/{path}/mod.rs"), format!("src/{path}/tests.rs")];
+                    (files.into_iter().filter(|f| repo().join(f).exists()).collect(), *func)
+                }
                 _ => panic!("{name:?} is neither target::name nor module::tests::name"),
             };
-            let source = std::fs::read_to_string(repo().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let file = files
+                .iter()
+                .find(|f| std::fs::read_to_string(repo().join(f)).is_ok_and(|s| s.contains(&format!("fn {func}()"))));
+            let file = file.unwrap_or_else(|| panic!("docs/security.md names {name}, found in none of {files:?}"));
+            let source = std::fs::read_to_string(repo().join(file)).unwrap();
             assert!(source.contains(&format!("fn {func}()")), "docs/security.md names {name}, not in {file}");
             named += 1;
         }
