@@ -4,36 +4,34 @@
 //! password stage; `twostep` (the admin command) enrolls users and manages
 //! their second factor. Both are built from this crate.
 //!
-//! Which file owns what:
-//! - [`pam`] (`src/pam/`): the only code that knows libpam: entry points,
-//!   conversation, items, the outcome → PAM code mapping, and the host-process
-//!   guards around the mail command (SIGCHLD; the child's clean start, `child.rs`).
-//! - [`auth`]: one login start to finish, against traits (conversation, log, accounts).
-//! - [`policy`]: pure decisions on plain data: who must use a second factor
-//!   (required/exempt groups, per service), grace logins, the lockout gate.
-//! - [`config`]: `/etc/security/twostep.toml`, raw → validated;
-//!   [`config_warnings`]: legal but dangerous or ineffective settings (the CLI prints them).
-//! - [`store`]: per-user secret records; [`tally`]: per-user login state.
-//! - [`state`]: a directory of per-user TOML files with versions;
-//!   [`trusted_fs`]: safe open, atomic write, flock.
-//! - [`totp`]: RFC 6238 codes, the check window, the otpauth URI; [`secret`]: the secret type.
-//! - [`user`]: user names → file names, NSS lookups (canonical account name,
-//!   groups); [`log`]: syslog lines.
-//! - [`email`]: the email fallback's rules (addresses, one-time codes, resend
-//!   throttle); [`mail`]: composing the message and running the mail command.
-//! - [`qr`]: terminal QR codes; [`cli`]: the admin command.
-//! - [`time`]: the clock and time formatting; [`zone`]: the system time zone
-//!   (`/etc/localtime` only, never `$TZ`).
+//! One login, step by step (each step names the file that owns it):
 //!
-//! Data flow of one login: libpam → `pam::authenticate` (user, service, rhost,
-//! args) → `auth::Login::authenticate` → `user::account_name` (NSS: the
-//! account's canonical name keys everything below) → `Config::load` → `Store::load` →
-//! `policy::decide` (NSS groups only if a group rule needs them): ignore, or a
-//! user without a second factor (grace login / enrollment at login / refusal),
-//! or an enrolled user → lock gate on the tally → prompt "Verification code: " (typing `email`, or
-//! being an email-only user, first sends a code: `email` throttle + reserve in
-//! the tally, `mail::compose`, the `Mailer`) → `email::check` / `totp::check`
-//! and the tally update under the user's flock → one syslog line → PAM code.
+//! 1. libpam calls `pam_sm_authenticate` ([`pam`], `src/pam/mod.rs`): user,
+//!    service, rhost and module arguments become a `Request`; for the length
+//!    of the call SIGXFSZ is ignored and core dumps are off (`src/pam/host.rs`,
+//!    `src/pam/nocore.rs`). The only `unsafe` of the crate is in `src/pam/`.
+//! 2. [`auth::Login::authenticate`] (`src/auth/mod.rs`) loads the config
+//!    ([`config`]: raw → validated) and keys the login on the account's
+//!    canonical name from NSS ([`user`]).
+//! 3. The user's record is read ([`store`]: `store/record.rs`); [`policy`]
+//!    decides on plain data: step aside, refuse, must enroll, or verify (NSS
+//!    groups only when a rule needs them).
+//! 4. Must enroll (`src/auth/enroll.rs`): a grace login, enrollment at login
+//!    (QR code from [`qr`], a new secret from [`secret`]), or a refusal.
+//! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
+//!    (`store/tally.rs`); the prompt (every text in `src/auth/text.rs`); on
+//!    `email`, a code is sent (`src/auth/send_code.rs`: [`email_code`] rules,
+//!    [`sendmail`] message and command, started clean by `src/pam/child.rs`).
+//! 6. The answer, under the user's lock ([`store::UserStore::change`], files
+//!    through [`trusted_fs`]): the clock read now ([`time`]), the record read
+//!    again, the answer written down as a failure, judged ([`totp`] or the
+//!    email code), and turned into a success if right.
+//! 7. One log line ([`log`]); the [`auth::Outcome`] becomes a PAM code in [`pam`].
+//!
+//! The admin command ([`cli`], one file per command) uses the same store,
+//! policy and config, never the login flow or the PAM glue;
+//! [`config_warnings`] lists settings that are legal but dangerous. Local
+//! times come from [`zone`] (`/etc/localtime` only, never `$TZ`).
 
 pub mod auth;
 pub mod cli;
