@@ -80,11 +80,10 @@ fn su_with_a_wrong_code_is_refused_and_says_why() {
             &user.name,
         ],
     );
-    let right = code(SECRET, 0);
-    let wrong = if right == "123456" { "654321" } else { "123456" };
+    let wrong = wrong_code(SECRET);
     let run = pty(
         &argv,
-        &[("Password: ", vec![user.password.clone()]), ("Verification code: ", vec![wrong.into()])],
+        &[("Password: ", vec![user.password.clone()]), ("Verification code: ", vec![wrong.clone()])],
         &[("LC_ALL", "C")],
     );
     untouched("su");

@@ -7,12 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn wrong(secret: &str) -> String {
-    // A code that is wrong for every step in the window.
-    let window: Vec<String> = (-1..=1).map(|d| code(secret, d)).collect();
-    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !window.contains(c)).unwrap()
-}
-
 fn json(out: &std::process::Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", stderr(out));
     serde_json::from_str(&stdout(out)).unwrap()
@@ -22,7 +16,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 fn the_fifth_wrong_code_locks_and_then_even_the_right_code_is_refused_unasked() {
     let env = Env::new("");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     for left in (1..=4).rev() {
         let t = env.login("alice", &[&bad]);
         assert_eq!(t.result, "PAM_AUTH_ERR");
@@ -50,7 +44,7 @@ fn the_fifth_wrong_code_locks_and_then_even_the_right_code_is_refused_unasked() 
 fn attempts_during_a_lock_do_not_extend_it() {
     let env = Env::new("");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     for _ in 0..5 {
         env.login("alice", &[&bad]);
     }
@@ -66,7 +60,7 @@ fn attempts_during_a_lock_do_not_extend_it() {
 fn the_lock_ends_after_unlock_time() {
     let env = Env::new("[lockout]\ndeny = 2\nunlock_time = 2");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     env.login("alice", &[&bad]);
     env.login("alice", &[&bad]);
     assert!(env.login("alice", &[&code(SECRET, 0)]).prompts().is_empty(), "locked");
@@ -85,7 +79,7 @@ fn the_lock_ends_after_unlock_time() {
 fn failures_older_than_fail_interval_do_not_count() {
     let env = Env::new("[lockout]\ndeny = 3\nfail_interval = 1");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     let first = now();
     env.login("alice", &[&bad]);
     env.login("alice", &[&bad]);
@@ -100,7 +94,7 @@ fn failures_older_than_fail_interval_do_not_count() {
 fn a_right_code_clears_the_failures() {
     let env = Env::new("");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     for _ in 0..4 {
         env.login("alice", &[&bad]);
     }
@@ -113,7 +107,7 @@ fn a_right_code_clears_the_failures() {
 fn twostep_unlock_lets_a_locked_user_in_and_is_logged() {
     let env = Env::new("[lockout]\ndeny = 2");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     env.login("alice", &[&bad]);
     env.login("alice", &[&bad]);
     env.log_lines();
@@ -133,7 +127,7 @@ fn twostep_unlock_lets_a_locked_user_in_and_is_logged() {
 fn unlock_time_zero_waits_for_an_administrator() {
     let env = Env::new("[lockout]\ndeny = 1\nunlock_time = 0");
     env.enroll("alice");
-    env.login("alice", &[&wrong(SECRET)]);
+    env.login("alice", &[&wrong_code(SECRET)]);
     let t = env.login("alice", &[&code(SECRET, 0)]);
     assert!(t.said().contains("Ask your administrator to unlock"), "{t:?}");
     assert!(env.twostep(&["unlock", "alice"]).status.success());
@@ -144,13 +138,13 @@ fn unlock_time_zero_waits_for_an_administrator() {
 fn root_is_locked_unless_even_deny_root_is_off() {
     let env = Env::new("[lockout]\ndeny = 1");
     env.enroll("root");
-    env.login("root", &[&wrong(SECRET)]);
+    env.login("root", &[&wrong_code(SECRET)]);
     assert!(env.login("root", &[&code(SECRET, 0)]).prompts().is_empty(), "root locked by default");
 
     let env = Env::new("[lockout]\ndeny = 1\neven_deny_root = false");
     env.enroll("root");
     for _ in 0..3 {
-        let t = env.login("root", &[&wrong(SECRET)]);
+        let t = env.login("root", &[&wrong_code(SECRET)]);
         assert!(!t.said().contains("attempt"), "no countdown for exempt root: {t:?}");
     }
     assert!(env.login("root", &[&code(SECRET, 0)]).succeeded());
@@ -187,7 +181,7 @@ fn race(env: &Env, n: usize, code: &str) -> Vec<Transcript> {
 fn twenty_four_parallel_wrong_codes_are_all_recorded() {
     let env = Env::new("[lockout]\ndeny = 100");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
     let tally = env.store().tally("alice").unwrap();
@@ -203,7 +197,7 @@ fn twenty_four_parallel_wrong_codes_are_all_recorded() {
 fn parallel_wrong_codes_lock_at_exactly_deny() {
     let env = Env::new("");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     let results = race(&env, 24, &bad);
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"));
     let tally = env.store().tally("alice").unwrap();
@@ -292,7 +286,7 @@ fn list_shows_failures_and_locks_for_every_user() {
     let env = Env::new("[lockout]\ndeny = 2");
     env.enroll("alice");
     env.enroll("bob");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     env.login("alice", &[&bad]);
     env.login("bob", &[&bad]);
     env.login("bob", &[&bad]);
@@ -317,7 +311,7 @@ fn a_missing_tally_directory_is_created_private_by_the_first_login() {
     let env = Env::new("");
     env.enroll("alice");
     std::fs::remove_dir_all(&env.tally).unwrap();
-    assert!(env.login("alice", &[&wrong(SECRET)]).said().contains("4 attempts remain"));
+    assert!(env.login("alice", &[&wrong_code(SECRET)]).said().contains("4 attempts remain"));
     let meta = std::fs::metadata(&env.tally).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
     assert_eq!(env.store().tally("alice").unwrap().failures.len(), 1);
@@ -353,7 +347,7 @@ fn login_with_tz(env: &Env, user: &str, tz: &str) -> Transcript {
 fn the_callers_tz_is_never_opened_and_does_not_change_the_lock_message() {
     let env = Env::new("");
     env.enroll("alice");
-    let bad = wrong(SECRET);
+    let bad = wrong_code(SECRET);
     for _ in 0..5 {
         env.login("alice", &[&bad]);
     }

@@ -134,13 +134,9 @@ fn a_service_section_overrides_the_policy_for_that_service_only() {
     assert!(t.succeeded() && t.messages.is_empty(), "{t:?}");
     // Not required there, but an enrolled user is still asked for the code.
     env.enroll("veteran");
-    let t = env.login_service(STACKED, "veteran", &[&wrong_code()], &[]);
+    let t = env.login_service(STACKED, "veteran", &[&wrong_code(SECRET)], &[]);
     assert_eq!((t.prompts(), t.result.as_str()), (vec!["Verification code: "], "PAM_AUTH_ERR"), "{t:?}");
     assert!(env.login_service(STACKED, "veteran", &[&code(SECRET, 0)], &[]).succeeded());
-}
-
-fn wrong_code() -> String {
-    if code(SECRET, 0) == "123456" { "654321".into() } else { "123456".into() }
 }
 
 #[test]

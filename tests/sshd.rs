@@ -18,10 +18,6 @@ const KEY_SSHD: &str = "pam-config/sshd_config.d/twostep-publickey.conf";
 const PASSWORD: &str = "Password: ";
 const CODE: &str = "Verification code: ";
 
-fn wrong(secret: &str) -> String {
-    if code(secret, 0) == "123456" { "654321".into() } else { "123456".into() }
-}
-
 #[test]
 fn openssh_logs_in_with_password_and_code_and_runs_a_command() {
     let env = Env::new("");
@@ -74,15 +70,20 @@ fn a_wrong_code_through_sshd_is_refused_with_the_attempts_left() {
     let user = TestUser::new();
     env.enroll(&user.name);
     let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
-    let run =
-        paramiko(&sshd, &user, None, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![wrong(SECRET)])], "id -un");
+    let run = paramiko(
+        &sshd,
+        &user,
+        None,
+        &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![wrong_code(SECRET)])],
+        "id -un",
+    );
     assert!(!run.ok, "{run:?}");
     assert!(run.instructions().contains("Incorrect verification code. 4 attempts remain"), "{run:?}");
     assert!(env.log_lines().iter().any(|l| l.contains("result=wrong_code")));
 
     // OpenSSH: three rounds of password + wrong code, then "Permission denied".
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "true");
-    let run = pty(&argv, &[(PASSWORD, times(&user.password, 3)), (CODE, times(&wrong(SECRET), 3))], &[]);
+    let run = pty(&argv, &[(PASSWORD, times(&user.password, 3)), (CODE, times(&wrong_code(SECRET), 3))], &[]);
     assert_ne!(run.exit, Some(0), "{run:?}");
     assert!(run.transcript.contains("Incorrect verification code. 3 attempts remain"), "{run:?}");
     assert!(run.transcript.contains("Permission denied"), "{run:?}");
@@ -96,7 +97,7 @@ fn the_lockout_works_through_sshd_and_an_admin_can_unlock() {
     let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "true");
     // Two wrong codes lock; the third round asks no code at all.
-    let run = pty(&argv, &[(PASSWORD, times(&user.password, 3)), (CODE, times(&wrong(SECRET), 3))], &[]);
+    let run = pty(&argv, &[(PASSWORD, times(&user.password, 3)), (CODE, times(&wrong_code(SECRET), 3))], &[]);
     assert_ne!(run.exit, Some(0), "{run:?}");
     assert_eq!(run.transcript.matches(CODE).count(), 2, "{run:?}");
     assert!(run.transcript.contains("Too many incorrect codes. Try again after "), "{run:?}");

@@ -28,12 +28,6 @@ fn write(env: &Env, service: &str, text: &str) {
     std::fs::write(env.confdir.join(service), text).unwrap();
 }
 
-/// A code that is wrong for every step in the window.
-fn wrong() -> String {
-    let window: Vec<String> = (-1..=1).map(|d| code(SECRET, d)).collect();
-    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !window.contains(c)).unwrap()
-}
-
 /// The non-comment lines of a shipped PAM snippet.
 fn stack_lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
@@ -91,7 +85,7 @@ fn assert_never_reached(env: &Env, service: &str) {
 
 /// A right password on `service` reaches twostep: a wrong code is counted, the right one logs in.
 fn assert_reached(env: &Env, service: &str) {
-    let t = env.login_service(service, "alice", &[&wrong()], &[]);
+    let t = env.login_service(service, "alice", &[&wrong_code(SECRET)], &[]);
     assert_eq!((t.prompts(), t.result.as_str()), (vec!["Verification code: "], "PAM_AUTH_ERR"), "{t:?}");
     assert!(env.log_lines().iter().any(|l| l.contains("user=alice") && l.contains("result=wrong_code")));
     let t = env.login_service(service, "alice", &[&code(SECRET, 0)], &[]);
@@ -111,7 +105,7 @@ fn a_required_password_module_that_fails_still_lets_twostep_prompt_and_lock_the_
     env.enroll("alice");
     write(&env, "unsafe", &format!("auth required pam_deny.so\n{}\n", twostep_line(&env, "required")));
     for _ in 0..5 {
-        let t = env.login_service("unsafe", "alice", &[&wrong()], &[]);
+        let t = env.login_service("unsafe", "alice", &[&wrong_code(SECRET)], &[]);
         assert_eq!(t.prompts(), ["Verification code: "], "{t:?}");
         assert_eq!(t.result, "PAM_AUTH_ERR", "the login itself still fails: {t:?}");
     }
@@ -130,7 +124,7 @@ fn a_failing_rhel_style_substack_still_lets_twostep_prompt() {
     write(&env, "password-auth", "auth sufficient pam_deny.so\nauth required pam_deny.so\n");
     let stack = format!("auth substack {}\n{}\n", password_auth.display(), twostep_line(&env, "required"));
     write(&env, "rhel-sshd", &stack);
-    let t = env.login_service("rhel-sshd", "alice", &[&wrong()], &[]);
+    let t = env.login_service("rhel-sshd", "alice", &[&wrong_code(SECRET)], &[]);
     assert_eq!((t.prompts(), t.result.as_str()), (vec!["Verification code: "], "PAM_AUTH_ERR"), "{t:?}");
     assert_eq!(env.store().tally("alice").unwrap().failures.len(), 1);
 }
