@@ -101,6 +101,13 @@ fn digest(salt_hex: &str, code: &str) -> [u8; 32] {
 }
 
 /// What the tally keeps of `code` sent at `now`: a salted hash, never the code.
+///
+/// What the hash protects against, and what not: someone who sees the tally
+/// (a backup, a debugging session, a root shell over a shoulder) does not read
+/// a usable code off it, and equal codes of two users do not look alike. It
+/// does not stop anyone who holds the file from trying all 10^digits codes in
+/// a moment: the code's own protection is that the tally is root's alone, and
+/// that the code is single use and expires in `code_valid` seconds.
 pub fn seal(code: &str, now: u64, valid_for: u64) -> Result<EmailCode, String> {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| format!("the system random number generator failed: {e}"))?;
