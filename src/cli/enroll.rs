@@ -146,7 +146,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         say!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
     }
     say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    say!("{}", qr::terminal(&uri).map_err(CliError)?);
+    say!("{}", qr::terminal(&uri)?);
     say!("Or add the account by hand:");
     say!("  account: {}:{}", ctx.config.issuer, args.user);
     say!("  secret key: {}", &*crate::secret::grouped(&b32));

@@ -149,7 +149,7 @@ impl Context {
     /// Whether `user` is root (for `even_deny_root`), as the module decides it.
     pub fn is_root(&self, user: &str) -> Result<bool, CliError> {
         use crate::user::Accounts;
-        Ok(crate::user::Nss.uid(user).map_err(CliError)? == Some(0))
+        Ok(crate::user::Nss.uid(user)? == Some(0))
     }
 
     /// Records an administrative change in syslog.
