@@ -14,10 +14,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     args.user = ctx.account(&args.user)?;
     let store = ctx.store()?;
     if store.record(&args.user)?.is_none() && !store.has_tally(&args.user)? {
-        return Err(CliError(format!(
-            "user {} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list",
-            args.user
-        )));
+        return Err(CliError::NothingToUnlock { user: args.user });
     }
     let step_now = crate::totp::step_at(&ctx.config.totp, ctx.now);
     let is_root = ctx.is_root(&args.user)?;
