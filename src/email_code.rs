@@ -228,7 +228,11 @@ mod tests {
         ] {
             assert!(validate_address(a).is_err(), "{a:?}");
         }
-        assert!(validate_address(&format!("{}@district.org", "a".repeat(300))).is_err());
+        assert_eq!(validate_address(&format!("{}@district.org", "a".repeat(300))), Err(AddressError::TooLong));
+        assert_eq!(validate_address("jane"), Err(AddressError::NoAt));
+        assert_eq!(validate_address("jane@@district.org"), Err(AddressError::BadLocalPart));
+        assert_eq!(validate_address("jane@district..org"), Err(AddressError::BadDomain));
+        assert_eq!(validate_address("<jane@district.org>"), Err(AddressError::ForbiddenCharacter));
     }
 
     #[test]

@@ -352,11 +352,12 @@ impl Accounts for Nss {
             getgrouplist(&name, pw.gid).map_err(|errno| AccountsError::GroupList { user: user.to_string(), errno })?;
         let mut names = Vec::with_capacity(gids.len());
         for gid in gids {
-            let (gid, user) = (gid.as_raw(), user.to_string());
-            match Group::from_gid(gid.into()) {
+            match Group::from_gid(gid) {
                 Ok(Some(g)) => names.push(g.name),
-                Ok(None) => return Err(AccountsError::NoGroupName { gid, user }),
-                Err(errno) => return Err(AccountsError::GroupLookup { gid, user, errno }),
+                Ok(None) => return Err(AccountsError::NoGroupName { gid: gid.as_raw(), user: user.to_string() }),
+                Err(errno) => {
+                    return Err(AccountsError::GroupLookup { gid: gid.as_raw(), user: user.to_string(), errno });
+                }
             }
         }
         names.sort();
