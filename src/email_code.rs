@@ -8,31 +8,63 @@
 //! send and check is [`crate::auth`]'s. Time is always an argument.
 #![forbid(unsafe_code)]
 
+use std::fmt;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::secret::{RandomError, fill_random};
 use crate::store::tally::EmailCode;
 
 /// Longest address we accept (RFC 5321 path limit).
 pub const MAX_ADDRESS_LEN: usize = 254;
 
+/// Why an address cannot be used (it is not kept: the caller knows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressError {
+    /// Longer than [`MAX_ADDRESS_LEN`].
+    TooLong,
+    /// Spaces, control characters or a character with a meaning in a header.
+    ForbiddenCharacter,
+    NoAt,
+    /// Empty, longer than 64, or with a further `@`.
+    BadLocalPart,
+    BadDomain,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressError::TooLong => write!(f, "the address is longer than {MAX_ADDRESS_LEN} characters"),
+            AddressError::ForbiddenCharacter => {
+                f.write_str("the address must not contain spaces, control characters or any of <>,;\"()\\")
+            }
+            AddressError::NoAt => f.write_str("the address has no @"),
+            AddressError::BadLocalPart => f.write_str("the part before @ must be 1 to 64 characters with no further @"),
+            AddressError::BadDomain => f.write_str("the part after @ must be a domain name such as district.org"),
+        }
+    }
+}
+
+impl std::error::Error for AddressError {}
+
 /// Checks that `addr` is a plain `local@domain` address safe to put in a mail header.
-pub fn validate_address(addr: &str) -> Result<(), String> {
+pub fn validate_address(addr: &str) -> Result<(), AddressError> {
     if addr.len() > MAX_ADDRESS_LEN {
-        return Err(format!("the address is longer than {MAX_ADDRESS_LEN} characters"));
+        return Err(AddressError::TooLong);
     }
     if addr
         .chars()
         .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')' | '\\'))
     {
-        return Err("the address must not contain spaces, control characters or any of <>,;\"()\\".into());
+        return Err(AddressError::ForbiddenCharacter);
     }
     let Some((local, domain)) = addr.rsplit_once('@') else {
-        return Err("the address has no @".into());
+        return Err(AddressError::NoAt);
     };
     if local.is_empty() || local.contains('@') || local.len() > 64 {
-        return Err("the part before @ must be 1 to 64 characters with no further @".into());
+        return Err(AddressError::BadLocalPart);
     }
     if domain.is_empty()
         || domain.starts_with('.')
@@ -40,7 +72,7 @@ pub fn validate_address(addr: &str) -> Result<(), String> {
         || domain.contains("..")
         || !domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
     {
-        return Err("the part after @ must be a domain name such as district.org".into());
+        return Err(AddressError::BadDomain);
     }
     Ok(())
 }
@@ -73,14 +105,14 @@ pub fn address_for(on_file: Option<&str>, template: &str, user: &str) -> Option<
 const SALT_LEN: usize = 16;
 
 /// A fresh code of `digits` decimal digits, uniformly drawn from the OS CSPRNG.
-pub fn new_code(digits: u32) -> Result<Zeroizing<String>, String> {
+pub fn new_code(digits: u32) -> Result<Zeroizing<String>, RandomError> {
     let modulus = 10u64.pow(digits);
     // Rejection sampling: only values below the largest multiple of `modulus` are used,
     // so every code is equally likely.
     let limit = u64::MAX - u64::MAX % modulus;
     loop {
         let mut bytes = Zeroizing::new([0u8; 8]);
-        getrandom::fill(&mut bytes[..]).map_err(|e| format!("the system random number generator failed: {e}"))?;
+        fill_random(&mut bytes[..])?;
         let v = u64::from_le_bytes(*bytes);
         if v < limit {
             return Ok(Zeroizing::new(format!("{:0width$}", v % modulus, width = digits as usize)));
@@ -108,9 +140,9 @@ fn digest(salt_hex: &str, code: &str) -> [u8; 32] {
 /// does not stop anyone who holds the file from trying all 10^digits codes in
 /// a moment: the code's own protection is that the tally is root's alone, and
 /// that the code is single use and expires in `code_valid` seconds.
-pub fn seal(code: &str, now: u64, valid_for: u64) -> Result<EmailCode, String> {
+pub fn seal(code: &str, now: u64, valid_for: u64) -> Result<EmailCode, RandomError> {
     let mut salt = [0u8; SALT_LEN];
-    getrandom::fill(&mut salt).map_err(|e| format!("the system random number generator failed: {e}"))?;
+    fill_random(&mut salt)?;
     let salt = to_hex(&salt);
     let hash = to_hex(&digest(&salt, code));
     Ok(EmailCode { hash, salt, sent_at: now, expires_at: now.saturating_add(valid_for) })
@@ -203,7 +235,11 @@ mod tests {
         ] {
             assert!(validate_address(a).is_err(), "{a:?}");
         }
-        assert!(validate_address(&format!("{}@district.org", "a".repeat(300))).is_err());
+        assert_eq!(validate_address(&format!("{}@district.org", "a".repeat(300))), Err(AddressError::TooLong));
+        assert_eq!(validate_address("jane"), Err(AddressError::NoAt));
+        assert_eq!(validate_address("jane@@district.org"), Err(AddressError::BadLocalPart));
+        assert_eq!(validate_address("jane@district..org"), Err(AddressError::BadDomain));
+        assert_eq!(validate_address("<jane@district.org>"), Err(AddressError::ForbiddenCharacter));
     }
 
     #[test]

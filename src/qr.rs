@@ -4,14 +4,27 @@
 //! columns, readable in an 80-column SSH session.
 #![forbid(unsafe_code)]
 
+use std::fmt;
+
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode};
 
+/// Why `text` has no QR code (too long for the largest one, in practice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QrError(qrcode::types::QrError);
+
+impl fmt::Display for QrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot draw a QR code: {}", self.0)
+    }
+}
+
+impl std::error::Error for QrError {}
+
 /// Renders `text` as a QR code of block characters (light modules drawn solid,
 /// which scans on the usual dark terminal background), with a quiet zone.
-pub fn terminal(text: &str) -> Result<String, String> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L)
-        .map_err(|e| format!("cannot draw a QR code: {e}"))?;
+pub fn terminal(text: &str) -> Result<String, QrError> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L).map_err(QrError)?;
     Ok(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build())
 }
 
@@ -27,5 +40,11 @@ mod tests {
         assert!(widest <= 80, "{widest} columns");
         assert!(qr.lines().count() <= 40);
         assert!(qr.contains('█'));
+    }
+
+    #[test]
+    fn text_too_long_for_any_qr_code_is_an_error_that_says_so() {
+        let e = terminal(&"x".repeat(8000)).unwrap_err();
+        assert!(e.to_string().starts_with("cannot draw a QR code: "), "{e}");
     }
 }

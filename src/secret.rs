@@ -30,13 +30,31 @@ impl Clone for TotpSecret {
     }
 }
 
-/// Why a base32 secret was refused. Never contains the secret itself.
+/// The operating system's CSPRNG (getrandom(2)) failed: nothing random can be
+/// drawn (secrets, email codes and their salts, Message-IDs), so the caller stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomError(getrandom::Error);
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the system random number generator failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for RandomError {}
+
+/// Fills `buf` from the operating system's CSPRNG: the one way twostep draws random bytes.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::fill(buf).map_err(RandomError)
+}
+
+/// Why a base32 secret was refused, or none could be made. Never contains the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretError {
     NotBase32,
     TooShort(usize),
     TooLong(usize),
-    Random(String),
+    Random(RandomError),
 }
 
 impl fmt::Display for SecretError {
@@ -47,18 +65,24 @@ impl fmt::Display for SecretError {
                 write!(f, "the secret has {n} bytes; at least {MIN_IMPORT_LEN} (16 base32 characters) are needed")
             }
             SecretError::TooLong(n) => write!(f, "the secret has {n} bytes; at most {MAX_IMPORT_LEN} are supported"),
-            SecretError::Random(e) => write!(f, "the system random generator failed: {e}"),
+            SecretError::Random(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for SecretError {}
 
+impl From<RandomError> for SecretError {
+    fn from(e: RandomError) -> Self {
+        SecretError::Random(e)
+    }
+}
+
 impl TotpSecret {
     /// A new random secret from the operating system's CSPRNG.
     pub fn generate() -> Result<TotpSecret, SecretError> {
         let mut bytes = Zeroizing::new([0u8; GENERATED_LEN]);
-        getrandom::fill(&mut bytes[..]).map_err(|e| SecretError::Random(e.to_string()))?;
+        fill_random(&mut bytes[..])?;
         Ok(TotpSecret::from_bytes(&bytes[..]))
     }
 

@@ -32,6 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::config::EmailConfig;
 use crate::email_code::describe_duration;
+use crate::secret::{RandomError, fill_random};
 
 /// `PATH`, the only environment variable the mail command gets.
 pub const MAIL_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -119,19 +120,45 @@ impl fmt::Debug for Message {
 pub trait Mailer {
     /// Delivers `message` (a complete RFC 5322 message) with `[email] command`;
     /// the error says what went wrong, for the log (the code already redacted).
-    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String>;
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), SendError>;
+}
+
+/// Why no message could be composed (nothing was sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeError {
+    /// The time (seconds since the epoch) has no calendar date for the `Date:` header.
+    ClockOutOfRange(u64),
+    /// No random Message-ID.
+    Random(RandomError),
+}
+
+impl fmt::Display for ComposeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComposeError::ClockOutOfRange(_) => f.write_str("the clock is out of range"),
+            ComposeError::Random(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ComposeError {}
+
+impl From<RandomError> for ComposeError {
+    fn from(e: RandomError) -> Self {
+        ComposeError::Random(e)
+    }
 }
 
 /// The complete message (LF line ends, as sendmail-compatible commands expect on stdin).
 ///
 /// Header values are the configured `from` (checked by the config), the validated
 /// address, a sanitized host name and fixed text: nothing a user controls reaches a header.
-pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, String> {
+pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, ComposeError> {
     let date = chrono::DateTime::from_timestamp(letter.now as i64, 0)
-        .ok_or_else(|| "the clock is out of range".to_string())?
+        .ok_or(ComposeError::ClockOutOfRange(letter.now))?
         .to_rfc2822();
     let mut id = [0u8; 12];
-    getrandom::fill(&mut id).map_err(|e| format!("the system random number generator failed: {e}"))?;
+    fill_random(&mut id)?;
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let valid = describe_duration(cfg.code_valid);
     let host = header_safe_host(letter.host);
@@ -221,9 +248,8 @@ pub struct Sendmail<'a> {
 }
 
 impl Mailer for Sendmail<'_> {
-    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String> {
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), SendError> {
         run(&cfg.command, Duration::from_secs(cfg.timeout), message.as_bytes(), &message.code, self.setup)
-            .map_err(|e| e.to_string())
     }
 }
 

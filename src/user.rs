@@ -213,17 +213,17 @@ mod tests {
     struct Directory;
 
     impl Accounts for Directory {
-        fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+        fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
             match user {
-                "broken" => Err("directory offline".into()),
+                "broken" => Err(AccountsError::Lookup { user: user.into(), errno: nix::errno::Errno::EIO }),
                 u if u.eq_ignore_ascii_case("alice") => Ok(Some("alice".into())),
                 _ => Ok(None),
             }
         }
-        fn uid(&self, _: &str) -> Result<Option<u32>, String> {
+        fn uid(&self, _: &str) -> Result<Option<u32>, AccountsError> {
             unreachable!()
         }
-        fn groups(&self, _: &str) -> Result<Option<Vec<String>>, String> {
+        fn groups(&self, _: &str) -> Result<Option<Vec<String>>, AccountsError> {
             unreachable!()
         }
     }
@@ -234,6 +234,15 @@ mod tests {
         assert_eq!(account_name(&Directory, "alice").as_deref(), Ok("alice"));
         assert_eq!(account_name(&Directory, "ghost").as_deref(), Ok("ghost"));
         assert!(account_name(&Directory, "broken").is_err());
+    }
+
+    #[test]
+    fn nss_errors_name_the_user_escaped_for_the_log() {
+        use nix::errno::Errno;
+        let e = AccountsError::Lookup { user: "a b\n".into(), errno: Errno::EIO };
+        assert_eq!(e.to_string(), format!("cannot look up user a\\x20b\\x0a: {}", Errno::EIO));
+        let e = AccountsError::NoGroupName { gid: 1234, user: "DOMAIN\\bob".into() };
+        assert!(e.to_string().starts_with("group id 1234 of DOMAIN\\x5cbob has no name"), "{e}");
     }
 
     #[test]
@@ -253,20 +262,58 @@ pub trait Accounts {
     /// as: case-insensitive directories answer `ALICE` with `alice`, realms
     /// may answer `alice@ad.example` with `alice`. `Ok(None)` if NSS does not
     /// know the name.
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, String>;
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError>;
     /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
-    fn uid(&self, user: &str) -> Result<Option<u32>, String>;
+    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError>;
     /// The names of `user`'s groups, primary and supplementary; `Ok(None)` if NSS does
     /// not know the user. A group id without a name is an error: with the group
     /// directory offline, leaving it out would skip a `required_groups` rule.
-    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String>;
+    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, AccountsError>;
 }
+
+/// NSS could not answer (directory offline, module failure). `user` is the name
+/// as asked; [`fmt::Display`] writes it escaped for a log field ([`for_log_field`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountsError {
+    /// `getpwnam_r` failed.
+    Lookup { user: String, errno: nix::errno::Errno },
+    /// The name cannot be passed to the C library.
+    NulInName { user: String },
+    /// `getgrouplist` failed.
+    GroupList { user: String, errno: nix::errno::Errno },
+    /// One of the user's group ids has no group entry.
+    NoGroupName { gid: u32, user: String },
+    /// `getgrgid_r` failed.
+    GroupLookup { gid: u32, user: String, errno: nix::errno::Errno },
+}
+
+impl fmt::Display for AccountsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountsError::Lookup { user, errno } => write!(f, "cannot look up user {}: {errno}", for_log_field(user)),
+            AccountsError::NulInName { user } => write!(f, "user name {} contains a NUL byte", for_log_field(user)),
+            AccountsError::GroupList { user, errno } => {
+                write!(f, "cannot list the groups of {}: {errno}", for_log_field(user))
+            }
+            AccountsError::NoGroupName { gid, user } => write!(
+                f,
+                "group id {gid} of {} has no name in the group database (NSS), so group rules cannot be checked; is the directory (sssd, winbind, LDAP) reachable?",
+                for_log_field(user)
+            ),
+            AccountsError::GroupLookup { gid, user, errno } => {
+                write!(f, "cannot look up group {gid} of {}: {errno}", for_log_field(user))
+            }
+        }
+    }
+}
+
+impl std::error::Error for AccountsError {}
 
 /// The name a user's record and tally are kept under: the account's canonical
 /// name when NSS knows `typed` (so `ALICE` and `alice@ad.example` share alice's
 /// record, lock and grace count), else `typed` itself (twostep does not require
 /// the user to exist in passwd). A lookup failure is an error, never a guess.
-pub fn account_name(accounts: &dyn Accounts, typed: &str) -> Result<String, String> {
+pub fn account_name(accounts: &dyn Accounts, typed: &str) -> Result<String, AccountsError> {
     Ok(accounts.canonical_name(typed)?.unwrap_or_else(|| typed.to_string()))
 }
 
@@ -276,43 +323,41 @@ pub struct Nss;
 
 /// `getpwnam_r` for `user`. Besides "no entry", getpwnam_r(3) allows
 /// ENOENT, ESRCH, EBADF and EPERM to mean "not found"; any other error is one.
-fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, String> {
+fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, AccountsError> {
     use nix::errno::Errno;
     match nix::unistd::User::from_name(user) {
         Ok(u) => Ok(u),
         Err(Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
-        Err(e) => Err(format!("cannot look up user {}: {e}", for_log_field(user))),
+        Err(errno) => Err(AccountsError::Lookup { user: user.to_string(), errno }),
     }
 }
 
 impl Accounts for Nss {
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
         Ok(passwd_entry(user)?.map(|u| u.name))
     }
 
-    fn uid(&self, user: &str) -> Result<Option<u32>, String> {
+    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError> {
         Ok(passwd_entry(user)?.map(|u| u.uid.as_raw()))
     }
 
-    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
+    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, AccountsError> {
         use nix::unistd::{Group, getgrouplist};
-        let who = for_log_field(user);
         let Some(pw) = passwd_entry(user)? else {
             return Ok(None);
         };
-        let name = std::ffi::CString::new(user).map_err(|_| format!("user name {who} contains a NUL byte"))?;
+        let name = std::ffi::CString::new(user).map_err(|_| AccountsError::NulInName { user: user.to_string() })?;
         // getgrouplist includes the primary group (pw.gid) itself.
-        let gids = getgrouplist(&name, pw.gid).map_err(|e| format!("cannot list the groups of {who}: {e}"))?;
+        let gids =
+            getgrouplist(&name, pw.gid).map_err(|errno| AccountsError::GroupList { user: user.to_string(), errno })?;
         let mut names = Vec::with_capacity(gids.len());
         for gid in gids {
             match Group::from_gid(gid) {
                 Ok(Some(g)) => names.push(g.name),
-                Ok(None) => {
-                    return Err(format!(
-                        "group id {gid} of {who} has no name in the group database (NSS), so group rules cannot be checked; is the directory (sssd, winbind, LDAP) reachable?"
-                    ));
+                Ok(None) => return Err(AccountsError::NoGroupName { gid: gid.as_raw(), user: user.to_string() }),
+                Err(errno) => {
+                    return Err(AccountsError::GroupLookup { gid: gid.as_raw(), user: user.to_string(), errno });
                 }
-                Err(e) => return Err(format!("cannot look up group {gid} of {who}: {e}")),
             }
         }
         names.sort();

@@ -74,7 +74,7 @@ impl Login<'_> {
         let secret = TotpSecret::generate()?;
         let uri = totp::otpauth_uri(&secret, &cfg.issuer, user, &cfg.totp);
         // The picture and the texts hold the secret: wiped when dropped.
-        let picture = Zeroizing::new(qr::terminal(&uri).map_err(Broken::Qr)?);
+        let picture = Zeroizing::new(qr::terminal(&uri)?);
         let shown = user::for_terminal(user);
         let texts = [
             Zeroizing::new(text::enroll_intro(&cfg.issuer, &shown)),

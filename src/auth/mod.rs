@@ -35,13 +35,14 @@ use zeroize::Zeroizing;
 use crate::config::{Config, ConfigError};
 use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
-use crate::secret::SecretError;
-use crate::sendmail::Mailer;
+use crate::qr::QrError;
+use crate::secret::{RandomError, SecretError};
+use crate::sendmail::{ComposeError, Mailer};
 use crate::store::UserStore;
 use crate::store::files::StoreError;
 use crate::time::Clock;
 use crate::trusted_fs::Owner;
-use crate::user::{self, Accounts};
+use crate::user::{self, Accounts, AccountsError};
 
 pub use text::UNAVAILABLE;
 
@@ -98,10 +99,13 @@ pub enum Outcome {
 enum Broken {
     Config(ConfigError),
     State(StoreError),
-    Accounts(String),
+    Accounts(AccountsError),
     Secret(SecretError),
-    Qr(String),
-    Email(String),
+    Qr(QrError),
+    /// No email code or salt could be drawn.
+    Random(RandomError),
+    /// No message could be composed for the email code.
+    Email(ComposeError),
 }
 
 impl fmt::Display for Broken {
@@ -109,8 +113,11 @@ impl fmt::Display for Broken {
         match self {
             Broken::Config(e) => e.fmt(f),
             Broken::State(e) => e.fmt(f),
+            Broken::Accounts(e) => e.fmt(f),
             Broken::Secret(e) => e.fmt(f),
-            Broken::Accounts(e) | Broken::Qr(e) | Broken::Email(e) => f.write_str(e),
+            Broken::Qr(e) => e.fmt(f),
+            Broken::Random(e) => e.fmt(f),
+            Broken::Email(e) => e.fmt(f),
         }
     }
 }
@@ -130,6 +137,30 @@ impl From<StoreError> for Broken {
 impl From<SecretError> for Broken {
     fn from(e: SecretError) -> Self {
         Broken::Secret(e)
+    }
+}
+
+impl From<AccountsError> for Broken {
+    fn from(e: AccountsError) -> Self {
+        Broken::Accounts(e)
+    }
+}
+
+impl From<QrError> for Broken {
+    fn from(e: QrError) -> Self {
+        Broken::Qr(e)
+    }
+}
+
+impl From<RandomError> for Broken {
+    fn from(e: RandomError) -> Self {
+        Broken::Random(e)
+    }
+}
+
+impl From<ComposeError> for Broken {
+    fn from(e: ComposeError) -> Self {
+        Broken::Email(e)
     }
 }
 
@@ -166,7 +197,7 @@ impl Login<'_> {
         // keyed on the account's canonical name, whatever spelling was typed.
         let account = match user::account_name(self.accounts, self.req.user) {
             Ok(name) => name,
-            Err(why) => return self.unavailable(&why),
+            Err(why) => return self.unavailable(&why.to_string()),
         };
         let typed = (account != self.req.user).then_some(self.req.user);
         let mut login = Login {
@@ -202,11 +233,7 @@ impl Login<'_> {
             _ => RecordState::Missing,
         };
         let policy = cfg.policy_for(self.req.service);
-        let groups = if policy::needs_groups(policy, &state) {
-            self.accounts.groups(user).map_err(Broken::Accounts)?
-        } else {
-            Some(Vec::new())
-        };
+        let groups = if policy::needs_groups(policy, &state) { self.accounts.groups(user)? } else { Some(Vec::new()) };
         let decision = policy::decide(policy, state, groups.as_deref());
         if let (Some(e), false) = (&unusable_name, matches!(decision, Decision::Ignore(_))) {
             self.log_outcome(Level::Notice, "denied", "none", Some(&e.to_string()));

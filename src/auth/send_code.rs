@@ -34,11 +34,10 @@ impl Login<'_> {
         exempt: bool,
     ) -> Result<Option<Outcome>, Broken> {
         let (user, now) = (self.req.user, self.clock.now());
-        let code = email_code::new_code(cfg.totp.digits).map_err(Broken::Email)?;
+        let code = email_code::new_code(cfg.totp.digits)?;
         let host = sendmail::hostname();
-        let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })
-            .map_err(Broken::Email)?;
-        let sealed = email_code::seal(&code, now, cfg.email.code_valid).map_err(Broken::Email)?;
+        let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })?;
+        let sealed = email_code::seal(&code, now, cfg.email.code_valid)?;
         let reserved = store.change(user, |u| {
             u.update_tally(|t| {
                 policy::expire(t, &cfg.lockout, now);
@@ -75,7 +74,7 @@ impl Login<'_> {
                     }
                 })
             })?;
-            self.log_outcome(Level::Err, "mail_failed", Method::Email.name(), Some(&why));
+            self.log_outcome(Level::Err, "mail_failed", Method::Email.name(), Some(&why.to_string()));
             let _ = self.conv.error(&text::email_failed());
             return Ok(Some(Outcome::Denied));
         }

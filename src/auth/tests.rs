@@ -18,14 +18,14 @@ use super::{ConvError, Conversation, Login, Outcome, Request};
 use crate::config::{Config, EmailConfig};
 use crate::log::{AuditLog, Level};
 use crate::secret::TotpSecret;
-use crate::sendmail::{Mailer, Message};
+use crate::sendmail::{Mailer, Message, SendError};
 use crate::store::UserStore;
 use crate::store::record::UserRecord;
 use crate::store::tally::Tally;
 use crate::time::Clock;
 use crate::totp;
 use crate::trusted_fs::{Owner, private_tempdir};
-use crate::user::Accounts;
+use crate::user::{Accounts, AccountsError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const T0: u64 = 1_800_000_000;
@@ -147,13 +147,13 @@ impl FixedAccounts {
 }
 
 impl Accounts for FixedAccounts {
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, String> {
+    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
         Ok(self.0.get(user).map(|a| a.0.clone()))
     }
-    fn uid(&self, user: &str) -> Result<Option<u32>, String> {
+    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError> {
         Ok(self.0.get(user).map(|a| a.1))
     }
-    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, String> {
+    fn groups(&self, user: &str) -> Result<Option<Vec<String>>, AccountsError> {
         Ok(self.0.get(user).map(|a| a.2.clone()))
     }
 }
@@ -167,9 +167,11 @@ struct RecordingMailer {
 }
 
 impl Mailer for RecordingMailer {
-    fn send(&mut self, _cfg: &EmailConfig, message: &Message) -> Result<(), String> {
+    fn send(&mut self, _cfg: &EmailConfig, message: &Message) -> Result<(), SendError> {
         if self.fail {
-            return Err("exit status 75 (temporary failure)".into());
+            use std::os::unix::process::ExitStatusExt;
+            let status = std::process::ExitStatus::from_raw(75 << 8);
+            return Err(SendError::Failed { program: "sendmail".into(), status, output: "temporary failure".into() });
         }
         self.sent.borrow_mut().push(message.text().to_string());
         Ok(())

@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let user = &ctx.account(&args.user)?;
     if let Some(address) = &args.address {
-        validate_address(address).map_err(|e| CliError(format!("invalid email address {address:?}: {e}")))?;
+        validate_address(address).map_err(|why| CliError::InvalidAddress { address: Some(address.clone()), why })?;
     }
     // Under the user's lock, so a record replaced meanwhile (another admin,
     // enrollment at login) is not written back with its old secret.
@@ -66,9 +66,7 @@ fn clear(ctx: &Context, u: &mut Entry<'_>, user: &str, existing: Option<UserReco
         return Ok(());
     };
     if record.secret.is_none() {
-        return Err(CliError(format!(
-            "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
-        )));
+        return Err(CliError::EmailIsOnlyFactor { user: user.to_string() });
     }
     u.save_record(UserRecord { email: None, ..record })?;
     ctx.audit("email_clear", user);

@@ -28,13 +28,8 @@ fn set_enabled(ctx: &Context, user: &str, enabled: bool) -> Result<(), CliError>
     // back with its old secret.
     let changed = ctx.store()?.change(user, |u| -> Result<bool, CliError> {
         let Some(record) = u.record()?.cloned() else {
-            return Err(CliError(if enabled {
-                format!("user {user} is not enrolled; run twostep enroll {user}")
-            } else {
-                format!(
-                    "user {user} is not enrolled, so there is nothing to disable; run twostep enroll {user} to set it up, or exempt users who are not enrolled with [policy] required = false or exempt_groups"
-                )
-            }));
+            let user = user.to_string();
+            return Err(if enabled { CliError::NotEnrolled { user } } else { CliError::NothingToDisable { user } });
         };
         if record.enabled == enabled {
             return Ok(false);

@@ -41,12 +41,9 @@ pub struct Args {
 
 fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     let mut buf = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .take(4096)
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError(format!("cannot read the secret from standard input: {e}")))?;
-    let text = std::str::from_utf8(&buf).map_err(|_| CliError("the secret on standard input is not text".into()))?;
-    TotpSecret::from_base32(text.trim()).map_err(|e| CliError(format!("{e} (read from standard input)")))
+    std::io::stdin().take(4096).read_to_end(&mut buf).map_err(CliError::ReadStdin)?;
+    let text = std::str::from_utf8(&buf).map_err(|_| CliError::StdinNotText)?;
+    TotpSecret::from_base32(text.trim()).map_err(CliError::StdinSecret)
 }
 
 /// The secret, notes for the admin, and the last step google-authenticator saw used.
@@ -54,12 +51,12 @@ type Imported = (TotpSecret, Vec<String>, Option<u64>);
 
 /// Reads and checks a google-authenticator file.
 fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
-    let abs = std::path::absolute(path).map_err(|e| CliError(format!("cannot use {}: {e}", path.display())))?;
-    let bytes = trusted_fs::read_trusted(&abs, Trust::Imported, google::MAX_FILE)?.ok_or_else(|| {
-        CliError(format!("{} does not exist; give the path of the user's .google_authenticator file", abs.display()))
-    })?;
+    let abs = std::path::absolute(path).map_err(|error| CliError::UnusablePath { path: path.to_path_buf(), error })?;
+    let Some(bytes) = trusted_fs::read_trusted(&abs, Trust::Imported, google::MAX_FILE)? else {
+        return Err(CliError::NoGoogleFile { path: abs });
+    };
     let bytes = Zeroizing::new(bytes);
-    let cannot = |e: google::GaError| CliError(format!("cannot migrate {}: {e}", abs.display()));
+    let cannot = |error| CliError::Google { path: abs.clone(), error };
     let file = google::GaFile::parse(&bytes).map_err(cannot)?;
     let notes = google::decide(&file, &ctx.config.totp).map_err(cannot)?;
     let used = file.last_used_step();
@@ -71,21 +68,14 @@ fn refuse_enrolled(args: &Args, existing: Option<&UserRecord>) -> Result<(), Cli
     if existing.is_none_or(|r| r.secret.is_none()) || args.force {
         return Ok(());
     }
-    let consequence = if args.from_google_authenticator.is_some() || args.secret_stdin {
-        "the imported secret replaces the one on file"
-    } else {
-        "their current authenticator entry will stop working"
-    };
-    Err(CliError(format!(
-        "user {} is already enrolled; use --force to replace the secret ({consequence}), or twostep reset {} first",
-        args.user, args.user
-    )))
+    let importing = args.from_google_authenticator.is_some() || args.secret_stdin;
+    Err(CliError::AlreadyEnrolled { user: args.user.clone(), importing })
 }
 
 pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     args.user = ctx.account(&args.user)?;
     if let Some(addr) = &args.email {
-        validate_address(addr).map_err(|e| CliError(format!("invalid email address: {e}")))?;
+        validate_address(addr)?;
     }
     let store = ctx.store()?;
     // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
@@ -146,7 +136,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         say!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
     }
     say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    say!("{}", qr::terminal(&uri).map_err(CliError)?);
+    say!("{}", qr::terminal(&uri)?);
     say!("Or add the account by hand:");
     say!("  account: {}:{}", ctx.config.issuer, args.user);
     say!("  secret key: {}", &*crate::secret::grouped(&b32));

@@ -17,7 +17,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::config::TotpConfig;
-use crate::secret::TotpSecret;
+use crate::secret::{SecretError, TotpSecret};
 use crate::user::for_terminal;
 
 /// Largest file accepted (google-authenticator-libpam's own limit).
@@ -36,13 +36,69 @@ pub struct GaFile {
     pub scratch_codes: usize,
 }
 
-/// Why a file cannot be migrated. Never contains the secret or a scratch code.
+/// Why a file cannot be migrated. Never contains the secret or a scratch code
+/// (line numbers, not lines; only the STEP_SIZE argument is kept, and shown escaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GaError(pub String);
+pub enum GaError {
+    /// The file is not UTF-8.
+    NotText,
+    /// The first line is empty or an option line.
+    NoSecretLine,
+    /// The first line is not a usable base32 secret.
+    BadSecret(SecretError),
+    /// Line N starts with `" ` but no upper-case option name follows.
+    BadOptionLine(usize),
+    /// Line N is neither an option nor a scratch code.
+    BadLine(usize),
+    /// `" HOTP_COUNTER`: counter-based codes.
+    Hotp,
+    /// No `" TOTP_AUTH` line.
+    NotTotp,
+    /// The STEP_SIZE argument, as written, is not a number.
+    BadStepSize(String),
+    /// The file's step (seconds) differs from `[totp] period`.
+    StepMismatch { file: u64, period: u64 },
+    /// `[totp] digits` is not the 6 digits google-authenticator codes have.
+    DigitsMismatch { digits: u32 },
+}
 
 impl fmt::Display for GaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            GaError::NotText => f.write_str("it is not a google-authenticator file (not text)"),
+            GaError::NoSecretLine => f.write_str("its first line must be the base32 secret, and it is not"),
+            GaError::BadSecret(e) => write!(f, "first line: {e}"),
+            GaError::BadOptionLine(n) => write!(f, "line {n} is not a valid option line (\" NAME ARGS)"),
+            GaError::BadLine(n) => write!(
+                f,
+                "line {n} is neither an option (\" NAME) nor an 8-digit scratch code; is this a google-authenticator file?"
+            ),
+            GaError::Hotp => f.write_str(
+                "it is set up for counter-based (HOTP) codes, which twostep does not support; enroll the user afresh with twostep enroll USER (they scan a new QR code)",
+            ),
+            GaError::NotTotp => f.write_str(
+                "it has no \" TOTP_AUTH line, so its secret is not used for time-based codes; enroll the user afresh with twostep enroll USER",
+            ),
+            // From a file the user owns: shown to root, so nothing in it may drive the terminal.
+            GaError::BadStepSize(v) => write!(f, "its STEP_SIZE \"{}\" is not a number", for_terminal(v)),
+            GaError::StepMismatch { file, period } => write!(
+                f,
+                "its codes change every {file} seconds but twostep's [totp] period is {period}; set period = {file} in the [totp] section (for everyone) or enroll the user afresh"
+            ),
+            GaError::DigitsMismatch { digits } => write!(
+                f,
+                "its codes have {GA_DIGITS} digits but twostep's [totp] digits is {digits}; set digits = {GA_DIGITS} or enroll the user afresh"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for GaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GaError::BadSecret(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -60,14 +116,13 @@ impl GaFile {
 
     /// Parses the file's bytes.
     pub fn parse(bytes: &[u8]) -> Result<GaFile, GaError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| GaError("it is not a google-authenticator file (not text)".into()))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| GaError::NotText)?;
         let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let first = Zeroizing::new(lines.next().unwrap_or_default().to_string());
         if first.trim().is_empty() || first.starts_with('"') {
-            return Err(GaError("its first line must be the base32 secret, and it is not".into()));
+            return Err(GaError::NoSecretLine);
         }
-        let secret = TotpSecret::from_base32(&first).map_err(|e| GaError(format!("first line: {e}")))?;
+        let secret = TotpSecret::from_base32(&first).map_err(GaError::BadSecret)?;
         let mut options = Vec::new();
         let mut scratch_codes = 0;
         for (i, line) in lines.enumerate() {
@@ -78,15 +133,13 @@ impl GaFile {
             if let Some(rest) = line.strip_prefix("\" ") {
                 let (name, args) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-                    return Err(GaError(format!("line {n} is not a valid option line (\" NAME ARGS)")));
+                    return Err(GaError::BadOptionLine(n));
                 }
                 options.push((name.to_string(), args.trim().to_string()));
             } else if line.len() == 8 && line.bytes().all(|b| b.is_ascii_digit()) {
                 scratch_codes += 1;
             } else {
-                return Err(GaError(format!(
-                    "line {n} is neither an option (\" NAME) nor an 8-digit scratch code; is this a google-authenticator file?"
-                )));
+                return Err(GaError::BadLine(n));
             }
         }
         Ok(GaFile { secret, options, scratch_codes })
@@ -101,33 +154,20 @@ impl GaFile {
 /// returns notes for the admin about what is ignored (one sentence each).
 pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> {
     if file.option("HOTP_COUNTER").is_some() {
-        return Err(GaError(
-            "it is set up for counter-based (HOTP) codes, which twostep does not support; enroll the user afresh with twostep enroll USER (they scan a new QR code)"
-                .into(),
-        ));
+        return Err(GaError::Hotp);
     }
     if file.option("TOTP_AUTH").is_none() {
-        return Err(GaError(
-            "it has no \" TOTP_AUTH line, so its secret is not used for time-based codes; enroll the user afresh with twostep enroll USER".into(),
-        ));
+        return Err(GaError::NotTotp);
     }
     let step = match file.option("STEP_SIZE") {
         None => GA_DEFAULT_STEP,
-        Some(v) => {
-            v.parse::<u64>().map_err(|_| GaError(format!("its STEP_SIZE \"{}\" is not a number", for_terminal(v))))?
-        }
+        Some(v) => v.parse::<u64>().map_err(|_| GaError::BadStepSize(v.to_string()))?,
     };
     if step != totp.period {
-        return Err(GaError(format!(
-            "its codes change every {step} seconds but twostep's [totp] period is {}; set period = {step} in the [totp] section (for everyone) or enroll the user afresh",
-            totp.period
-        )));
+        return Err(GaError::StepMismatch { file: step, period: totp.period });
     }
     if totp.digits != GA_DIGITS {
-        return Err(GaError(format!(
-            "its codes have {GA_DIGITS} digits but twostep's [totp] digits is {}; set digits = {GA_DIGITS} or enroll the user afresh",
-            totp.digits
-        )));
+        return Err(GaError::DigitsMismatch { digits: totp.digits });
     }
     let mut notes = Vec::new();
     for (name, args) in &file.options {
@@ -200,25 +240,35 @@ mod tests {
     #[test]
     fn what_twostep_cannot_honour_is_refused_with_the_fix() {
         let hotp = parse("JBSWY3DPEHPK3PXP\n\" HOTP_COUNTER 1\n").unwrap();
-        assert!(decide(&hotp, &TOTP).unwrap_err().0.contains("counter-based (HOTP)"));
+        let e = decide(&hotp, &TOTP).unwrap_err();
+        assert!(e == GaError::Hotp && e.to_string().contains("counter-based (HOTP)"), "{e}");
         let neither = parse("JBSWY3DPEHPK3PXP\n").unwrap();
-        assert!(decide(&neither, &TOTP).unwrap_err().0.contains("TOTP_AUTH"));
+        let e = decide(&neither, &TOTP).unwrap_err();
+        assert!(e == GaError::NotTotp && e.to_string().contains("TOTP_AUTH"), "{e}");
         let step60 = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" STEP_SIZE 60\n").unwrap();
-        let e = decide(&step60, &TOTP).unwrap_err().0;
-        assert!(e.contains("every 60 seconds") && e.contains("period = 60"), "{e}");
+        let e = decide(&step60, &TOTP).unwrap_err();
+        assert_eq!(e, GaError::StepMismatch { file: 60, period: 30 });
+        assert!(e.to_string().contains("every 60 seconds") && e.to_string().contains("period = 60"), "{e}");
         assert!(decide(&step60, &TotpConfig { period: 60, ..TOTP }).is_ok());
         let plain = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n").unwrap();
-        assert!(decide(&plain, &TotpConfig { period: 60, ..TOTP }).unwrap_err().0.contains("every 30 seconds"));
-        assert!(decide(&plain, &TotpConfig { digits: 8, ..TOTP }).unwrap_err().0.contains("digits = 6"));
+        assert!(
+            decide(&plain, &TotpConfig { period: 60, ..TOTP }).unwrap_err().to_string().contains("every 30 seconds")
+        );
+        assert!(decide(&plain, &TotpConfig { digits: 8, ..TOTP }).unwrap_err().to_string().contains("digits = 6"));
+        let bad_step = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" STEP_SIZE 3\x1b0\n").unwrap();
+        let e = decide(&bad_step, &TOTP).unwrap_err().to_string();
+        assert_eq!(e, "its STEP_SIZE \"3\\u{1b}0\" is not a number");
     }
 
     #[test]
     fn files_that_are_not_google_authenticator_files_are_refused_without_echoing_them() {
         for bad in ["", "\n\" TOTP_AUTH\n", "\" TOTP_AUTH\n", "not base32 at all!\n", "JBSWY3DPEHPK3PXP\nhello\n"] {
-            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted")).0;
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} accepted")).to_string();
             assert!(!e.contains("hello") && !e.contains("JBSWY"), "{e}");
         }
-        assert!(GaFile::parse(b"\xff\xfe").is_err());
-        assert!(parse("JBSWY3DPEHPK3PXP\n\" lower\n").is_err());
+        assert_eq!(GaFile::parse(b"\xff\xfe").err(), Some(GaError::NotText));
+        assert_eq!(parse("JBSWY3DPEHPK3PXP\n\" lower\n").err(), Some(GaError::BadOptionLine(2)));
+        assert_eq!(parse("JBSWY3DPEHPK3PXP\n\nhello\n").err(), Some(GaError::BadLine(3)));
+        assert_eq!(parse("not base32 at all!\n").err(), Some(GaError::BadSecret(SecretError::NotBase32)));
     }
 }

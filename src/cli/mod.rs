@@ -27,18 +27,24 @@ mod status;
 mod unlock;
 
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigError};
 use crate::config_warnings;
+use crate::email_code::AddressError;
 use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::qr::QrError;
+use crate::secret::SecretError;
 use crate::store::UserStore;
-use crate::trusted_fs::Owner;
+use crate::store::files::StoreError;
+use crate::trusted_fs::{FsError, Owner};
+use crate::user::{AccountsError, UserNameError};
+use google::GaError;
 
 /// twostep: manage two-step verification (authenticator-app codes) for Linux logins.
 #[derive(Debug, Parser)]
@@ -77,19 +83,232 @@ enum Command {
     Reset(reset::Args),
 }
 
-/// An error for the admin: what went wrong and how to fix it.
+/// An error for the admin: what went wrong and how to fix it (one line on
+/// stderr after `twostep: `, escaped for the terminal by [`main`]).
+///
+/// First the refusals the command itself decides, then one variant per lower
+/// layer (each with its own `From`, so `?` works), worded by that layer.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub enum CliError {
+    /// Not run as root.
+    NeedsRoot,
+    /// A user name argument with control characters ([`check_user_arg`]).
+    ControlCharsInName {
+        user: String,
+    },
+    /// A user name argument with a `/` or a leading `.` ([`check_user_arg`]).
+    NotLoginName {
+        user: String,
+    },
+    /// An address refused by [`crate::email_code::validate_address`]; `address`
+    /// is named when the message shows it (`twostep email`), not otherwise.
+    InvalidAddress {
+        address: Option<String>,
+        why: AddressError,
+    },
+    /// `twostep email USER --clear` for a user whose only method is email.
+    EmailIsOnlyFactor {
+        user: String,
+    },
+    /// `twostep enable USER` for a user without a record.
+    NotEnrolled {
+        user: String,
+    },
+    /// `twostep disable USER` for a user without a record.
+    NothingToDisable {
+        user: String,
+    },
+    /// `twostep enroll USER` without `--force` for a user with a secret;
+    /// `importing` when the new secret comes from stdin or a file.
+    AlreadyEnrolled {
+        user: String,
+        importing: bool,
+    },
+    /// `twostep unlock USER` for a user with neither record nor tally.
+    NothingToUnlock {
+        user: String,
+    },
+    /// `twostep reset USER` for a user with neither record nor tally.
+    NothingToReset {
+        user: String,
+    },
+    /// `--secret-stdin`: standard input could not be read.
+    ReadStdin(io::Error),
+    /// `--secret-stdin`: standard input is not UTF-8.
+    StdinNotText,
+    /// `--secret-stdin`: what was read is not a usable secret.
+    StdinSecret(SecretError),
+    /// `--from-google-authenticator PATH`: no absolute path for `path`.
+    UnusablePath {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// `--from-google-authenticator PATH`: no file at `path` (absolute).
+    NoGoogleFile {
+        path: PathBuf,
+    },
+    /// `--from-google-authenticator PATH`: the file at `path` cannot be migrated.
+    Google {
+        path: PathBuf,
+        error: GaError,
+    },
+    /// NSS could not say under which account name a user's files are kept.
+    AccountName(AccountsError),
+    /// Any other NSS lookup.
+    Accounts(AccountsError),
+    UserName(UserNameError),
+    Config(ConfigError),
+    Store(StoreError),
+    Fs(FsError),
+    Secret(SecretError),
+    Qr(QrError),
+}
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        use crate::user::for_terminal;
+        match self {
+            CliError::NeedsRoot => {
+                f.write_str("twostep needs root (the secrets and tally directories are root-only); run it with sudo")
+            }
+            CliError::ControlCharsInName { user } => {
+                write!(f, "the user name \"{}\" contains control characters; check the name", for_terminal(user))
+            }
+            CliError::NotLoginName { user } => write!(
+                f,
+                "\"{}\" is not a login name (it contains / or starts with .); check the name",
+                for_terminal(user)
+            ),
+            CliError::InvalidAddress { address: Some(address), why } => {
+                write!(f, "invalid email address {address:?}: {why}")
+            }
+            CliError::InvalidAddress { address: None, why } => write!(f, "invalid email address: {why}"),
+            CliError::EmailIsOnlyFactor { user } => write!(
+                f,
+                "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
+            ),
+            CliError::NotEnrolled { user } => write!(f, "user {user} is not enrolled; run twostep enroll {user}"),
+            CliError::NothingToDisable { user } => write!(
+                f,
+                "user {user} is not enrolled, so there is nothing to disable; run twostep enroll {user} to set it up, or exempt users who are not enrolled with [policy] required = false or exempt_groups"
+            ),
+            CliError::AlreadyEnrolled { user, importing } => {
+                let consequence = if *importing {
+                    "the imported secret replaces the one on file"
+                } else {
+                    "their current authenticator entry will stop working"
+                };
+                write!(
+                    f,
+                    "user {user} is already enrolled; use --force to replace the secret ({consequence}), or twostep reset {user} first"
+                )
+            }
+            CliError::NothingToUnlock { user } => write!(
+                f,
+                "user {user} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list"
+            ),
+            CliError::NothingToReset { user } => write!(
+                f,
+                "user {user} has no two-step setup and no login state, so there is nothing to reset; check the name with twostep list"
+            ),
+            CliError::ReadStdin(e) => write!(f, "cannot read the secret from standard input: {e}"),
+            CliError::StdinNotText => f.write_str("the secret on standard input is not text"),
+            CliError::StdinSecret(e) => write!(f, "{e} (read from standard input)"),
+            CliError::UnusablePath { path, error } => write!(f, "cannot use {}: {error}", path.display()),
+            CliError::NoGoogleFile { path } => {
+                write!(f, "{} does not exist; give the path of the user's .google_authenticator file", path.display())
+            }
+            CliError::Google { path, error } => write!(f, "cannot migrate {}: {error}", path.display()),
+            CliError::AccountName(e) => write!(
+                f,
+                "{e}\nrecords are kept under the account's name from NSS;\nfix the lookup (sssd, winbind, LDAP) and try again"
+            ),
+            CliError::Accounts(e) => e.fmt(f),
+            CliError::UserName(e) => e.fmt(f),
+            CliError::Config(e) => e.fmt(f),
+            CliError::Store(e) => e.fmt(f),
+            CliError::Fs(e) => e.fmt(f),
+            CliError::Secret(e) => e.fmt(f),
+            CliError::Qr(e) => e.fmt(f),
+        }
     }
 }
 
-impl<E: std::error::Error> From<E> for CliError {
-    fn from(e: E) -> Self {
-        CliError(e.to_string())
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::InvalidAddress { why, .. } => Some(why),
+            CliError::ReadStdin(e) | CliError::UnusablePath { error: e, .. } => Some(e),
+            CliError::StdinSecret(e) | CliError::Secret(e) => Some(e),
+            CliError::Google { error, .. } => Some(error),
+            CliError::AccountName(e) | CliError::Accounts(e) => Some(e),
+            CliError::UserName(e) => Some(e),
+            CliError::Config(e) => Some(e),
+            CliError::Store(e) => Some(e),
+            CliError::Fs(e) => Some(e),
+            CliError::Qr(e) => Some(e),
+            CliError::NeedsRoot
+            | CliError::ControlCharsInName { .. }
+            | CliError::NotLoginName { .. }
+            | CliError::EmailIsOnlyFactor { .. }
+            | CliError::NotEnrolled { .. }
+            | CliError::NothingToDisable { .. }
+            | CliError::AlreadyEnrolled { .. }
+            | CliError::NothingToUnlock { .. }
+            | CliError::NothingToReset { .. }
+            | CliError::StdinNotText
+            | CliError::NoGoogleFile { .. } => None,
+        }
+    }
+}
+
+/// An address given without being shown in the message (`enroll --email`).
+impl From<AddressError> for CliError {
+    fn from(why: AddressError) -> Self {
+        CliError::InvalidAddress { address: None, why }
+    }
+}
+
+/// A lookup other than the account name's ([`Context::account`] words that one).
+impl From<AccountsError> for CliError {
+    fn from(e: AccountsError) -> Self {
+        CliError::Accounts(e)
+    }
+}
+
+impl From<UserNameError> for CliError {
+    fn from(e: UserNameError) -> Self {
+        CliError::UserName(e)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Store(e)
+    }
+}
+
+impl From<FsError> for CliError {
+    fn from(e: FsError) -> Self {
+        CliError::Fs(e)
+    }
+}
+
+impl From<SecretError> for CliError {
+    fn from(e: SecretError) -> Self {
+        CliError::Secret(e)
+    }
+}
+
+impl From<QrError> for CliError {
+    fn from(e: QrError) -> Self {
+        CliError::Qr(e)
     }
 }
 
@@ -113,11 +332,7 @@ impl Context {
     /// name ([`check_user_arg`]); an NSS failure is an error, never a guess.
     pub fn account(&self, user: &str) -> Result<String, CliError> {
         check_user_arg(user)?;
-        let account = crate::user::account_name(&crate::user::Nss, user).map_err(|e| {
-            CliError(format!(
-                "{e}\nrecords are kept under the account's name from NSS;\nfix the lookup (sssd, winbind, LDAP) and try again"
-            ))
-        })?;
+        let account = crate::user::account_name(&crate::user::Nss, user).map_err(CliError::AccountName)?;
         if account != user {
             check_user_arg(&account)?;
             eprintln!("twostep: note: NSS knows {user} as the account {account};\nusing {account}");
@@ -149,7 +364,7 @@ impl Context {
     /// Whether `user` is root (for `even_deny_root`), as the module decides it.
     pub fn is_root(&self, user: &str) -> Result<bool, CliError> {
         use crate::user::Accounts;
-        Ok(crate::user::Nss.uid(user).map_err(CliError)? == Some(0))
+        Ok(crate::user::Nss.uid(user)? == Some(0))
     }
 
     /// Records an administrative change in syslog.
@@ -203,34 +418,24 @@ pub fn say_json(value: &serde_json::Value) {
 pub fn check_user_arg(user: &str) -> Result<(), CliError> {
     crate::user::file_name(user)?;
     if user.chars().any(char::is_control) {
-        return Err(CliError(format!(
-            "the user name \"{}\" contains control characters; check the name",
-            crate::user::for_terminal(user)
-        )));
+        return Err(CliError::ControlCharsInName { user: user.to_string() });
     }
     if user.contains('/') || user.starts_with('.') {
-        return Err(CliError(format!(
-            "\"{}\" is not a login name (it contains / or starts with .); check the name",
-            crate::user::for_terminal(user)
-        )));
+        return Err(CliError::NotLoginName { user: user.to_string() });
     }
     Ok(())
 }
 
 /// Every command reads or writes root-only state: refuse early, before the config is even read.
 fn require_root() -> Result<(), CliError> {
-    if nix::unistd::geteuid().is_root() {
-        Ok(())
-    } else {
-        Err(CliError("twostep needs root (the secrets and tally directories are root-only); run it with sudo".into()))
-    }
+    if nix::unistd::geteuid().is_root() { Ok(()) } else { Err(CliError::NeedsRoot) }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
     require_root()?;
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
-    let config = Config::load(&path).map_err(|e| CliError(format!("{e}")))?;
+    let config = Config::load(&path)?;
     warn_about(&config, &cli.pam_dir);
     let ctx = Context { config, now: crate::time::wall_clock(), log_socket: cli.log_socket };
     match cli.command {
@@ -274,5 +479,37 @@ pub fn main() -> ExitCode {
             emit(&mut std::io::stderr().lock(), format_args!("twostep: {e}"));
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_what_and_how_to_fix_it_in_the_words_admins_see() {
+        let lookup = AccountsError::Lookup { user: "alice".into(), errno: nix::errno::Errno::EIO };
+        assert_eq!(
+            CliError::AccountName(lookup.clone()).to_string(),
+            format!(
+                "{lookup}\nrecords are kept under the account's name from NSS;\nfix the lookup (sssd, winbind, LDAP) and try again"
+            )
+        );
+        assert_eq!(CliError::from(lookup.clone()).to_string(), lookup.to_string(), "other lookups: NSS's words only");
+        let why = AddressError::NoAt;
+        assert_eq!(
+            CliError::InvalidAddress { address: Some("jane".into()), why }.to_string(),
+            "invalid email address \"jane\": the address has no @"
+        );
+        assert_eq!(CliError::from(why).to_string(), "invalid email address: the address has no @");
+        let enrolled = |importing| CliError::AlreadyEnrolled { user: "bob".into(), importing }.to_string();
+        assert!(enrolled(false).contains("(their current authenticator entry will stop working)"));
+        assert!(enrolled(true).contains("(the imported secret replaces the one on file)"));
+        assert_eq!(
+            check_user_arg("a\x1bb").unwrap_err().to_string(),
+            "the user name \"a\\u{1b}b\" contains control characters; check the name"
+        );
+        assert!(matches!(check_user_arg("../x"), Err(CliError::NotLoginName { .. })));
+        assert!(matches!(check_user_arg(""), Err(CliError::UserName(UserNameError::Empty))));
     }
 }

@@ -43,9 +43,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         });
     }
     if removed.is_empty() {
-        return Err(CliError(format!(
-            "user {user} has no two-step setup and no login state, so there is nothing to reset; check the name with twostep list"
-        )));
+        return Err(CliError::NothingToReset { user: user.to_string() });
     }
     ctx.audit("reset", user);
     say!("Reset {user}: removed {}.", removed.join(" and "));
@@ -58,12 +56,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
 
 /// A file that exists but cannot be read is still removed by reset; only
 /// problems with the user name or the directory itself stop it.
-fn readable<T>(r: Result<T, StoreError>) -> Result<Result<T, String>, CliError> {
+fn readable<T>(r: Result<T, StoreError>) -> Result<Result<T, StoreError>, CliError> {
     match r {
         Ok(v) => Ok(Ok(v)),
-        Err(e @ (StoreError::Corrupt { .. } | StoreError::NewerVersion { .. } | StoreError::Fs(_))) => {
-            Ok(Err(e.to_string()))
-        }
+        Err(e @ (StoreError::Corrupt { .. } | StoreError::NewerVersion { .. } | StoreError::Fs(_))) => Ok(Err(e)),
         Err(e) => Err(e.into()),
     }
 }

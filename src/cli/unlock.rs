@@ -14,10 +14,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     args.user = ctx.account(&args.user)?;
     let store = ctx.store()?;
     if store.record(&args.user)?.is_none() && !store.has_tally(&args.user)? {
-        return Err(CliError(format!(
-            "user {} has no two-step setup and no login state, so there is nothing to unlock; check the name with twostep list",
-            args.user
-        )));
+        return Err(CliError::NothingToUnlock { user: args.user });
     }
     let step_now = crate::totp::step_at(&ctx.config.totp, ctx.now);
     let is_root = ctx.is_root(&args.user)?;
@@ -42,7 +39,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     }
     if let Some(step) = future_step {
         let at = crate::time::rfc3339(step.saturating_mul(ctx.config.totp.period));
-        println!(
+        say!(
             "Their last used code was from {at}, which is in the future (was the clock wrong?); that was cleared too, so codes from the app work again."
         );
     }

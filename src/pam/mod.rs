@@ -18,6 +18,7 @@ mod child;
 mod host;
 
 use std::ffi::CStr;
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,7 @@ use zeroize::Zeroizing;
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
 use crate::config::{self, EmailConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
-use crate::sendmail::{Mailer, Message, Sendmail};
+use crate::sendmail::{Mailer, Message, SendError, Sendmail};
 use crate::time::SystemClock;
 use crate::user::Nss;
 
@@ -46,9 +47,28 @@ pub struct Args {
     pub log_socket: Option<PathBuf>,
 }
 
+/// Why the module arguments were refused (logged; the login is refused as unavailable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgsError {
+    /// An argument that is none of the known ones, as given.
+    Unknown(String),
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgsError::Unknown(arg) => {
+                write!(f, "unknown module argument {arg:?} (known: config=PATH, debug, log_socket=PATH)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
 /// Parses module arguments; an unknown argument is an error (a typo must not silently
 /// fall back to another configuration).
-pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, String> {
+pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
     let mut out = Args { config: PathBuf::from(config::DEFAULT_PATH), debug: false, log_socket: None };
     for arg in args {
         let arg = arg.as_ref();
@@ -59,7 +79,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, String> {
         } else if let Some(p) = arg.strip_prefix("log_socket=") {
             out.log_socket = Some(PathBuf::from(p));
         } else {
-            return Err(format!("unknown module argument {arg:?} (known: config=PATH, debug, log_socket=PATH)"));
+            return Err(ArgsError::Unknown(arg.to_string()));
         }
     }
     Ok(out)
@@ -127,7 +147,7 @@ impl Conversation for PamConversation<'_> {
 struct HostMailer;
 
 impl Mailer for HostMailer {
-    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), String> {
+    fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), SendError> {
         let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
         Sendmail { setup: &child::isolate }.send(cfg, message)
     }
@@ -177,7 +197,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
                 .field("rhost", &rhost)
                 .field("result", "unavailable")
                 .field("method", "none");
-            log.log(Level::Err, line.reason(&why).as_str());
+            log.log(Level::Err, line.reason(&why.to_string()).as_str());
             let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
             let _ = conv.error(crate::auth::UNAVAILABLE);
             return pam_code(Outcome::Unavailable);
@@ -234,7 +254,12 @@ mod tests {
         assert_eq!(a.config, PathBuf::from("/tmp/x.toml"));
         assert!(a.debug);
         assert_eq!(parse_args::<&str>(&[]).unwrap().config, PathBuf::from("/etc/security/twostep.toml"));
-        assert!(parse_args(&["confg=/tmp/x"]).unwrap_err().contains("confg"));
+        let e = parse_args(&["confg=/tmp/x"]).unwrap_err();
+        assert_eq!(e, ArgsError::Unknown("confg=/tmp/x".into()));
+        assert_eq!(
+            e.to_string(),
+            "unknown module argument \"confg=/tmp/x\" (known: config=PATH, debug, log_socket=PATH)"
+        );
     }
 
     #[test]
