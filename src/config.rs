@@ -5,7 +5,6 @@
 //! defaults of the contract (DESIGN.md) and validates ranges. The file itself
 //! must be a regular file owned by root and not writable by group or others
 //! (checked by [`crate::trusted_fs`]). Every error names the file and says how to fix it.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

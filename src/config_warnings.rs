@@ -8,7 +8,6 @@
 //! the names in. The admin command prints the result on stderr for every
 //! command (`twostep: warning: …`, see [`render`]); exit codes do not change.
 //! Nothing here refuses a login: these settings are legal, only unwise.
-#![forbid(unsafe_code)]
 
 use std::path::Path;
 

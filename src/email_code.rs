@@ -6,7 +6,6 @@
 //!
 //! Composing and sending the message is [`crate::sendmail`]'s job; when to ask,
 //! send and check is [`crate::auth`]'s. Time is always an argument.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -15,7 +15,6 @@
 //!   someone who enrolled keeps that protection whatever their groups;
 //! - the groups are looked up (NSS) only when a rule needs them; then a user
 //!   NSS does not know is refused (fail closed).
-#![forbid(unsafe_code)]
 
 use crate::config::{LockoutConfig, PolicyConfig};
 use crate::store::tally::Tally;

@@ -2,7 +2,6 @@
 //! for enrollment at login (sent as PAM text, so plain characters only).
 //! Two modules per character cell vertically keeps an otpauth URI under 60
 //! columns, readable in an 80-column SSH session.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

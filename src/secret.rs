@@ -1,7 +1,6 @@
 //! The TOTP shared secret: generated from the OS CSPRNG, held in memory that is
 //! wiped on drop, never printed by `Debug`, and converted to/from base32 (the
 //! form authenticator apps and google-authenticator files use).
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

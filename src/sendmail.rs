@@ -16,7 +16,6 @@
 //!
 //! When to send and what to record is [`crate::auth`]'s job; the code rules
 //! are in [`crate::email_code`].
-#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::{self, Read, Seek, Write};

@@ -10,7 +10,6 @@
 //! byte become `%XX`. Encoded names therefore never start with `.` (hidden
 //! names are reserved for lock and temp files), never contain `/`, and two
 //! different user names never map to the same file.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

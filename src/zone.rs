@@ -10,7 +10,6 @@
 //! 4, and the POSIX TZ rule in the footer for times after the last transition.
 //! Whatever cannot be read or understood gives `None`; callers then show UTC
 //! and say so.
-#![forbid(unsafe_code)]
 
 use std::path::Path;
 

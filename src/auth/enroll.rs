@@ -7,7 +7,6 @@
 //! meanwhile. Nothing is written when the user aborts or the codes do not
 //! match; those attempts are not counted as failed codes, since nothing is
 //! protected yet and the secret is new at every attempt.
-#![forbid(unsafe_code)]
 
 use zeroize::Zeroizing;
 

@@ -3,7 +3,6 @@
 //! to the [`crate::sendmail::Mailer`], so two racing logins cannot both send; a
 //! failed send takes the reservation back, so the user may ask again as soon
 //! as the mail system works.
-#![forbid(unsafe_code)]
 
 use super::text;
 use super::{Broken, Login, Outcome};

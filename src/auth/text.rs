@@ -5,7 +5,6 @@
 //! is drawn by [`crate::qr`] and is not text.
 //!
 //! Details of failures never appear here: they go to the log.
-#![forbid(unsafe_code)]
 
 use crate::config::Config;
 use crate::policy::Lock;

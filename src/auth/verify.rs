@@ -13,7 +13,6 @@
 //!   disable reaches a login waiting for its answer), and only a right answer
 //!   turns that failure into a success. A failed write or a process killed
 //!   after the answer costs the user one attempt, never nothing.
-#![forbid(unsafe_code)]
 
 use super::text::{self, EMAIL_REQUEST, PROMPT, PROMPT_WITH_EMAIL, UNAVAILABLE};
 use super::{Broken, ConvError, Login, Outcome};

@@ -2,7 +2,6 @@
 //! address email codes go to. Setting an address for a user with no record
 //! creates an email-only record (codes by email, no authenticator app);
 //! clearing the only method a user has is refused (`twostep reset` does that).
-#![forbid(unsafe_code)]
 
 use super::{CliError, Context};
 use crate::email_code::validate_address;

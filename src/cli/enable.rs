@@ -3,7 +3,6 @@
 //! flag changes. The module treats a disabled user as exempt: PAM_IGNORE,
 //! no prompt. Disabling an already disabled user (or enabling an enabled
 //! one) changes nothing and succeeds; a user with no record is an error.
-#![forbid(unsafe_code)]
 
 use super::{CliError, Context};
 

@@ -3,7 +3,6 @@
 //! secret for manual entry. `--secret-stdin` imports an existing base32 secret;
 //! `--from-google-authenticator PATH` imports the secret of a google-authenticator
 //! file ([`super::google`]) so that the user's existing app entry keeps working.
-#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,6 @@
 //! `" TIME_SKEW 2`); every other line is an 8-digit one-time scratch code.
 //! Codes are always 6 digits. Parsing is pure; [`decide`] compares the file
 //! with twostep's `[totp]` settings and says what is refused and what ignored.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

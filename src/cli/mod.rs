@@ -9,7 +9,6 @@
 //! line in [`main`] (stderr), which escape what could drive the terminal
 //! ([`crate::user::for_terminal`]): user names decoded from file names, file
 //! contents, addresses and paths cannot send escape sequences to root's terminal.
-#![forbid(unsafe_code)]
 
 /// `println!` for the CLI: each line escaped for the terminal ([`emit`]).
 macro_rules! say {

@@ -6,7 +6,6 @@
 //! record or tally that cannot be read (corrupt, newer format) is deleted too:
 //! reset is the explicit way out. Exit status 1 when the user has neither
 //! (most likely a mistyped name): nothing is changed and the admin is told.
-#![forbid(unsafe_code)]
 
 use super::{CliError, Context};
 use crate::email_code::mask_address;

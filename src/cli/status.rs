@@ -9,7 +9,6 @@
 //!
 //! Like the module, an enrolled user with no address on file but one given by
 //! `[email] address_template` has the email method, with that address.
-#![forbid(unsafe_code)]
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,4 @@
 //! `twostep unlock USER`: clear failed attempts and the lock (pam_faillock's `--reset`).
-#![forbid(unsafe_code)]
 
 use super::{CliError, Context};
 use crate::policy;

@@ -5,7 +5,6 @@
 //! A file written by a newer twostep is an error (never silently reset), and a
 //! file that does not parse is an error naming the file; only a missing file
 //! means "no state yet".
-#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::path::{Path, PathBuf};

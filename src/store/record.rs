@@ -11,7 +11,6 @@
 //! enabled = true
 //! created = 1763880000        # seconds since the epoch
 //! ```
-#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;

@@ -8,7 +8,6 @@
 //! of two logins racing with the same code wins. A file that cannot be read or
 //! parsed is an error: the login is refused, the count is never reset to zero.
 //! What the numbers *mean* (lock or not) is decided in [`crate::policy`].
-#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
