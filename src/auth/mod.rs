@@ -18,6 +18,7 @@
 //! mail system) and [`Clock`]. The PAM glue provides the real ones; tests
 //! provide doubles. Every text the user sees is in [`text`].
 
+mod broken;
 mod enroll;
 mod send_code;
 pub mod text;
@@ -26,22 +27,19 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
-use crate::qr::QrError;
-use crate::secret::{RandomError, SecretError};
-use crate::sendmail::{ComposeError, Mailer};
+use crate::sendmail::Mailer;
 use crate::store::UserStore;
-use crate::store::files::StoreError;
 use crate::time::Clock;
 use crate::trusted_fs::Owner;
-use crate::user::{self, Accounts, AccountsError};
+use crate::user::{self, Accounts};
+use broken::Broken;
 
 pub use text::UNAVAILABLE;
 
@@ -91,76 +89,6 @@ pub enum Outcome {
     Unavailable,
     /// The conversation failed or the user aborted.
     Aborted,
-}
-
-/// Why a login could not be evaluated (fail closed); logged, never shown.
-#[derive(Debug)]
-enum Broken {
-    Config(ConfigError),
-    State(StoreError),
-    Accounts(AccountsError),
-    Secret(SecretError),
-    Qr(QrError),
-    /// No email code or salt could be drawn.
-    Random(RandomError),
-    /// No message could be composed for the email code.
-    Email(ComposeError),
-}
-
-impl fmt::Display for Broken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Broken::Config(e) => e.fmt(f),
-            Broken::State(e) => e.fmt(f),
-            Broken::Accounts(e) => e.fmt(f),
-            Broken::Secret(e) => e.fmt(f),
-            Broken::Qr(e) => e.fmt(f),
-            Broken::Random(e) => e.fmt(f),
-            Broken::Email(e) => e.fmt(f),
-        }
-    }
-}
-
-impl From<ConfigError> for Broken {
-    fn from(e: ConfigError) -> Self {
-        Broken::Config(e)
-    }
-}
-
-impl From<StoreError> for Broken {
-    fn from(e: StoreError) -> Self {
-        Broken::State(e)
-    }
-}
-
-impl From<SecretError> for Broken {
-    fn from(e: SecretError) -> Self {
-        Broken::Secret(e)
-    }
-}
-
-impl From<AccountsError> for Broken {
-    fn from(e: AccountsError) -> Self {
-        Broken::Accounts(e)
-    }
-}
-
-impl From<QrError> for Broken {
-    fn from(e: QrError) -> Self {
-        Broken::Qr(e)
-    }
-}
-
-impl From<RandomError> for Broken {
-    fn from(e: RandomError) -> Self {
-        Broken::Random(e)
-    }
-}
-
-impl From<ComposeError> for Broken {
-    fn from(e: ComposeError) -> Self {
-        Broken::Email(e)
-    }
 }
 
 /// Everything one authentication needs.
