@@ -33,6 +33,7 @@
 //! [`config_warnings`] lists settings that are legal but dangerous. Local
 //! times come from [`zone`] (`/etc/localtime` only, never `$TZ`).
 
+pub mod address;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -46,7 +46,7 @@ pub const REDACTED: &str = "[code]";
 /// What one email needs besides the configuration. Its `Debug` leaves the code out.
 #[derive(Clone, Copy)]
 pub struct Letter<'a> {
-    /// A validated address ([`crate::email_code::validate_address`]).
+    /// A validated address ([`crate::address::validate_address`]).
     pub to: &'a str,
     pub user: &'a str,
     pub host: &'a str,

@@ -53,7 +53,7 @@ impl Login<'_> {
                 }
             })
         })?;
-        let masked = email_code::mask_address(to);
+        let masked = crate::address::mask_address(to);
         match reserved {
             Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock, now))),
             Reserve::TooSoon { sent_at, next_at } => {

@@ -4,7 +4,7 @@
 //! clearing the only method a user has is refused (`twostep reset` does that).
 
 use super::{CliError, Context};
-use crate::email_code::validate_address;
+use crate::address::validate_address;
 use crate::store::Entry;
 use crate::store::record::UserRecord;
 

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::google;
 use super::{CliError, Context};
-use crate::email_code::validate_address;
+use crate::address::validate_address;
 use crate::secret::TotpSecret;
 use crate::store::record::UserRecord;
 use crate::trusted_fs::{self, Trust};

@@ -33,9 +33,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
+use crate::address::AddressError;
 use crate::config::{self, Config, ConfigError};
 use crate::config_warnings;
-use crate::email_code::AddressError;
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::qr::QrError;
 use crate::secret::SecretError;
@@ -99,7 +99,7 @@ pub enum CliError {
     NotLoginName {
         user: String,
     },
-    /// An address refused by [`crate::email_code::validate_address`]; `address`
+    /// An address refused by [`crate::address::validate_address`]; `address`
     /// is named when the message shows it (`twostep email`), not otherwise.
     InvalidAddress {
         address: Option<String>,

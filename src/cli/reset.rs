@@ -8,7 +8,7 @@
 //! (most likely a mistyped name): nothing is changed and the admin is told.
 
 use super::{CliError, Context};
-use crate::email_code::mask_address;
+use crate::address::mask_address;
 use crate::store::files::StoreError;
 use crate::store::record::UserRecord;
 use crate::store::tally::Tally;

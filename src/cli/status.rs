@@ -13,7 +13,7 @@
 use serde_json::{Value, json};
 
 use super::{CliError, Context};
-use crate::email_code::mask_address;
+use crate::address::mask_address;
 use crate::policy::{self, Lock};
 use crate::store::UserStore;
 use crate::store::record::{Method, UserRecord};

@@ -85,7 +85,7 @@ impl UserRecord {
         if !self.is_enrolled() {
             return None;
         }
-        let address = crate::email_code::address_for(self.email.as_deref(), template, user)?;
+        let address = crate::address::address_for(self.email.as_deref(), template, user)?;
         Some(CodeAddress { from_template: self.email.is_none(), address })
     }
 }
