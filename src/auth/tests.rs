@@ -405,10 +405,7 @@ fn an_email_code_expires_by_the_clock_at_the_answer() {
         AskWith(PROMPT, Box::new(move |_| last_code(&sent))),
         Error("That email code has expired"),
     ]);
-    assert_eq!(
-        w.login_with(&mut SlowUser { inner: &mut script, clock: Rc::clone(&w.clock), delay: 601 }, "erin"),
-        Outcome::Denied
-    );
+    assert_eq!(w.login_with(&mut slow_user(&mut script, Rc::clone(&w.clock), 601), "erin"), Outcome::Denied);
     assert!(w.tally("erin").failures.is_empty(), "the right code, too late: not a guess");
 }
 
@@ -433,25 +430,22 @@ fn an_answer_after_answer_timeout_is_refused_unjudged() {
     let mut w = World::new("[lockout]\nanswer_timeout = 60");
     w.enroll("alice", Some(SECRET), None);
     let mut script = Script::new(vec![Ask(PROMPT, wrong(&w.cfg, T0)), Error("That took too long")]);
-    assert_eq!(
-        w.login_with(&mut SlowUser { inner: &mut script, clock: Rc::clone(&w.clock), delay: 61 }, "alice"),
-        Outcome::Denied
-    );
+    assert_eq!(w.login_with(&mut slow_user(&mut script, Rc::clone(&w.clock), 61), "alice"), Outcome::Denied);
     assert!(w.tally("alice").failures.is_empty());
     assert_eq!(w.log.results(), ["answer_timeout"]);
 }
 
-/// A user who takes `delay` seconds to answer each prompt.
-struct SlowUser<'a> {
+/// The script, with something happening in the world after each answer is
+/// typed and before the module gets it: time passing, an administrator acting.
+struct ThenEachAnswer<'a> {
     inner: &'a mut Script,
-    clock: Rc<TestClock>,
-    delay: u64,
+    then: Box<dyn FnMut() + 'a>,
 }
 
-impl Conversation for SlowUser<'_> {
+impl Conversation for ThenEachAnswer<'_> {
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
         let answer = self.inner.ask(prompt);
-        self.clock.0.set(self.clock.0.get() + self.delay);
+        (self.then)();
         answer
     }
     fn info(&mut self, text: &str) -> Result<(), ConvError> {
@@ -460,6 +454,11 @@ impl Conversation for SlowUser<'_> {
     fn error(&mut self, text: &str) -> Result<(), ConvError> {
         self.inner.error(text)
     }
+}
+
+/// A user who takes `delay` seconds to answer each prompt.
+fn slow_user(script: &mut Script, clock: Rc<TestClock>, delay: u64) -> ThenEachAnswer<'_> {
+    ThenEachAnswer { inner: script, then: Box::new(move || clock.0.set(clock.0.get() + delay)) }
 }
 
 #[test]
@@ -488,36 +487,19 @@ fn a_disabled_user_is_not_asked_and_a_reset_reaches_a_waiting_login() {
     w.enroll("carol", Some(SECRET), None);
     let store = w.store();
     let mut script = Script::new(vec![Ask(PROMPT, w.code(0)), Error("changed meanwhile")]);
-    let mut resetting = ResetBeforeAnswer { inner: &mut script, store: &store, user: "carol" };
-    assert_eq!(w.login_with(&mut resetting, "carol"), Outcome::Denied);
-    assert!(w.tally("carol").failures.is_empty(), "not judged, not counted");
-}
-
-/// The administrator runs `twostep reset` while the user reads the prompt.
-struct ResetBeforeAnswer<'a> {
-    inner: &'a mut Script,
-    store: &'a UserStore,
-    user: &'a str,
-}
-
-impl Conversation for ResetBeforeAnswer<'_> {
-    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
-        let answer = self.inner.ask(prompt);
-        self.store
-            .change(self.user, |u| -> Result<(), crate::store::files::StoreError> {
+    // The administrator runs `twostep reset` while the user reads the prompt.
+    let reset = || {
+        store
+            .change("carol", |u| -> Result<(), crate::store::files::StoreError> {
                 u.remove_record()?;
                 u.remove_tally()?;
                 Ok(())
             })
-            .unwrap();
-        answer
-    }
-    fn info(&mut self, text: &str) -> Result<(), ConvError> {
-        self.inner.info(text)
-    }
-    fn error(&mut self, text: &str) -> Result<(), ConvError> {
-        self.inner.error(text)
-    }
+            .unwrap()
+    };
+    let mut resetting = ThenEachAnswer { inner: &mut script, then: Box::new(reset) };
+    assert_eq!(w.login_with(&mut resetting, "carol"), Outcome::Denied);
+    assert!(w.tally("carol").failures.is_empty(), "not judged, not counted");
 }
 
 #[test]
