@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::*;
-use e2e::{run, try_run, unique};
+use e2e::{Account, TestGroup, run};
 use pam_twostep::auth::UNAVAILABLE;
 
 const NOT_SET_UP: &str =
@@ -222,51 +222,12 @@ fn the_admin_command_uses_the_account_name_nss_gives() {
     assert!(stderr(&out).contains("cannot look up user alice"), "{}", stderr(&out));
 }
 
-/// A temporary group, removed on drop (if still there).
-struct TestGroup(String);
-
-impl TestGroup {
-    fn new() -> TestGroup {
-        let name = unique("tsng");
-        run(Command::new("groupadd").arg(&name));
-        TestGroup(name)
-    }
-}
-
-impl Drop for TestGroup {
-    fn drop(&mut self) {
-        let _ = try_run(Command::new("groupdel").arg(&self.0));
-    }
-}
-
-/// A temporary account in /etc/passwd without home or password; removed on drop.
-struct Account(String);
-
-impl Account {
-    fn new(primary: Option<&TestGroup>) -> Account {
-        let name = unique("tsn");
-        let mut cmd = Command::new("useradd");
-        cmd.args(["--no-create-home", "--shell", "/usr/sbin/nologin"]);
-        if let Some(g) = primary {
-            cmd.args(["--no-user-group", "--gid", &g.0]);
-        }
-        run(cmd.arg(&name));
-        Account(name)
-    }
-}
-
-impl Drop for Account {
-    fn drop(&mut self) {
-        let _ = try_run(Command::new("userdel").arg(&self.0));
-    }
-}
-
 #[test]
 fn with_plain_files_another_case_is_just_another_unknown_name() {
     // glibc's files backend matches names exactly: TSN… is not the account tsn…,
     // so it has no record and no lock of its own to reuse (and the password
     // stage does not know it either).
-    let user = Account::new(None);
+    let user = Account::new(None, &[]);
     let upper = user.0.to_uppercase();
     let env = Env::new("");
     env.enroll(&user.0);
@@ -296,7 +257,7 @@ fn a_group_id_without_a_name_refuses_a_group_rule_as_unavailable() {
     // Created first: it cannot get the freed gid, and it is removed after the user.
     let staff = TestGroup::new();
     let gone = TestGroup::new();
-    let user = Account::new(Some(&gone));
+    let user = Account::new(Some(&gone), &[]);
     let gid = nix::unistd::User::from_name(&user.0).unwrap().unwrap().gid;
     run(Command::new("groupdel").args(["--force", &gone.0]));
     let env = Env::new(&format!("[policy]\nrequired_groups = [\"{}\"]", staff.0));

@@ -7,58 +7,12 @@
 mod common;
 mod e2e;
 
-use std::process::Command;
-
 use common::*;
-use e2e::{run, try_run, unique};
+use e2e::{Account, TestGroup, unique};
 use pam_twostep::auth::UNAVAILABLE;
 
 const NOT_SET_UP: &str =
     "Two-step verification is required for this account, but it is not set up. Ask your administrator to enroll you.";
-
-/// A temporary group, removed on drop.
-struct TestGroup(String);
-
-impl TestGroup {
-    fn new() -> TestGroup {
-        let name = unique("tsg");
-        run(Command::new("groupadd").arg(&name));
-        TestGroup(name)
-    }
-}
-
-impl Drop for TestGroup {
-    fn drop(&mut self) {
-        let _ = try_run(Command::new("groupdel").arg(&self.0));
-    }
-}
-
-/// A temporary account without home or password, in the given groups; removed on drop.
-struct Account(String);
-
-impl Account {
-    fn new(primary: Option<&TestGroup>, supplementary: &[&TestGroup]) -> Account {
-        let name = unique("tsp");
-        let mut cmd = Command::new("useradd");
-        cmd.args(["--no-create-home", "--shell", "/usr/sbin/nologin"]);
-        if let Some(g) = primary {
-            cmd.args(["--no-user-group", "--gid", &g.0]);
-        }
-        if !supplementary.is_empty() {
-            let list: Vec<&str> = supplementary.iter().map(|g| g.0.as_str()).collect();
-            cmd.args(["--groups", &list.join(",")]);
-        }
-        run(cmd.arg(&name));
-        Account(name)
-    }
-}
-
-impl Drop for Account {
-    fn drop(&mut self) {
-        // Also removes the user's own group when useradd created one.
-        let _ = try_run(Command::new("userdel").arg(&self.0));
-    }
-}
 
 fn refused_not_set_up(t: &Transcript) -> bool {
     t.result == "PAM_AUTH_ERR" && t.prompts().is_empty() && t.said() == NOT_SET_UP

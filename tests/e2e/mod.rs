@@ -422,3 +422,47 @@ pub fn in_overlay(scratch: &Path, bind: Option<&Path>, script: &str) -> String {
 pub fn times(s: &str, n: usize) -> Vec<String> {
     vec![s.to_string(); n]
 }
+
+/// A temporary group, removed on drop.
+pub struct TestGroup(pub String);
+
+impl TestGroup {
+    pub fn new() -> TestGroup {
+        let name = unique("tsg");
+        run(Command::new("groupadd").arg(&name));
+        TestGroup(name)
+    }
+}
+
+impl Drop for TestGroup {
+    fn drop(&mut self) {
+        let _ = try_run(Command::new("groupdel").arg(&self.0));
+    }
+}
+
+/// A temporary account without home or password, in the given groups; removed on drop.
+pub struct Account(pub String);
+
+impl Account {
+    pub fn new(primary: Option<&TestGroup>, supplementary: &[&TestGroup]) -> Account {
+        let name = unique("tsp");
+        let mut cmd = Command::new("useradd");
+        cmd.args(["--no-create-home", "--shell", "/usr/sbin/nologin"]);
+        if let Some(g) = primary {
+            cmd.args(["--no-user-group", "--gid", &g.0]);
+        }
+        if !supplementary.is_empty() {
+            let list: Vec<&str> = supplementary.iter().map(|g| g.0.as_str()).collect();
+            cmd.args(["--groups", &list.join(",")]);
+        }
+        run(cmd.arg(&name));
+        Account(name)
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        // Also removes the user's own group when useradd created one.
+        let _ = try_run(Command::new("userdel").arg(&self.0));
+    }
+}
