@@ -98,8 +98,6 @@ struct RawPolicy {
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The file this was read from (for messages).
-    pub path: PathBuf,
     pub issuer: String,
     pub secrets_dir: PathBuf,
     pub tally_dir: PathBuf,
@@ -310,7 +308,7 @@ impl Config {
             services.insert(name, policy.merged(raw_policy));
         }
 
-        Ok(Config { path: path.to_path_buf(), issuer, secrets_dir, tally_dir, totp, lockout, email, policy, services })
+        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, policy, services })
     }
 
     /// The policy that applies to logins through PAM service `service`.

@@ -71,19 +71,24 @@ impl fmt::Debug for Letter<'_> {
 /// characters that are safe in a header: letters, digits, `.` and `-`.
 pub fn hostname() -> String {
     let raw = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    header_safe_host(&raw)
+    host_for_mail_header(&raw)
 }
 
-fn header_safe_host(raw: &str) -> String {
+/// The host name for the Subject and Message-ID headers: letters, digits,
+/// `.` and `-` only, so nothing from the host name can add a header.
+fn host_for_mail_header(raw: &str) -> String {
     let clean: String = raw.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')).take(253).collect();
     let clean = clean.trim_matches('.').to_string();
     if clean.is_empty() { "localhost".into() } else { clean }
 }
 
-/// A user name for the body of a message: control characters become `?` and
-/// very long names are cut, so it can never break a line or the message.
-fn body_safe(user: &str) -> String {
-    let mut out: String = user.chars().take(100).map(|c| if c.is_control() { '?' } else { c }).collect();
+/// A user name for the body of a message: control characters and the
+/// invisible ones that reorder or break a line ([`crate::user::unsafe_on_terminal`])
+/// become `?`, and very long names are cut, so it can never break a line or
+/// the message, or read as something else in a mail client.
+fn user_for_mail_body(user: &str) -> String {
+    let mut out: String =
+        user.chars().take(100).map(|c| if crate::user::unsafe_on_terminal(c) { '?' } else { c }).collect();
     if user.chars().count() > 100 {
         out.push('…');
     }
@@ -160,8 +165,8 @@ pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, Compos
     fill_random(&mut id)?;
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let valid = describe_duration(cfg.code_valid);
-    let host = header_safe_host(letter.host);
-    let user = body_safe(letter.user);
+    let host = host_for_mail_header(letter.host);
+    let user = user_for_mail_body(letter.user);
     let mut m = Zeroizing::new(String::with_capacity(1024));
     // Writing into a String cannot fail.
     let _ = fmt::Write::write_fmt(
@@ -476,7 +481,7 @@ mod tests {
         assert!(head.contains("Subject: Your verification code for evilBccxy.z\n"), "{head}");
         assert!(body.contains("as eve?Bcc: all@district.org??. "), "{body}");
         assert!(!body.lines().any(|l| l == "."), "{body}");
-        assert_eq!(header_safe_host("\n\n"), "localhost");
+        assert_eq!(host_for_mail_header("\n\n"), "localhost");
     }
 
     #[test]
