@@ -149,6 +149,11 @@ pub fn check_dir(dir: &Path, trust: Trust) -> Result<(), FsError> {
 /// checks that it is private to `owner`.
 pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
     require_absolute(dir)?;
+    // Almost always there: one lstat instead of a mkdir that fails.
+    match check_dir(dir, Trust::Private(owner)) {
+        Err(FsError::Missing(_)) => {}
+        done => return done,
+    }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -161,6 +166,43 @@ pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
 ///
 /// Returns `Ok(None)` only when the file does not exist.
 pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
+    Ok(read_trusted_with_id(path, trust, limit)?.map(|(bytes, _)| bytes))
+}
+
+/// Which file a path names, and its state: equal ids mean the same,
+/// unchanged file (a file replaced by rename has a new inode and ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The id of the file at `path` without opening it (`None`: it does not exist).
+pub fn file_id(path: &Path) -> Result<Option<FileId>, FsError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(FileId::of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, "inspect")(e)),
+    }
+}
+
+/// [`read_trusted`], also returning the id of the file that was read.
+pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Option<(Vec<u8>, FileId)>, FsError> {
     require_absolute(path)?;
     let file = match OpenOptions::new()
         .read(true)
@@ -188,7 +230,7 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
     if buf.len() as u64 > limit {
         return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
     }
-    Ok(Some(buf))
+    Ok(Some((buf, FileId::of(&meta))))
 }
 
 /// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
@@ -199,6 +241,22 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
 /// left by a process that was killed half-way is simply replaced by the next
 /// write (and removed by [`remove`]). A failed write removes its temp file.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_as(dir, name, data, Durability::Durable)
+}
+
+/// How far a write must have reached when [`write_atomic_as`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The new contents and the rename survive a power loss (file and directory fsynced).
+    Durable,
+    /// The new contents are on disk (file fsynced), but after a power loss the
+    /// directory may still show the previous file: for a write whose loss only
+    /// brings back the state written durably before it.
+    MayRevert,
+}
+
+/// [`write_atomic`] with a choice of [`Durability`].
+pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
     let target = dir.join(name);
     let tmp = temp_path(dir, name);
     let result = (|| {
@@ -217,7 +275,10 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> 
         f.write_all(data).map_err(io_err(&tmp, "write"))?;
         f.sync_all().map_err(io_err(&tmp, "fsync"))?;
         std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
-        sync_dir(dir)
+        match durability {
+            Durability::Durable => sync_dir(dir),
+            Durability::MayRevert => Ok(()),
+        }
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -27,6 +27,7 @@ use crate::store::record::{Method, UserRecord};
 use crate::store::tally::Tally;
 use crate::time::rfc3339;
 use crate::totp::{self, Check};
+use crate::trusted_fs::Durability;
 
 /// How often one login may ask for an email code (each ask after the first
 /// only repeats when a new one is possible).
@@ -109,7 +110,9 @@ impl Login<'_> {
             u.save_tally(counted)?;
             let mut after = before;
             let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now);
-            u.save_tally(after)?;
+            // The verdict needs no directory fsync: if a power loss undoes it,
+            // the durable failure above is what remains (fails safe).
+            u.save_tally_as(after, Durability::MayRevert)?;
             Ok(Some((verdict, now)))
         })?;
         let Some((verdict, now)) = judged else {

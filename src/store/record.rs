@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::files::{StoreError, UserFiles, Versioned};
 use crate::secret::TotpSecret;
+use crate::trusted_fs::FileId;
 
 /// Newest record format this build reads and the one it writes.
 pub const RECORD_VERSION: u32 = 1;
@@ -105,8 +106,13 @@ impl Versioned for RecordFile {
 
 /// `user`'s record in `files`, or `None` when the user is not enrolled.
 pub(super) fn read(files: &UserFiles, user: &str) -> Result<Option<UserRecord>, StoreError> {
-    let Some(file) = files.read::<RecordFile>(user, RECORD_VERSION)? else {
-        return Ok(None);
+    Ok(read_with_id(files, user)?.0)
+}
+
+/// [`read`], with the id of the file read (`None` when there is none).
+pub(super) fn read_with_id(files: &UserFiles, user: &str) -> Result<(Option<UserRecord>, Option<FileId>), StoreError> {
+    let Some((file, id)) = files.read_with_id::<RecordFile>(user, RECORD_VERSION)? else {
+        return Ok((None, None));
     };
     let secret = match &file.secret {
         None => None,
@@ -115,7 +121,7 @@ pub(super) fn read(files: &UserFiles, user: &str) -> Result<Option<UserRecord>, 
             message: format!("secret: {e}"),
         })?),
     };
-    Ok(Some(UserRecord { secret, email: file.email, enabled: file.enabled, created: file.created }))
+    Ok((Some(UserRecord { secret, email: file.email, enabled: file.enabled, created: file.created }), Some(id)))
 }
 
 /// Writes `user`'s record atomically.

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::files::{StoreError, UserFiles, Versioned};
+use crate::trusted_fs::{Durability, FileId};
 
 /// Newest tally format this build reads and the one it writes.
 pub const TALLY_VERSION: u32 = 1;
@@ -71,17 +72,26 @@ impl Versioned for Tally {
     }
 }
 
-/// `user`'s tally in `files` (the empty tally when there is no file yet).
-pub(super) fn read(files: &UserFiles, user: &str) -> Result<Tally, StoreError> {
-    Ok(files.read(user, TALLY_VERSION)?.unwrap_or_default())
+/// `user`'s tally in `files` (the empty tally when there is no file yet) and
+/// the id of the file read.
+pub(super) fn read(files: &UserFiles, user: &str) -> Result<(Tally, Option<FileId>), StoreError> {
+    Ok(match files.read_with_id(user, TALLY_VERSION)? {
+        Some((t, id)) => (t, Some(id)),
+        None => (Tally::default(), None),
+    })
 }
 
 /// Writes `tally` for `user`, keeping at most [`MAX_FAILURES_KEPT`] failures.
-pub(super) fn write(files: &UserFiles, user: &str, tally: &mut Tally) -> Result<(), StoreError> {
+pub(super) fn write(
+    files: &UserFiles,
+    user: &str,
+    tally: &mut Tally,
+    durability: Durability,
+) -> Result<(), StoreError> {
     if tally.failures.len() > MAX_FAILURES_KEPT {
         let excess = tally.failures.len() - MAX_FAILURES_KEPT;
         tally.failures.drain(..excess);
     }
     tally.version = TALLY_VERSION;
-    files.write(user, tally)
+    files.write_as(user, tally, durability)
 }
