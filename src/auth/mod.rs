@@ -68,8 +68,12 @@ pub struct Request<'a> {
     /// The PAM user name; [`Login::authenticate`] replaces it with the
     /// account's canonical name, the key of the whole login.
     pub user: &'a str,
-    /// The PAM user name as given, when it differs from `user` (logged as `typed=`).
+    /// The PAM user name as given, when it differs from `user` (logged as
+    /// `typed=`); filled in by [`Login::authenticate_with`].
     pub typed: Option<&'a str>,
+    /// The account's uid when NSS knows it (for `even_deny_root`); filled in
+    /// by [`Login::authenticate_with`] from the same lookup as the name.
+    pub uid: Option<u32>,
     pub service: &'a str,
     pub rhost: &'a str,
     /// Module argument `debug`: log the resolved settings.
@@ -122,13 +126,13 @@ impl Login<'_> {
     pub fn authenticate_with(&mut self, cfg: &Config, owner: Owner) -> Outcome {
         // One person, one record: everything below (store, tally, groups, log) is
         // keyed on the account's canonical name, whatever spelling was typed.
-        let account = match user::account_name(self.accounts, self.req.user) {
-            Ok(name) => name,
+        let (account, uid) = match user::resolve(self.accounts, self.req.user) {
+            Ok(found) => found,
             Err(why) => return self.unavailable(&why.to_string()),
         };
         let typed = (account != self.req.user).then_some(self.req.user);
         let mut login = Login {
-            req: Request { user: &account, typed, ..self.req.clone() },
+            req: Request { user: &account, typed, uid, ..self.req.clone() },
             conv: &mut *self.conv,
             log: &mut *self.log,
             accounts: self.accounts,

@@ -25,7 +25,7 @@ use crate::store::tally::Tally;
 use crate::time::Clock;
 use crate::totp;
 use crate::trusted_fs::{Owner, private_tempdir};
-use crate::user::{Accounts, AccountsError};
+use crate::user::{Account, Accounts, AccountsError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const T0: u64 = 1_800_000_000;
@@ -147,11 +147,8 @@ impl FixedAccounts {
 }
 
 impl Accounts for FixedAccounts {
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
-        Ok(self.0.get(user).map(|a| a.0.clone()))
-    }
-    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError> {
-        Ok(self.0.get(user).map(|a| a.1))
+    fn lookup(&self, user: &str) -> Result<Option<Account>, AccountsError> {
+        Ok(self.0.get(user).map(|a| Account { name: a.0.clone(), uid: a.1 }))
     }
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, AccountsError> {
         Ok(self.0.get(user).map(|a| a.2.clone()))
@@ -252,7 +249,7 @@ impl World {
     /// A login with another conversation double than the plain script.
     fn login_with(&mut self, conv: &mut dyn Conversation, user: &str) -> Outcome {
         let mut login = Login {
-            req: Request { user, typed: None, service: "sshd", rhost: "192.0.2.7", debug: false },
+            req: Request { user, typed: None, uid: None, service: "sshd", rhost: "192.0.2.7", debug: false },
             conv,
             log: &mut self.log,
             accounts: &self.accounts,

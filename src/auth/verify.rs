@@ -36,7 +36,7 @@ const MAX_EMAIL_REQUESTS: u32 = 3;
 impl Login<'_> {
     pub(super) fn verify(&mut self, cfg: &Config, store: &UserStore, record: &UserRecord) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let is_root = self.accounts.uid(user)? == Some(0);
+        let is_root = self.req.uid == Some(0);
         let exempt = policy::exempt_from_lockout(&cfg.lockout, is_root);
 
         // 1. The lock gate: a locked user is not asked.

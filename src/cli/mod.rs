@@ -363,7 +363,7 @@ impl Context {
     /// Whether `user` is root (for `even_deny_root`), as the module decides it.
     pub fn is_root(&self, user: &str) -> Result<bool, CliError> {
         use crate::user::Accounts;
-        Ok(crate::user::Nss.uid(user)? == Some(0))
+        Ok(crate::user::Nss.lookup(user)?.is_some_and(|a| a.uid == 0))
     }
 
     /// Records an administrative change in syslog.

@@ -204,7 +204,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
-    let request = Request { user: &user, typed: None, service: &service, rhost: &rhost, debug: args.debug };
+    let request = Request { user: &user, typed: None, uid: None, service: &service, rhost: &rhost, debug: args.debug };
     let mut login = Login {
         req: request,
         conv: &mut conv,
