@@ -260,7 +260,7 @@ fn usage() -> ! {
 
 /// `--user-hex`: pairs of hex digits to bytes.
 fn hex_bytes(hex: &str) -> Vec<u8> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         usage();
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|_| usage())).collect()

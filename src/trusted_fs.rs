@@ -16,8 +16,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
-
 /// Largest per-user state file (store record or tally) we agree to read.
 pub const MAX_STATE_FILE: u64 = 64 * 1024;
 /// Largest configuration file we agree to read.
@@ -330,9 +328,11 @@ pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
     Ok(names)
 }
 
-/// An exclusive lock on one user's state; released when dropped.
+/// An exclusive lock on one user's state; released when dropped: closing the
+/// descriptor releases the `flock` (no unlock call that could fail, or panic,
+/// on the way out).
 pub struct UserLock {
-    _lock: Flock<File>,
+    _file: File,
 }
 
 impl fmt::Debug for UserLock {
@@ -365,17 +365,17 @@ pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
     let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
     check_meta(&path, &meta, false, Trust::Private(owner))?;
     let deadline = Instant::now() + LOCK_WAIT;
-    let mut file = file;
     loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Ok(UserLock { _lock: lock }),
-            Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
-                file = f;
+        match file.try_lock() {
+            Ok(()) => return Ok(UserLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err((_, errno)) => {
-                return Err(FsError::Io { path, op: "lock", err: io::Error::from_raw_os_error(errno as i32) });
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+                return Err(FsError::Io { path, op: "lock", err });
             }
+            Err(std::fs::TryLockError::Error(err)) => return Err(FsError::Io { path, op: "lock", err }),
         }
     }
 }

@@ -129,8 +129,12 @@ impl Login<'_> {
             if u.record()?.is_some_and(|r| !r.enabled || r.is_enrolled()) {
                 return Ok(false);
             }
-            u.save_record(record)?;
+            // The confirming step first: if the record cannot be written after
+            // it, nothing is enrolled and the code is still spent; the other
+            // way round a failed tally write would leave a record whose
+            // confirming code works again.
             u.update_tally(|t| t.last_step = Some(step))?;
+            u.save_record(record)?;
             Ok(true)
         })?;
         if !saved {

@@ -226,7 +226,10 @@ impl PamHooks for TwoStep {
         match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
-                Syslog::connect("pam_twostep", None)
+                // The same log socket as the login's own lines (`log_socket=`).
+                let socket = args.iter().rev().find_map(|a| a.to_bytes().strip_prefix(b"log_socket="));
+                let socket = socket.and_then(|p| std::str::from_utf8(p).ok()).map(Path::new);
+                Syslog::connect("pam_twostep", socket)
                     .log(Level::Err, "result=unavailable reason=\"internal error (panic); please report a bug\"");
                 PamResultCode::PAM_SYSTEM_ERR
             }
