@@ -344,14 +344,14 @@ class Answerer:
         self.path = path
         self.smtp = smtp
         self.right_typed = False
+        self.right_code = None  # the right code as typed (to try it again)
         self.shown_secret = None
         self.inbox_before = smtp.count() if smtp else 0
 
     def __call__(self, run):
         p = self.path.kind
         if p in ("success", "locked"):
-            self.right_typed = True
-            return totp(SECRET)
+            return self.right(totp(SECRET))
         if p in ("wrong", "lock"):
             return wrong_code(SECRET)
         if p == "email":
@@ -361,8 +361,7 @@ class Answerer:
             if run.said("A verification code was sent"):
                 code = self.smtp.wait_code(self.inbox_before + 1, timeout=15)
                 if code:
-                    self.right_typed = True
-                    return code
+                    return self.right(code)
             return wrong_code(SECRET)
         if p == "enroll":
             for style, text in run.messages:
@@ -370,10 +369,14 @@ class Answerer:
                 if m:
                     self.shown_secret = m.group(1)
             if self.shown_secret:
-                self.right_typed = True
-                return totp(self.shown_secret)
+                return self.right(totp(self.shown_secret))
             return wrong_code(SECRET)
         raise ValueError(p)
+
+    def right(self, code):
+        self.right_typed = True
+        self.right_code = code
+        return code
 
 
 class LoginPath:
