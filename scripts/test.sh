@@ -47,5 +47,5 @@ fi
 if [ $# -eq 0 ]; then
     scripts/memcheck
     scripts/faultcheck
-    scripts/faultcheck --scope process --no-systematic --seeds 20
+    scripts/faultcheck --scope process --no-systematic --seeds 50
 fi
