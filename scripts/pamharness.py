@@ -92,7 +92,10 @@ async def main():
     sink = Sink()  # one for all connections: it numbers the messages
     server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), sock=sock)
     print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
+    # Gone with the script that started it, even when that one was killed.
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
 
 asyncio.run(main())
 '''
