@@ -42,7 +42,7 @@ else
 fi
 
 # Memory and fault injection through the real .so, in their short CI modes
-# (about 1.5 minutes; long modes by hand: docs/security.md, "Memory" and
+# (1.5 to 3 minutes; long modes by hand: docs/security.md, "Memory" and
 # "Fault injection").
 if [ $# -eq 0 ]; then
     scripts/memcheck
