@@ -6,6 +6,7 @@
 #
 #   sudo scripts/test.sh            # everything
 #   sudo scripts/test.sh login      # only tests whose name matches "login"
+#                                   # (the memory and fault-injection checks run only without a filter)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -42,3 +43,12 @@ fi
 [ $# -gt 0 ] && exit 0   # a filtered run: only the tests asked for
 # The unit and in-process tests need no root (they are given the owner of the state files).
 scripts/unit-tests-unprivileged
+
+# Memory and fault injection through the real .so, in their short CI modes
+# (1.5 to 3 minutes; long modes by hand: docs/security.md, "Memory" and
+# "Fault injection").
+if [ $# -eq 0 ]; then
+    scripts/memcheck
+    scripts/faultcheck
+    scripts/faultcheck --scope process --no-systematic --seeds 50
+fi
