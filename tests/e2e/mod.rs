@@ -190,6 +190,12 @@ impl Sshd {
     /// `sshd_snippet` (e.g. "pam-config/sshd_config.d/twostep-password.conf")
     /// included at the top of the sshd_config.
     pub fn start(env: &Env, user: &TestUser, pam_snippet: &str, sshd_snippet: &str) -> Sshd {
+        Sshd::start_with(env, user, pam_snippet, sshd_snippet, "")
+    }
+
+    /// [`Sshd::start`] with `extra` lines at the end of the sshd_config, e.g.
+    /// `ListenAddress ::1\n` to listen on IPv6 loopback too (same port).
+    pub fn start_with(env: &Env, user: &TestUser, pam_snippet: &str, sshd_snippet: &str, extra: &str) -> Sshd {
         let dir = env.path().join(unique("sshd"));
         std::fs::create_dir(&dir).unwrap();
         let pam = apply_snippet(&std::fs::read_to_string("/etc/pam.d/sshd").unwrap(), &shipped(pam_snippet), env);
@@ -209,7 +215,7 @@ impl Sshd {
                 &config,
                 format!(
                     "Include {snippet}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
-                     AllowUsers {user}\nPermitRootLogin no\nUseDNS no\nLogLevel VERBOSE\nPrintMotd no\n",
+                     AllowUsers {user}\nPermitRootLogin no\nUseDNS no\nLogLevel VERBOSE\nPrintMotd no\n{extra}",
                     snippet = repo().join(sshd_snippet).display(),
                     key = host_key.display(),
                     pid = dir.join("sshd.pid").display(),
@@ -376,8 +382,20 @@ pub fn paramiko(
     answers: &[(&str, Vec<String>)],
     command: &str,
 ) -> ParamikoRun {
+    paramiko_at("127.0.0.1", sshd, user, key, answers, command)
+}
+
+/// [`paramiko`] connecting to `host` (`"127.0.0.1"`, `"::1"`).
+pub fn paramiko_at(
+    host: &str,
+    sshd: &Sshd,
+    user: &TestUser,
+    key: Option<&Path>,
+    answers: &[(&str, Vec<String>)],
+    command: &str,
+) -> ParamikoRun {
     let spec = serde_json::json!({
-        "port": sshd.port, "user": user.name, "answers": answers, "key": key, "command": command,
+        "host": host, "port": sshd.port, "user": user.name, "answers": answers, "key": key, "command": command,
     });
     python("paramiko_login.py", &spec)
 }
