@@ -365,3 +365,14 @@ fn an_unenrolled_admin_and_root_are_told_they_would_be_refused() {
     let warnings = findings(&json(&check_as(&env, &pam, &["--json"], Some("nobody"))), "warning");
     assert!(!has(&warnings, &["root would be refused"]), "not required: {warnings:?}");
 }
+
+#[test]
+fn the_check_changes_nothing_not_even_a_missing_tally_directory() {
+    let env = clean_env();
+    std::fs::remove_dir_all(&env.tally).unwrap();
+    let pam = pam_dir(&env, &[("common-auth", DEBIAN_COMMON_AUTH), ("login", &shipped("pam-config/pam.d/login"))]);
+    let out = check_as(&env, &pam, &[], Some("nobody"));
+    assert!(out.status.success(), "a missing tally directory is made at the first login: {}", stdout(&out));
+    assert!(!env.tally.exists(), "the check created {}", env.tally.display());
+    assert!(env.log_lines().is_empty(), "a check is not a change: nothing is logged");
+}

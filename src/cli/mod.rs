@@ -56,7 +56,7 @@ struct Cli {
     /// Send audit log lines to this datagram socket instead of /dev/log (chroots, tests)
     #[arg(long, global = true, value_name = "PATH", hide = true)]
     log_socket: Option<PathBuf>,
-    /// Where the PAM service files are, for checking `[services.NAME]` names (tests)
+    /// Where the PAM service files are: `[services.NAME]` names, `check` (tests)
     #[arg(long, global = true, value_name = "DIR", hide = true, default_value = "/etc/pam.d")]
     pam_dir: PathBuf,
     #[command(subcommand)]
