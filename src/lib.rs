@@ -42,6 +42,7 @@ pub mod config;
 pub mod config_warnings;
 pub mod email_code;
 pub mod log;
+pub mod module_args;
 mod pam;
 pub mod policy;
 pub mod qr;
