@@ -93,6 +93,8 @@ struct RawPolicy {
     required_groups: Option<Vec<String>>,
     exempt_groups: Option<Vec<String>>,
     trusted_networks: Option<Vec<Cidr>>,
+    /// Only in `[services.NAME]`.
+    exempt: Option<bool>,
 }
 
 // ---- stage 2: validated, defaults applied ----
@@ -153,6 +155,9 @@ pub struct PolicyConfig {
     /// Logins from these networks (PAM_RHOST a literal address) are never
     /// asked for a code; a `[services.NAME]` list replaces this one.
     pub trusted_networks: Vec<Cidr>,
+    /// `[services.NAME] exempt = true`: logins through that service are never
+    /// asked, enrolled or not (for services that cannot show a second prompt).
+    pub exempt: bool,
 }
 
 impl Default for PolicyConfig {
@@ -164,6 +169,7 @@ impl Default for PolicyConfig {
             required_groups: Vec::new(),
             exempt_groups: Vec::new(),
             trusted_networks: Vec::new(),
+            exempt: false,
         }
     }
 }
@@ -177,6 +183,7 @@ impl PolicyConfig {
             required_groups: raw.required_groups.unwrap_or_else(|| self.required_groups.clone()),
             exempt_groups: raw.exempt_groups.unwrap_or_else(|| self.exempt_groups.clone()),
             trusted_networks: raw.trusted_networks.unwrap_or_else(|| self.trusted_networks.clone()),
+            exempt: raw.exempt.unwrap_or(self.exempt),
         }
     }
 }
@@ -213,7 +220,14 @@ impl Config {
         let totp = raw.totp.unwrap_or_default();
         let lockout = raw.lockout.unwrap_or_default();
         let email = raw.email.unwrap_or_default();
-        let policy = PolicyConfig::default().merged(raw.policy.unwrap_or_default());
+        let raw_policy = raw.policy.unwrap_or_default();
+        if raw_policy.exempt.is_some() {
+            return Err(invalid(
+                "policy.exempt",
+                "is only allowed in a [services.NAME] table (to turn twostep off, take it out of the PAM stack)",
+            ));
+        }
+        let policy = PolicyConfig::default().merged(raw_policy);
 
         let issuer = raw.issuer.unwrap_or_else(|| "twostep".to_string());
         if issuer.trim().is_empty() || issuer.len() > 100 {
@@ -390,6 +404,8 @@ required_groups = ["staff"]
 exempt_groups = ["robots"]
 [services.sshd]
 required = true
+[services.dovecot]
+exempt = true
 "#,
         )
         .unwrap();
@@ -414,6 +430,7 @@ required = true
         assert!(sshd.required, "service table overrides [policy]");
         assert_eq!(sshd.grace_logins, 3, "keys not set in the service table come from [policy]");
         assert!(!c.policy_for("login").required);
+        assert!(c.policy_for("dovecot").exempt && !sshd.exempt && !c.policy.exempt);
     }
 
     #[test]
@@ -445,6 +462,7 @@ required = true
             ("[email]\naddress_template = \"district.org\"", "email.address_template"),
             ("[lockout]\nfail_interval = 0", "lockout.fail_interval"),
             ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
+            ("[policy]\nexempt = true", "policy.exempt"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

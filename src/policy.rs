@@ -5,6 +5,8 @@
 //! groups are arguments, so every rule is tested exactly (STYLE.md, "pass `now`").
 //!
 //! The rules, per PAM service (`[policy]` merged with `[services.NAME]`):
+//! - a service with `exempt = true` asks nobody (for services that cannot
+//!   show a second prompt: the administrator accepts the password alone there);
 //! - a disabled record, or membership of an `exempt_groups` group, means the
 //!   user is never asked, enrolled or not (an exempt group wins over a required one);
 //! - `required` and `required_groups` decide who *must* have a second factor:
@@ -40,6 +42,8 @@ pub enum RecordState<R> {
 pub enum IgnoreReason {
     Disabled,
     ExemptGroup(String),
+    /// `[services.NAME] exempt = true`.
+    ExemptService,
     NotRequired,
     NotInRequiredGroups,
     /// PAM_RHOST is an address inside this `trusted_networks` entry.
@@ -52,6 +56,7 @@ impl IgnoreReason {
         match self {
             IgnoreReason::Disabled => "second factor disabled by an administrator".into(),
             IgnoreReason::ExemptGroup(g) => format!("member of exempt group {g}"),
+            IgnoreReason::ExemptService => "service exempt ([services.NAME] exempt = true)".into(),
             IgnoreReason::NotRequired => "not enrolled, not required".into(),
             IgnoreReason::NotInRequiredGroups => "not enrolled, not in required_groups".into(),
             IgnoreReason::TrustedNetwork(net) => format!("trusted network {net}"),
@@ -74,6 +79,9 @@ pub enum Decision<R> {
 
 /// Whether [`decide`] needs the user's groups; the caller looks them up (NSS) only then.
 pub fn needs_groups<R>(p: &PolicyConfig, record: &RecordState<R>) -> bool {
+    if p.exempt {
+        return false;
+    }
     match record {
         RecordState::Disabled => false,
         RecordState::Enabled(_) => !p.exempt_groups.is_empty(),
@@ -85,6 +93,9 @@ pub fn needs_groups<R>(p: &PolicyConfig, record: &RecordState<R>) -> bool {
 /// supplementary), `None` when NSS does not know the user; it is only looked at
 /// when [`needs_groups`] says so.
 pub fn decide<R>(p: &PolicyConfig, record: RecordState<R>, groups: Option<&[String]>) -> Decision<R> {
+    if p.exempt {
+        return Decision::Ignore(IgnoreReason::ExemptService);
+    }
     if matches!(record, RecordState::Disabled) {
         return Decision::Ignore(IgnoreReason::Disabled);
     }
@@ -342,6 +353,15 @@ mod tests {
         assert_eq!(decide(&p, ENABLED, Some(&both)), Decision::Ignore(IgnoreReason::ExemptGroup("robots".into())));
         assert_eq!(decide(&p, ENABLED, Some(&groups(&["staff"]))), Decision::Verify(()));
         assert_eq!(decide(&p, Missing::<()>, Some(&groups(&["staff"]))), Decision::MustEnroll);
+    }
+
+    #[test]
+    fn an_exempt_service_asks_nobody_enrolled_or_not_without_a_group_lookup() {
+        let p = PolicyConfig { exempt: true, ..policy(true, &["staff"], &["robots"]) };
+        for record in [Missing, Disabled, ENABLED] {
+            assert!(!needs_groups(&p, &record));
+            assert_eq!(decide(&p, record, None), Decision::Ignore(IgnoreReason::ExemptService));
+        }
     }
 
     #[test]

@@ -272,7 +272,7 @@ fn sshd_settings_that_turn_each_password_into_a_wrong_code_are_warned_about() {
     assert!(has(&warnings, &["kbdinteractiveauthentication no", "KbdInteractiveAuthentication yes"]), "{warnings:?}");
     assert!(has(&warnings, &["an authorized key logs in over SSH without a code"]), "{warnings:?}");
 
-    let good = sshd_config(&env, &shipped("pam-config/sshd_config.d/twostep-password.conf"));
+    let good = sshd_config(&env, &shipped("pam-config/sshd_config.d/10-twostep-password.conf"));
     let v = json(&check(&env, &pam, &["--json", "--sshd-config", good.to_str().unwrap()]));
     assert_eq!(v["warnings"].as_u64(), Some(0), "{v}");
 }
@@ -291,7 +291,7 @@ fn the_publickey_stack_without_authentication_methods_is_an_error() {
         "{errors:?}"
     );
 
-    let closed = sshd_config(&env, &shipped("pam-config/sshd_config.d/twostep-publickey.conf"));
+    let closed = sshd_config(&env, &shipped("pam-config/sshd_config.d/10-twostep-publickey.conf"));
     let out = check(&env, &pam, &["--json", "--sshd-config", closed.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let v = json(&out);

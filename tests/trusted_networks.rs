@@ -99,9 +99,9 @@ fn through_sshd_only_the_trusted_loopback_family_skips_the_code() {
     env.enroll(&user.name);
     let sshd = Sshd::start_with(
         &env,
-        &user,
+        &[&user.name],
         "pam-config/pam.d/sshd",
-        "pam-config/sshd_config.d/twostep-password.conf",
+        &e2e::shipped("pam-config/sshd_config.d/10-twostep-password.conf"),
         "ListenAddress ::1\n",
     );
     assert!(sshd.log_text().contains(&format!("Server listening on ::1 port {}", sshd.port)), "{}", sshd.log_text());

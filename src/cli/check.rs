@@ -600,7 +600,7 @@ fn check_sshd(r: &mut Report, services: &[Service], args: &Args) {
                     "sshd's PAM stack asks for the code instead of a password, but {from}: \
                      authenticationmethods {methods}: a right code alone logs in over SSH"
                 ),
-                "set AuthenticationMethods publickey,keyboard-interactive (pam-config/sshd_config.d/twostep-publickey.conf)",
+                "set AuthenticationMethods publickey,keyboard-interactive (pam-config/sshd_config.d/10-twostep-publickey.conf)",
             );
         }
     } else if get("pubkeyauthentication") == "yes" && sshd::some_login_without_code(methods) {

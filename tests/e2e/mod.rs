@@ -187,17 +187,22 @@ pub struct Sshd {
 impl Sshd {
     /// Starts sshd for `user` with the distribution's /etc/pam.d/sshd changed by
     /// the shipped `pam_snippet` (e.g. "pam-config/pam.d/sshd") and the shipped
-    /// `sshd_snippet` (e.g. "pam-config/sshd_config.d/twostep-password.conf")
+    /// `sshd_snippet` (e.g. "pam-config/sshd_config.d/10-twostep-password.conf")
     /// included at the top of the sshd_config.
     pub fn start(env: &Env, user: &TestUser, pam_snippet: &str, sshd_snippet: &str) -> Sshd {
-        Sshd::start_with(env, user, pam_snippet, sshd_snippet, "")
+        Sshd::start_with(env, &[&user.name], pam_snippet, &shipped(sshd_snippet), "")
     }
 
-    /// [`Sshd::start`] with `extra` lines at the end of the sshd_config, e.g.
-    /// `ListenAddress ::1\n` to listen on IPv6 loopback too (same port).
-    pub fn start_with(env: &Env, user: &TestUser, pam_snippet: &str, sshd_snippet: &str, extra: &str) -> Sshd {
+    /// [`Sshd::start`] for several `users` (sshd's `AllowUsers`), with the
+    /// sshd_config snippet given as text (a shipped one with its commented
+    /// `Match` blocks turned on), included at the top as the distributions'
+    /// sshd_config includes `sshd_config.d/*.conf`, and `extra` lines at the
+    /// end (e.g. `ListenAddress ::1\n` to listen on IPv6 loopback too).
+    pub fn start_with(env: &Env, users: &[&str], pam_snippet: &str, sshd_text: &str, extra: &str) -> Sshd {
         let dir = env.path().join(unique("sshd"));
         std::fs::create_dir(&dir).unwrap();
+        let snippet = dir.join("snippet.conf");
+        std::fs::write(&snippet, sshd_text).unwrap();
         let pam = apply_snippet(&std::fs::read_to_string("/etc/pam.d/sshd").unwrap(), &shipped(pam_snippet), env);
         let service = PamService::new("twostep-test-sshd-", &pam);
         // OpenSSH names its PAM service after the program; it must run by absolute path.
@@ -216,10 +221,10 @@ impl Sshd {
                 format!(
                     "Include {snippet}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
                      AllowUsers {user}\nPermitRootLogin no\nUseDNS no\nLogLevel VERBOSE\nPrintMotd no\n{extra}",
-                    snippet = repo().join(sshd_snippet).display(),
+                    snippet = snippet.display(),
                     key = host_key.display(),
                     pid = dir.join("sshd.pid").display(),
-                    user = user.name,
+                    user = users.join(" "),
                 ),
             )
             .unwrap();
