@@ -9,9 +9,11 @@
 //! parsed is an error: the login is refused, the count is never reset to zero.
 //! What the numbers *mean* (lock or not) is decided in [`crate::policy`].
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
-use super::files::{StoreError, UserFiles, Versioned};
+use super::files::{self, StoreError, UserFiles, Versioned};
 
 /// Newest tally format this build reads and the one it writes.
 pub const TALLY_VERSION: u32 = 1;
@@ -74,6 +76,13 @@ impl Versioned for Tally {
 /// `user`'s tally in `files` (the empty tally when there is no file yet).
 pub(super) fn read(files: &UserFiles, user: &str) -> Result<Tally, StoreError> {
     Ok(files.read(user, TALLY_VERSION)?.unwrap_or_default())
+}
+
+/// Decodes the bytes of a tally file exactly as [`read`] does after reading
+/// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
+/// the property tests.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Tally, StoreError> {
+    files::decode(path, bytes, TALLY_VERSION)
 }
 
 /// Writes `tally` for `user`, keeping at most [`MAX_FAILURES_KEPT`] failures.
