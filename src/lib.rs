@@ -41,6 +41,8 @@ pub mod email_code;
 pub mod log;
 mod pam;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod qr;
 pub mod secret;
 pub mod sendmail;
