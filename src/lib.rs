@@ -45,6 +45,8 @@ pub mod log;
 pub mod module_args;
 mod pam;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod qr;
 pub mod secret;
 pub mod sendmail;

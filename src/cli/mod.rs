@@ -21,7 +21,8 @@ mod check;
 mod email;
 mod enable;
 mod enroll;
-mod google;
+/// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
+pub mod google;
 mod reset;
 mod status;
 mod unlock;
