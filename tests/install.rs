@@ -23,6 +23,8 @@ fn install_sh_installs_reinstalls_safely_and_uninstalls_without_touching_pam_fil
     let dir = tempfile::Builder::new().prefix("twostep-install-").tempdir().unwrap();
     let scratch = dir.path().join("overlay");
     std::fs::create_dir(&scratch).unwrap();
+    let arch = std::process::Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH").output().unwrap();
+    let module = format!("/usr/lib/{}/security/pam_twostep.so", String::from_utf8_lossy(&arch.stdout).trim());
     let script = format!(
         r#"
 set -e
@@ -32,7 +34,7 @@ rm -f /etc/security/twostep.toml; rm -rf /var/lib/twostep
 pam_before=$(cat /etc/pam.d/* /etc/ssh/sshd_config | md5sum)
 echo "== first"; ./install.sh 2>&1
 echo "== modes"
-stat -c '%n %U:%G %a' /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /etc/security/twostep.toml \
+stat -c '%n %U:%G %a' {module} /usr/sbin/twostep /etc/security/twostep.toml \
     /var/lib/twostep /var/lib/twostep/secrets /var/lib/twostep/tally /usr/share/pam-configs/twostep
 echo "== man"; MANWIDTH=80 man 8 twostep 2>&1 | head -1
 echo "== again"
@@ -47,12 +49,13 @@ printf 'auth required pam_twostep.so\naccount required pam_permit.so\n' > /etc/p
 oathtool --totp -b "$secret" | pamtester twostep-install-probe inst-probe authenticate 2>&1
 echo "== refused"; ./install.sh --uninstall 2>&1 || echo "exit $?"; ls /usr/sbin/twostep
 echo "== uninstall"; rm /etc/pam.d/twostep-install-probe; ./install.sh --uninstall 2>&1
-ls -d /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /usr/share/man/man8/twostep.8.gz \
+ls -d {module} /usr/sbin/twostep /usr/share/man/man8/twostep.8.gz \
     /usr/share/pam-configs/twostep /etc/security/twostep.toml /var/lib/twostep/secrets/inst-probe 2>&1 || true
 "#,
         repo = repo().display()
     );
     let text = e2e::in_overlay(&scratch, Some(&target), &script);
+    let module_mode = format!("{module} root:root 644");
     let section = |name: &str| -> String {
         let start = text.find(&format!("== {name}\n")).unwrap_or_else(|| panic!("no {name}:\n{text}"));
         let rest = &text[start + name.len() + 4..];
@@ -61,7 +64,7 @@ ls -d /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /usr/s
 
     let modes = section("modes");
     for expected in [
-        "/usr/lib/x86_64-linux-gnu/security/pam_twostep.so root:root 644",
+        module_mode.as_str(),
         "/usr/sbin/twostep root:root 755",
         "/etc/security/twostep.toml root:root 644",
         "/var/lib/twostep root:root 700",
@@ -82,12 +85,9 @@ ls -d /usr/lib/x86_64-linux-gnu/security/pam_twostep.so /usr/sbin/twostep /usr/s
     assert!(refused.contains("/etc/pam.d/twostep-install-probe") && refused.contains("exit 1"), "{text}");
     assert!(refused.contains("\n/usr/sbin/twostep\n"), "{text}");
     let gone = section("uninstall");
-    for path in [
-        "/usr/lib/x86_64-linux-gnu/security/pam_twostep.so",
-        "/usr/sbin/twostep",
-        "/usr/share/man/man8/twostep.8.gz",
-        "/usr/share/pam-configs/twostep",
-    ] {
+    for path in
+        [module.as_str(), "/usr/sbin/twostep", "/usr/share/man/man8/twostep.8.gz", "/usr/share/pam-configs/twostep"]
+    {
         assert!(gone.contains(&format!("cannot access '{path}'")), "{path} still there:\n{text}");
     }
     assert!(
