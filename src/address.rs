@@ -112,6 +112,8 @@ pub enum SenderError {
     Shape,
     /// The display name has a `"` or `\` inside, or is too long.
     BadName,
+    /// The address starts with `-`: as `{from}` it would read as an option.
+    LeadingDash,
     Address(AddressError),
 }
 
@@ -125,6 +127,7 @@ impl fmt::Display for SenderError {
             SenderError::BadName => {
                 write!(f, "has a display name with \" or \\ in it or longer than {MAX_DISPLAY_NAME} characters")
             }
+            SenderError::LeadingDash => f.write_str("has an address starting with -, which commands read as an option"),
             SenderError::Address(e) => write!(f, "has an unusable address: {e}"),
         }
     }
@@ -145,6 +148,9 @@ pub fn parse_sender(text: &str) -> Result<Sender, SenderError> {
     let text = text.trim();
     let Some(rest) = text.strip_suffix('>') else {
         validate_address(text).map_err(SenderError::Address)?;
+        if text.starts_with('-') {
+            return Err(SenderError::LeadingDash);
+        }
         return Ok(Sender { name: None, address: text.to_string() });
     };
     let Some((name, address)) = rest.rsplit_once('<') else {
@@ -154,6 +160,9 @@ pub fn parse_sender(text: &str) -> Result<Sender, SenderError> {
         return Err(SenderError::Shape);
     }
     validate_address(address).map_err(SenderError::Address)?;
+    if address.starts_with('-') {
+        return Err(SenderError::LeadingDash);
+    }
     let name = name.trim();
     let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
         Some(quoted) => quoted.trim(),
@@ -305,6 +314,8 @@ mod tests {
             ("\"I\"T\" <it@d.org>", SenderError::BadName),
             ("I\\T <it@d.org>", SenderError::BadName),
             ("IT <nobody>", SenderError::Address(AddressError::NoAt)),
+            ("-oQ/tmp@d.org", SenderError::LeadingDash),
+            ("IT <-oQ/tmp@d.org>", SenderError::LeadingDash),
         ] {
             assert_eq!(parse_sender(text), Err(why), "{text:?}");
         }
