@@ -90,10 +90,11 @@ for page in $manpages; do
     chmod 0644 "/usr/share/man/man$section/$page.gz"
 done
 install -D -o root -g root -m 0644 pam-config/pam-auth-update "$profile"
-install -d -m 0755 "$docdir/examples/pam.d" "$docdir/examples/sshd_config.d"
+install -d -m 0755 "$docdir/examples/pam.d" "$docdir/examples/sshd_config.d" "$docdir/examples/fail2ban"
 install -m 0644 pam-config/twostep.toml "$docdir/examples/"
 install -m 0644 pam-config/pam.d/* "$docdir/examples/pam.d/"
 install -m 0644 pam-config/sshd_config.d/* "$docdir/examples/sshd_config.d/"
+install -m 0644 pam-config/fail2ban/* "$docdir/examples/fail2ban/"
 
 say "installed $moddir/pam_twostep.so, /usr/sbin/twostep, man pages (man pam_twostep) and examples in $docdir/examples."
 say "your PAM and sshd files were not changed. Next:"

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::address::{Sender, parse_sender};
 pub use crate::cidr::Cidr;
 use crate::trusted_fs::{self, FsError, Trust};
 
@@ -137,7 +138,9 @@ pub struct LockoutConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
     pub command: Vec<String>,
-    pub from: String,
+    /// `None`: not set, the sender comes from the host
+    /// ([`crate::sendmail::sender`]).
+    pub from: Option<Sender>,
     pub code_valid: u64,
     pub resend_after: u64,
     pub timeout: u64,
@@ -285,7 +288,12 @@ impl Config {
 
         let email = EmailConfig {
             command: email.command.unwrap_or_else(|| vec!["/usr/sbin/sendmail".into(), "-t".into(), "-i".into()]),
-            from: email.from.unwrap_or_else(|| "twostep@localhost".into()),
+            // Empty (the shipped file): the default, from the host's mail domain.
+            from: match email.from.as_deref().filter(|f| !f.is_empty()).map(parse_sender) {
+                None => None,
+                Some(Ok(sender)) => Some(sender),
+                Some(Err(why)) => return Err(invalid("email.from", &why.to_string())),
+            },
             code_valid: email.code_valid.unwrap_or(600),
             resend_after: email.resend_after.unwrap_or(300),
             timeout: email.timeout.unwrap_or(10),
@@ -302,9 +310,6 @@ impl Config {
         }
         if email.command.iter().any(|a| a.contains('\0')) {
             return Err(invalid("email.command", "must not contain NUL bytes"));
-        }
-        if !email.from.contains('@') || email.from.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(invalid("email.from", "must be a plain address such as twostep@district.org"));
         }
         if !(60..=86400).contains(&email.code_valid) {
             return Err(invalid("email.code_valid", "must be between 60 and 86400 seconds"));
@@ -364,7 +369,8 @@ mod tests {
         );
         assert_eq!(c.email.command, ["/usr/sbin/sendmail", "-t", "-i"]);
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (600, 300, 10));
-        assert_eq!(c.email.from, "twostep@localhost");
+        assert_eq!(c.email.from, None, "from the host: sendmail::sender");
+        assert_eq!(parse("[email]\nfrom = \"\"").unwrap().email.from, None, "empty is the default");
         assert_eq!(c.email.address_template, "");
         assert_eq!(c.policy, PolicyConfig::default());
         assert!(c.policy.required);
@@ -391,7 +397,7 @@ even_deny_root = false
 answer_timeout = 60
 [email]
 command = ["/usr/bin/msmtp", "-t"]
-from = "2fa@district.org"
+from = "District IT <2fa@district.org>"
 code_valid = 300
 resend_after = 60
 timeout = 5
@@ -418,7 +424,8 @@ exempt = true
             LockoutConfig { deny: 3, fail_interval: 60, unlock_time: 0, even_deny_root: false, answer_timeout: 60 }
         );
         assert_eq!(c.email.command, ["/usr/bin/msmtp", "-t"]);
-        assert_eq!(c.email.from, "2fa@district.org");
+        let from = Sender { name: Some("District IT".into()), address: "2fa@district.org".into() };
+        assert_eq!(c.email.from, Some(from));
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (300, 60, 5));
         assert_eq!(c.email.address_template, "{user}@district.org");
         assert!(!c.policy.required);
@@ -457,6 +464,8 @@ exempt = true
             ("[email]\ncommand = []", "email.command"),
             ("[email]\ncommand = [\"sendmail\"]", "email.command"),
             ("[email]\nfrom = \"nobody\"", "email.from"),
+            ("[email]\nfrom = \"IT <it@d.org>\\r\\nBcc: x@y.z\"", "email.from"),
+            ("[email]\nfrom = \"A <a@d.org>, B <b@d.org>\"", "email.from"),
             ("[email]\nresend_after = 900", "email.resend_after"),
             ("[email]\ntimeout = 0", "email.timeout"),
             ("[email]\naddress_template = \"district.org\"", "email.address_template"),

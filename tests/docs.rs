@@ -255,3 +255,18 @@ fn the_regression_tests_named_in_the_security_document_exist() {
     }
     assert!(named >= 10, "{named}");
 }
+
+/// `.TH` carries a real date: the newest packaging/debian/changelog entry's
+/// (a release date, the same in every build).
+#[test]
+fn the_man_pages_are_dated_by_the_newest_changelog_entry() {
+    let changelog = std::fs::read_to_string(repo().join("packaging/debian/changelog")).unwrap();
+    let stamp = changelog.lines().find_map(|l| l.strip_prefix(" -- ")).unwrap().split("  ").nth(1).unwrap();
+    let date = chrono::DateTime::parse_from_rfc2822(stamp).unwrap().format("%Y-%m-%d").to_string();
+    for page in ["pam_twostep.8", "twostep.8", "twostep.toml.5"] {
+        let roff = std::fs::read_to_string(repo().join("packaging/man").join(page)).unwrap();
+        let th = roff.lines().find(|l| l.starts_with(".TH ")).unwrap();
+        assert!(th.contains(&format!("\"{date}\"")), "{page}: {th}");
+        assert!(render(page).lines().last().unwrap().contains(&date), "{page}");
+    }
+}

@@ -25,6 +25,7 @@ mod enroll;
 pub mod google;
 mod reset;
 mod status;
+mod unenrolled;
 mod unlock;
 
 use std::fmt;
@@ -139,6 +140,23 @@ pub enum CliError {
     CheckFailed {
         errors: usize,
     },
+    /// `twostep email USER --test` with no address on file nor from the template.
+    NoAddress {
+        user: String,
+    },
+    /// `twostep email USER --test`: the message could not be composed or sent.
+    TestMail {
+        to: String,
+        why: String,
+    },
+    /// `twostep list`: the files of these users (name, why) could not be
+    /// read; each is also a marked row of the list.
+    DamagedEntries(Vec<(String, String)>),
+    /// `twostep list --unenrolled` with nobody to list by: required for
+    /// every account and no `required_groups`.
+    UnenrolledNeedsGroups,
+    /// `twostep list --unenrolled`: the required groups' members could not be listed.
+    ListMembers(String),
     /// `--secret-stdin`: standard input could not be read.
     ReadStdin(io::Error),
     /// `--secret-stdin`: standard input is not UTF-8.
@@ -221,6 +239,19 @@ impl fmt::Display for CliError {
             CliError::CheckFailed { errors } => {
                 write!(f, "check found {errors} error(s), listed above; fix them and check again")
             }
+            CliError::NoAddress { user } => {
+                write!(f, "{user} has no email address; set one: twostep email {user} ADDR")
+            }
+            CliError::TestMail { to, why } => write!(f, "the test message to {to} was not sent: {why}"),
+            CliError::DamagedEntries(users) if users.len() == 1 => write!(f, "{}: {}", users[0].0, users[0].1),
+            CliError::DamagedEntries(users) => {
+                write!(f, "the files of {} users could not be read:", users.len())?;
+                users.iter().try_for_each(|(user, why)| write!(f, "\n  {user}: {why}"))
+            }
+            CliError::UnenrolledNeedsGroups => {
+                f.write_str("--unenrolled needs required_groups: every account must enroll")
+            }
+            CliError::ListMembers(why) => write!(f, "{why}; the unenrolled members cannot be listed"),
             CliError::ReadStdin(e) => write!(f, "cannot read the secret from standard input: {e}"),
             CliError::StdinNotText => f.write_str("the secret on standard input is not text"),
             CliError::StdinSecret(e) => write!(f, "{e} (read from standard input)"),
@@ -241,6 +272,14 @@ impl fmt::Display for CliError {
             CliError::Secret(e) => e.fmt(f),
             CliError::Qr(e) => e.fmt(f),
         }
+    }
+}
+
+impl CliError {
+    /// 2 for a request the configuration makes meaningless (like a usage
+    /// error), else 1.
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self, CliError::UnenrolledNeedsGroups) { 2 } else { 1 }
     }
 }
 
@@ -267,6 +306,11 @@ impl std::error::Error for CliError {
             | CliError::NothingToUnlock { .. }
             | CliError::NothingToReset { .. }
             | CliError::CheckFailed { .. }
+            | CliError::NoAddress { .. }
+            | CliError::TestMail { .. }
+            | CliError::DamagedEntries(_)
+            | CliError::UnenrolledNeedsGroups
+            | CliError::ListMembers(_)
             | CliError::StdinNotText
             | CliError::NoGoogleFile { .. } => None,
         }
@@ -495,7 +539,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             emit(&mut std::io::stderr().lock(), format_args!("twostep: {e}"));
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }
