@@ -14,6 +14,7 @@ mod common;
 mod e2e;
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
@@ -38,10 +39,18 @@ struct Demo {
 
 impl Demo {
     fn start(args: &[&str]) -> Demo {
+        let mut cmd = Command::new(repo().join("scripts/demo"));
+        cmd.args(args);
+        Demo::spawn(cmd)
+    }
+
+    /// Runs `cmd`, which ends by running (or exec'ing) the script.
+    fn spawn(mut cmd: Command) -> Demo {
         let tmpdir = tempfile::Builder::new().prefix("twostep-demo-test-").tempdir().unwrap();
-        let mut child = Command::new(repo().join("scripts/demo"))
-            .args(args)
+        let mut child = cmd
             .env("TMPDIR", tmpdir.path())
+            // Its own process group, so that Drop can stop whatever it still runs (install.sh's build).
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -81,7 +90,11 @@ impl Demo {
 
     /// The next stdout line, or None when stdout closed or 60 s passed.
     fn line(&self) -> Option<String> {
-        self.lines.recv_timeout(Duration::from_secs(60)).ok()
+        self.line_within(Duration::from_secs(60))
+    }
+
+    fn line_within(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
     }
 
     fn signal(&self, signal: nix::sys::signal::Signal) {
@@ -110,7 +123,9 @@ impl Demo {
 impl Drop for Demo {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            self.signal(nix::sys::signal::SIGTERM);
+            // The script cleans up on SIGTERM; the rest of its group is ours too.
+            let group = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::SIGTERM);
             let _ = self.child.wait();
         }
     }
@@ -325,5 +340,39 @@ fn a_module_others_could_change_is_refused_before_anything_is_made() {
     assert!(stderr.contains("must be owned by root and not group/world-writable"), "{stderr}");
     assert!(!getent("passwd", &demo.name()));
     assert!(!Path::new(&format!("/etc/pam.d/{}", demo.name())).exists());
+    demo.assert_tmpdir_empty();
+}
+
+/// Right after `sudo ./install.sh`, with no options, the demo uses the
+/// installed module and command. Run inside a throwaway overlay of this
+/// machine (tests/e2e/overlay.sh: what install.sh and the demo write there
+/// vanishes), sharing the network, so paramiko logs in from outside.
+#[test]
+fn right_after_install_sh_the_demo_runs_the_installed_module() {
+    build();
+    let target = target_dir().parent().unwrap().to_path_buf();
+    let scratch = tempfile::Builder::new().prefix("twostep-demo-overlay-").tempdir().unwrap();
+    let mut cmd = Command::new(repo().join("tests/e2e/overlay.sh"));
+    cmd.env("OVERLAY_BIND", &target).arg(scratch.path()).args([
+        "/bin/sh",
+        "-c",
+        &format!("cd {} && ./install.sh >&2 && exec scripts/demo --json", repo().display()),
+    ]);
+    let mut demo = Demo::spawn(cmd);
+    // install.sh builds the release profile first (shared with tests/install.rs).
+    let line = demo.line_within(Duration::from_secs(1200)).expect("a JSON line");
+    let s: Started = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    assert_eq!(s.module, Path::new("/usr/lib/x86_64-linux-gnu/security/pam_twostep.so"));
+    assert_eq!(s.user, demo.name());
+    let run =
+        paramiko(s.port, &s.user, &[(PASSWORD, vec![s.password.clone()]), (CODE, vec![code(&s.secret, 0)])], "id -un");
+    assert!(run.ok, "{run:?}");
+    assert_eq!(run.stdout.trim(), s.user);
+
+    demo.signal(nix::sys::signal::SIGTERM);
+    let (status, stderr) = demo.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains(&format!("removed the user {}", s.user)), "{stderr}");
+    assert_eq!(exe(s.sshd_pid), None, "sshd still runs: {stderr}");
     demo.assert_tmpdir_empty();
 }
