@@ -1,10 +1,13 @@
 //! `scripts/demo`, run for real: it starts a private sshd for a throwaway
-//! user enrolled in its own store, paramiko logs in through it with the
-//! printed password and a code computed from the printed secret, a wrong code
-//! is refused, and SIGINT, the end of standard input or a failure half-way
-//! leave nothing behind (sshd process, PAM file, user, group, temporary
-//! directory). The machine's own sshd and PAM files are only read, to check
-//! that they did not change.
+//! user enrolled in its own store; paramiko (`--json`) and OpenSSH under a pty
+//! (the printed `ssh` line) log in through it with the printed password and a
+//! code computed from the printed secret; a wrong code is refused; the
+//! password opens no other service (the account is expired for pam_unix);
+//! SIGINT (with a session still open), the end of standard input or a failure
+//! half-way leave nothing behind (sshd process, sessions, PAM file, user,
+//! group, temporary directory); and right after `install.sh` (in an overlay)
+//! it runs the installed module. The machine's own sshd and PAM files are
+//! only read, to check that they did not change.
 //!
 //! Each test gives the script its own TMPDIR, so "the temporary directory is
 //! gone" is checked without trusting what the script says about it; names are
@@ -306,6 +309,27 @@ fn the_interactive_demo_shows_the_qr_code_and_the_ssh_line_and_stops_when_its_in
     let password = text.lines().find_map(|l| l.trim().strip_prefix("password  ")).expect("the password").trim();
     assert_eq!(password.len(), 16, "{text}");
     assert!(getent("passwd", &name));
+
+    // A person types the printed ssh line (OpenSSH under a pty), the printed
+    // password and the code for the secret key shown under the QR code.
+    let secret: String = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret key: "))
+        .expect("the secret key")
+        .split_whitespace()
+        .collect();
+    let mut words = ssh.split_whitespace();
+    assert_eq!(words.next(), Some("ssh"));
+    let mut argv: Vec<String> = ["/usr/bin/ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no"]
+        .into_iter()
+        .chain(["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20"])
+        .map(String::from)
+        .collect();
+    argv.extend(words.map(String::from));
+    argv.push("echo logged-in-as-$(id -un)".into());
+    let run = e2e::pty(&argv, &[(PASSWORD, vec![password.to_string()]), (CODE, vec![code(&secret, 0)])], &[]);
+    assert_eq!(run.exit, Some(0), "{run:?}");
+    assert!(run.transcript.contains(&format!("logged-in-as-{name}")), "{run:?}");
 
     drop(demo.stdin.take());
     let (status, stderr) = demo.wait();
