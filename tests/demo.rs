@@ -175,14 +175,16 @@ fn uid_of(user: &str) -> u32 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// The PIDs running as `uid` (real uid).
+/// The PIDs running as `uid` (real uid), zombies left out (they run nothing;
+/// a killed session's processes may wait a moment for init to reap them).
 fn processes_of(uid: u32) -> Vec<i32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().map_while(Result::ok) {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
-        let real = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|u| u.split_whitespace().next());
-        if real == Some(uid.to_string().as_str()) {
+        let field =
+            |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next());
+        if field("Uid:") == Some(uid.to_string().as_str()) && field("State:") != Some("Z") {
             pids.push(pid);
         }
     }
