@@ -30,9 +30,10 @@ use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
 
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
-use crate::config::{self, EmailConfig};
+use crate::config::{self, EmailConfig, SmsConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::sendmail::{Mailer, Message, SendError, Sendmail};
+use crate::sms::{SmsCommand, SmsError, SmsSender, TextMessage};
 use crate::time::SystemClock;
 use crate::user::Nss;
 
@@ -153,6 +154,16 @@ impl Mailer for HostMailer {
     }
 }
 
+/// The text message command, run like the mail command (see [`HostMailer`]).
+struct HostSms;
+
+impl SmsSender for HostSms {
+    fn send(&mut self, cfg: &SmsConfig, message: &TextMessage) -> Result<(), SmsError> {
+        let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
+        SmsCommand { setup: &child::isolate }.send(cfg, message)
+    }
+}
+
 fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -211,6 +222,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         log: &mut log,
         accounts: &Nss,
         mailer: &mut HostMailer,
+        sms: &mut HostSms,
         clock: &SystemClock,
     };
     pam_code(login.authenticate(&args.config))
