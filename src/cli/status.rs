@@ -2,7 +2,8 @@
 //! verification, with which methods, and whether they are failing or locked.
 //!
 //! JSON keys (stable, documented in the README): `user`, `enrolled`, `enabled`,
-//! `methods`, `email` (masked or null), `failures` (inside `fail_interval`),
+//! `methods` (`"totp"`, `"email"`, `"sms"`), `email` (masked or null), `phone`
+//! (masked, `•••• ••• 4567`, or null), `failures` (inside `fail_interval`),
 //! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
 //! (`"record"`, `"template"` or null), `grace_used` (grace logins used while
 //! not enrolled; `twostep reset` sets it back to 0).
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, Context};
 use crate::address::mask_address;
+use crate::phone::mask_phone;
 use crate::policy::{self, Lock};
 use crate::store::UserStore;
 use crate::store::record::{Method, UserRecord};
@@ -87,6 +89,7 @@ impl Row {
             "methods": methods,
             "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
             "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
+            "phone": self.record.as_ref().and_then(|r| r.phone.as_deref()).map(mask_phone),
             "failures": self.failures,
             "grace_used": self.grace_used,
             "locked": self.lock.is_locked(),
@@ -106,7 +109,7 @@ impl Row {
         }
     }
 
-    fn cells(&self) -> [String; 6] {
+    fn cells(&self) -> [String; 7] {
         let r = self.record.as_ref();
         let methods = self.methods();
         [
@@ -124,6 +127,7 @@ impl Row {
                 Some((a, false)) => mask_address(a),
                 Some((a, true)) => format!("{} (template)", mask_address(a)),
             },
+            self.record.as_ref().and_then(|r| r.phone.as_deref()).map_or_else(|| "-".into(), mask_phone),
             self.failures.to_string(),
             match self.lock {
                 Lock::Open => "-".into(),
@@ -135,8 +139,8 @@ impl Row {
 }
 
 fn table(rows: &[Row]) -> String {
-    let header = ["USER", "STATE", "METHODS", "EMAIL", "FAILURES", "LOCKED"].map(String::from);
-    let body: Vec<[String; 6]> = rows.iter().map(Row::cells).collect();
+    let header = ["USER", "STATE", "METHODS", "EMAIL", "PHONE", "FAILURES", "LOCKED"].map(String::from);
+    let body: Vec<[String; 7]> = rows.iter().map(Row::cells).collect();
     let mut widths = header.clone().map(|h| h.chars().count());
     for r in &body {
         for (w, c) in widths.iter_mut().zip(r) {
