@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::cidr::Cidr;
 use crate::trusted_fs::{self, FsError, Trust};
 
 /// Where the module and the admin command look when no `config=PATH` is given.
@@ -101,6 +102,9 @@ struct RawPolicy {
     enroll_at_login: Option<bool>,
     required_groups: Option<Vec<String>>,
     exempt_groups: Option<Vec<String>>,
+    trusted_networks: Option<Vec<Cidr>>,
+    /// Only in `[services.NAME]`.
+    exempt: Option<bool>,
 }
 
 // ---- stage 2: validated, defaults applied ----
@@ -177,6 +181,12 @@ pub struct PolicyConfig {
     pub enroll_at_login: bool,
     pub required_groups: Vec<String>,
     pub exempt_groups: Vec<String>,
+    /// Logins from these networks (PAM_RHOST a literal address) are never
+    /// asked for a code; a `[services.NAME]` list replaces this one.
+    pub trusted_networks: Vec<Cidr>,
+    /// `[services.NAME] exempt = true`: logins through that service are never
+    /// asked, enrolled or not (for services that cannot show a second prompt).
+    pub exempt: bool,
 }
 
 impl Default for PolicyConfig {
@@ -187,6 +197,8 @@ impl Default for PolicyConfig {
             enroll_at_login: false,
             required_groups: Vec::new(),
             exempt_groups: Vec::new(),
+            trusted_networks: Vec::new(),
+            exempt: false,
         }
     }
 }
@@ -199,6 +211,8 @@ impl PolicyConfig {
             enroll_at_login: raw.enroll_at_login.unwrap_or(self.enroll_at_login),
             required_groups: raw.required_groups.unwrap_or_else(|| self.required_groups.clone()),
             exempt_groups: raw.exempt_groups.unwrap_or_else(|| self.exempt_groups.clone()),
+            trusted_networks: raw.trusted_networks.unwrap_or_else(|| self.trusted_networks.clone()),
+            exempt: raw.exempt.unwrap_or(self.exempt),
         }
     }
 }
@@ -235,7 +249,14 @@ impl Config {
         let totp = raw.totp.unwrap_or_default();
         let lockout = raw.lockout.unwrap_or_default();
         let email = raw.email.unwrap_or_default();
-        let policy = PolicyConfig::default().merged(raw.policy.unwrap_or_default());
+        let raw_policy = raw.policy.unwrap_or_default();
+        if raw_policy.exempt.is_some() {
+            return Err(invalid(
+                "policy.exempt",
+                "is only allowed in a [services.NAME] table (to turn twostep off, take it out of the PAM stack)",
+            ));
+        }
+        let policy = PolicyConfig::default().merged(raw_policy);
 
         let issuer = raw.issuer.unwrap_or_else(|| "twostep".to_string());
         if issuer.trim().is_empty() || issuer.len() > 100 {
@@ -448,6 +469,8 @@ required_groups = ["staff"]
 exempt_groups = ["robots"]
 [services.sshd]
 required = true
+[services.dovecot]
+exempt = true
 "#,
         )
         .unwrap();
@@ -475,6 +498,7 @@ required = true
         assert!(sshd.required, "service table overrides [policy]");
         assert_eq!(sshd.grace_logins, 3, "keys not set in the service table come from [policy]");
         assert!(!c.policy_for("login").required);
+        assert!(c.policy_for("dovecot").exempt && !sshd.exempt && !c.policy.exempt);
     }
 
     #[test]
@@ -513,10 +537,41 @@ required = true
             ("[sms]\ntimeout = 301", "sms.timeout"),
             ("[sms]\nphone = 1", "phone"),
             ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
+            ("[policy]\nexempt = true", "policy.exempt"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn trusted_networks_are_parsed_and_a_service_list_replaces_the_policy_list() {
+        let c = parse(
+            "[policy]\ntrusted_networks = [\"10.20.0.0/16\", \"2001:db8::/32\"]\n\
+             [services.sshd]\ntrusted_networks = [\"192.0.2.0/24\"]\n\
+             [services.su]\ntrusted_networks = []\n[services.login]\nrequired = false\n",
+        )
+        .unwrap();
+        let shown = |p: &PolicyConfig| p.trusted_networks.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&c.policy), ["10.20.0.0/16", "2001:db8::/32"]);
+        assert_eq!(shown(c.policy_for("sshd")), ["192.0.2.0/24"], "replaced, not extended");
+        assert!(c.policy_for("su").trusted_networks.is_empty(), "an empty list turns it off for su");
+        assert_eq!(shown(c.policy_for("login")), shown(&c.policy), "inherited when not set");
+        assert!(parse("").unwrap().policy.trusted_networks.is_empty());
+    }
+
+    #[test]
+    fn a_bad_trusted_network_is_an_error_naming_the_key_and_the_value() {
+        for (text, value) in [
+            ("[policy]\ntrusted_networks = [\"10.20.0.0/33\"]", "10.20.0.0/33"),
+            ("[policy]\ntrusted_networks = [\n  \"10.0.0.0/8\",\n  \"office.example.org\",\n]", "office.example.org"),
+            ("[services.sshd]\ntrusted_networks = [\"10.20.1.0/16\"]", "10.20.1.0/16"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("/etc/security/twostep.toml"), "{e}");
+            assert!(e.contains(&format!("trusted_networks: \"{value}\" is not a network")), "{e}");
+        }
+        assert!(parse("[policy]\ntrusted_networks = \"10.0.0.0/8\"").is_err(), "a list, not a string");
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!    canonical name from NSS ([`user`]).
 //! 3. The user's record is read ([`store`]: `store/record.rs`); [`policy`]
 //!    decides on plain data: step aside, refuse, must enroll, or verify (NSS
-//!    groups only when a rule needs them).
+//!    groups only when a rule needs them; a login from a `trusted_networks`
+//!    network, [`cidr`], steps aside first).
 //! 4. Must enroll (`src/auth/enroll.rs`): a grace login, enrollment at login
 //!    (QR code from [`qr`], a new secret from [`secret`]), or a refusal.
 //! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
@@ -37,14 +38,18 @@
 
 pub mod address;
 pub mod auth;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod config_warnings;
 pub mod email_code;
 pub mod log;
+pub mod module_args;
 mod pam;
 pub mod phone;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod qr;
 pub mod secret;
 pub mod sendmail;

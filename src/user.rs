@@ -73,6 +73,9 @@ pub fn file_name(user: &str) -> Result<String, UserNameError> {
 
 /// The user name a file name was derived from, or `None` if it is not one of ours.
 pub fn from_file_name(name: &str) -> Option<String> {
+    if name.len() > MAX_FILE_NAME {
+        return None; // longer than anything we write
+    }
     let bytes = name.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -80,8 +83,13 @@ pub fn from_file_name(name: &str) -> Option<String> {
         let b = bytes[i];
         if b == b'%' {
             let hex = name.get(i + 1..i + 3)?;
+            // Two upper-case hex digits, nothing else (from_str_radix alone
+            // would also take a sign: `%+A`).
+            if !hex.bytes().all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(&h)) {
+                return None;
+            }
             let v = u8::from_str_radix(hex, 16).ok()?;
-            if kept(v, out.is_empty()) || hex.to_ascii_uppercase() != hex {
+            if kept(v, out.is_empty()) {
                 return None; // not canonical: we never write it this way
             }
             out.push(v);

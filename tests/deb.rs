@@ -85,7 +85,7 @@ fn the_deb_installs_the_module_command_config_and_man_pages_and_removes_cleanly(
         ("-rw-r--r--", "./usr/share/man/man8/twostep.8.gz"),
         ("-rw-r--r--", "./usr/share/man/man5/twostep.toml.5.gz"),
         ("-rw-r--r--", "./usr/share/doc/twostep/examples/pam.d/sshd"),
-        ("-rw-r--r--", "./usr/share/doc/twostep/examples/sshd_config.d/twostep-publickey.conf"),
+        ("-rw-r--r--", "./usr/share/doc/twostep/examples/sshd_config.d/10-twostep-publickey.conf"),
     ] {
         assert!(
             contents

@@ -491,7 +491,8 @@ fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
     let (env, smtp) = setup("");
     let user = e2e::TestUser::new();
     env.enroll_with(&user.name, Some(SECRET), Some("jane@district.org"));
-    let sshd = e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/twostep-password.conf");
+    let sshd =
+        e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/10-twostep-password.conf");
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
     let mail = smtp.inbox.join("001.eml");
     let run = e2e::pty(

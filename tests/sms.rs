@@ -412,3 +412,24 @@ fn twostep_phone_refuses_bad_numbers_and_clearing_the_only_method() {
     assert!(env.twostep(&["email", "bob", "bob@district.org"]).status.success());
     assert!(env.twostep(&["phone", "bob", "--clear"]).status.success(), "the address remains");
 }
+
+#[test]
+fn twostep_check_names_a_missing_sms_command_when_users_have_a_phone() {
+    let env = Env::new("[sms]\ncommand = [\"/nonexistent/send-sms\", \"{phone}\"]");
+    let pam = env.path().join("empty-pam.d");
+    std::fs::create_dir(&pam).unwrap();
+    let check = |env: &Env| {
+        let mut cmd = env.twostep_command(&["--pam-dir", pam.to_str().unwrap(), "check"]);
+        cmd.env_remove("SUDO_USER");
+        run_with_stdin(cmd, "")
+    };
+    let out = check(&env);
+    let text = unwrapped(&format!("{}{}", stdout(&out), stderr(&out)));
+    assert!(text.contains("[sms] command /nonexistent/send-sms does not exist"), "{text}");
+    assert!(text.contains("nobody has a phone number now"), "a warning while unused: {text}");
+    env.enroll_phone("ann", Some(SECRET), None, Some(PHONE));
+    let out = check(&env);
+    let text = unwrapped(&format!("{}{}", stdout(&out), stderr(&out)));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("codes by text message cannot be sent, and logins that need one are refused"), "{text}");
+}

@@ -3,7 +3,7 @@
 //! 1. [`Login::run`]: load the config; look up the user's record (a name that
 //!    cannot be a file name has none); the policy ([`crate::policy::decide`],
 //!    NSS groups only when a rule needs them) says: step aside, refuse, must
-//!    enroll, or verify.
+//!    enroll, or verify. A login from a trusted network steps aside first.
 //! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
 //!    one confirming code, then the record is saved), or a refusal.
 //! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
@@ -167,6 +167,13 @@ impl Login<'_> {
             _ => RecordState::Missing,
         };
         let policy = cfg.policy_for(self.req.service);
+        // A trusted network skips the code for everyone, enrolled, locked or
+        // not; the record was read above, so a broken store still refuses.
+        if let Some(net) = policy::trusted_network(policy, self.req.rhost) {
+            let why = policy::IgnoreReason::TrustedNetwork(*net).describe();
+            self.log_outcome(Level::Info, "ignored", "none", Some(&why));
+            return Ok(Outcome::Ignore);
+        }
         let groups = if policy::needs_groups(policy, &state) { self.accounts.groups(user)? } else { Some(Vec::new()) };
         let decision = policy::decide(policy, state, groups.as_deref());
         if let (Some(e), false) = (&unusable_name, matches!(decision, Decision::Ignore(_))) {

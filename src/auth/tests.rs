@@ -802,3 +802,41 @@ fn a_damaged_phone_number_is_never_handed_to_the_command() {
     assert!(w.sms.sent.borrow().is_empty());
     assert!(line_with(&w.log, "result=bad_phone").is_some(), "{:?}", w.log.0);
 }
+
+#[test]
+fn a_trusted_network_skips_the_code_for_enrolled_unenrolled_and_locked_users() {
+    // The test logins come from 192.0.2.7.
+    let mut w = World::new("[policy]\ntrusted_networks = [\"198.51.100.0/24\", \"192.0.2.0/24\"]");
+    w.enroll("alice", Some(SECRET), None);
+    assert_eq!(w.login("alice", vec![]), Outcome::Ignore, "enrolled: not asked");
+    assert_eq!(w.login("nobody", vec![]), Outcome::Ignore, "required but not enrolled: not refused");
+    let locked = Tally { failures: vec![T0; 5], locked_at: Some(T0), ..Tally::default() };
+    w.store().change("alice", |u| u.update_tally(|t| *t = locked.clone())).unwrap();
+    assert_eq!(w.login("alice", vec![]), Outcome::Ignore, "locked: still not asked");
+    assert_eq!(w.tally("alice"), locked, "nor is the lock changed");
+    assert_eq!(w.log.results(), ["ignored", "ignored", "ignored"]);
+    assert!(
+        w.log.0.iter().all(|(_, l)| l.contains("rhost=192.0.2.7 result=ignored method=none")
+            && l.ends_with("reason=\"trusted network 192.0.2.0/24\"")),
+        "{:?}",
+        w.log.0
+    );
+}
+
+#[test]
+fn a_login_from_outside_the_trusted_networks_is_asked_as_usual() {
+    let mut w = World::new(
+        "[policy]\ntrusted_networks = [\"192.0.2.0/24\"]\n[services.sshd]\ntrusted_networks = [\"192.0.2.8/32\"]",
+    );
+    w.enroll("alice", Some(SECRET), None);
+    let code = w.code(0);
+    assert_eq!(w.login("alice", vec![Ask(PROMPT, code)]), Outcome::Success, "sshd's own list replaces [policy]'s");
+    assert_eq!(w.login("nobody", vec![Error("not set up")]), Outcome::Denied);
+}
+
+#[test]
+fn a_damaged_record_refuses_a_login_from_a_trusted_network() {
+    let mut w = World::new("[policy]\ntrusted_networks = [\"192.0.2.0/24\"]");
+    crate::trusted_fs::write_atomic(&w.cfg.secrets_dir, "alice", b"\xff\xfe").unwrap();
+    assert_eq!(w.login("alice", vec![Error("unavailable")]), Outcome::Unavailable, "fail closed");
+}

@@ -17,10 +17,12 @@ macro_rules! say {
     };
 }
 
+mod check;
 mod email;
 mod enable;
 mod enroll;
-mod google;
+/// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
+pub mod google;
 mod phone;
 mod reset;
 mod status;
@@ -57,7 +59,7 @@ struct Cli {
     /// Send audit log lines to this datagram socket instead of /dev/log (chroots, tests)
     #[arg(long, global = true, value_name = "PATH", hide = true)]
     log_socket: Option<PathBuf>,
-    /// Where the PAM service files are, for checking `[services.NAME]` names (tests)
+    /// Where the PAM service files are: `[services.NAME]` names, `check` (tests)
     #[arg(long, global = true, value_name = "DIR", hide = true, default_value = "/etc/pam.d")]
     pam_dir: PathBuf,
     #[command(subcommand)]
@@ -84,6 +86,8 @@ enum Command {
     Enable(enable::Args),
     /// Delete a user's setup and login state (lost phone); they enroll again
     Reset(reset::Args),
+    /// Check the configuration, state files, PAM stacks and sshd settings
+    Check(check::Args),
 }
 
 /// An error for the admin: what went wrong and how to fix it (one line on
@@ -143,6 +147,10 @@ pub enum CliError {
     /// `twostep reset USER` for a user with neither record nor tally.
     NothingToReset {
         user: String,
+    },
+    /// `twostep check` found errors (listed on stdout).
+    CheckFailed {
+        errors: usize,
     },
     /// `--secret-stdin`: standard input could not be read.
     ReadStdin(io::Error),
@@ -228,6 +236,9 @@ impl fmt::Display for CliError {
                 f,
                 "user {user} has no two-step setup and no login state, so there is nothing to reset; check the name with twostep list"
             ),
+            CliError::CheckFailed { errors } => {
+                write!(f, "check found {errors} error(s), listed above; fix them and check again")
+            }
             CliError::ReadStdin(e) => write!(f, "cannot read the secret from standard input: {e}"),
             CliError::StdinNotText => f.write_str("the secret on standard input is not text"),
             CliError::StdinSecret(e) => write!(f, "{e} (read from standard input)"),
@@ -275,6 +286,7 @@ impl std::error::Error for CliError {
             | CliError::AlreadyEnrolled { .. }
             | CliError::NothingToUnlock { .. }
             | CliError::NothingToReset { .. }
+            | CliError::CheckFailed { .. }
             | CliError::StdinNotText
             | CliError::NoGoogleFile { .. } => None,
         }
@@ -454,6 +466,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
     require_root()?;
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
+    let check =
+        |a| check::run(&check::Inputs { config: &path, pam_dir: &cli.pam_dir, now: crate::time::wall_clock() }, a);
+    if let Command::Check(a) = cli.command {
+        // A broken config is one of the findings, not a reason to stop.
+        return check(a);
+    }
     let config = Config::load(&path)?;
     warn_about(&config, &cli.pam_dir);
     let ctx = Context { config, now: crate::time::wall_clock(), log_socket: cli.log_socket };
@@ -467,6 +485,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Disable(a) => enable::disable(&ctx, a),
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),
+        Command::Check(a) => check(a),
     }
 }
 

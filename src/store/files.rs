@@ -159,8 +159,11 @@ impl UserFiles {
 /// a file from a newer twostep is reported as such (it may have keys this one
 /// does not know), never as corrupt and never silently reset. The file is
 /// parsed once into `T`; only a file that does not fit `T` is looked at again,
-/// for its version alone, to say why.
-fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
+/// for its version alone, to say why. `path` is only used in messages.
+///
+/// Public so that the fuzz targets (`fuzz/`) and the property tests run the
+/// decoder that [`UserFiles::read`] runs, on bytes instead of files.
+pub fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { path: path.to_path_buf(), message };
     let newer = |found: i64| StoreError::NewerVersion { path: path.to_path_buf(), found, supported };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;

@@ -21,10 +21,12 @@
 //! with one is refused (fail closed) instead of silently losing the method
 //! or tripping over an "unknown field". This build reads both.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::files::{StoreError, UserFiles, Versioned};
+use super::files::{self, StoreError, UserFiles, Versioned};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::FileId;
 
@@ -141,16 +143,25 @@ pub(super) fn read_with_id(files: &UserFiles, user: &str) -> Result<(Option<User
     let Some((file, id)) = files.read_with_id::<RecordFile>(user, RECORD_VERSION)? else {
         return Ok((None, None));
     };
+    Ok((Some(from_file(file, &files.file_of(user).unwrap_or_default())?), Some(id)))
+}
+
+/// Decodes the bytes of a record file exactly as [`read`] does after reading
+/// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
+/// the property tests.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<UserRecord, StoreError> {
+    from_file(files::decode::<RecordFile>(path, bytes, RECORD_VERSION)?, path)
+}
+
+fn from_file(file: RecordFile, path: &Path) -> Result<UserRecord, StoreError> {
     let secret = match &file.secret {
         None => None,
-        Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StoreError::Corrupt {
-            path: files.file_of(user).unwrap_or_default(),
-            message: format!("secret: {e}"),
-        })?),
+        Some(b32) => Some(
+            TotpSecret::from_base32(b32)
+                .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), message: format!("secret: {e}") })?,
+        ),
     };
-    let record =
-        UserRecord { secret, email: file.email, phone: file.phone, enabled: file.enabled, created: file.created };
-    Ok((Some(record), Some(id)))
+    Ok(UserRecord { secret, email: file.email, phone: file.phone, enabled: file.enabled, created: file.created })
 }
 
 /// Writes `user`'s record atomically.

@@ -10,9 +10,11 @@
 //! parsed is an error: the login is refused, the count is never reset to zero.
 //! What the numbers *mean* (lock or not) is decided in [`crate::policy`].
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
-use super::files::{StoreError, UserFiles, Versioned};
+use super::files::{self, StoreError, UserFiles, Versioned};
 use crate::trusted_fs::{Durability, FileId};
 
 /// Newest tally format this build reads (2: `sms_code`). Like the record, a
@@ -89,6 +91,13 @@ pub(super) fn read(files: &UserFiles, user: &str) -> Result<(Tally, Option<FileI
         Some((t, id)) => (t, Some(id)),
         None => (Tally::default(), None),
     })
+}
+
+/// Decodes the bytes of a tally file exactly as [`read`] does after reading
+/// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
+/// the property tests.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Tally, StoreError> {
+    files::decode(path, bytes, TALLY_VERSION)
 }
 
 /// Writes `tally` for `user`, keeping at most [`MAX_FAILURES_KEPT`] failures.
