@@ -52,6 +52,7 @@ struct RawConfig {
     totp: Option<RawTotp>,
     lockout: Option<RawLockout>,
     email: Option<RawEmail>,
+    sms: Option<RawSms>,
     policy: Option<RawPolicy>,
     services: Option<BTreeMap<String, RawPolicy>>,
 }
@@ -85,6 +86,15 @@ struct RawEmail {
     address_template: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSms {
+    command: Option<Vec<String>>,
+    code_valid: Option<u64>,
+    resend_after: Option<u64>,
+    timeout: Option<u64>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
@@ -109,6 +119,7 @@ pub struct Config {
     pub totp: TotpConfig,
     pub lockout: LockoutConfig,
     pub email: EmailConfig,
+    pub sms: SmsConfig,
     /// The `[policy]` table.
     pub policy: PolicyConfig,
     /// `[services.NAME]` tables, already merged over `[policy]`.
@@ -146,6 +157,24 @@ pub struct EmailConfig {
     pub timeout: u64,
     /// Empty, or contains `{user}`.
     pub address_template: String,
+}
+
+/// `[sms]`: codes by text message through a site-chosen command ([`crate::sms`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// Empty: text messages are off. Else an absolute program and its
+    /// arguments; `{phone}` in an argument becomes the E.164 number.
+    pub command: Vec<String>,
+    pub code_valid: u64,
+    pub resend_after: u64,
+    pub timeout: u64,
+}
+
+impl SmsConfig {
+    /// Whether codes can be sent by text at all.
+    pub fn enabled(&self) -> bool {
+        !self.command.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,12 +358,41 @@ impl Config {
             ));
         }
 
+        let sms = raw.sms.unwrap_or_default();
+        let sms = SmsConfig {
+            command: sms.command.unwrap_or_default(),
+            code_valid: sms.code_valid.unwrap_or(600),
+            resend_after: sms.resend_after.unwrap_or(60),
+            timeout: sms.timeout.unwrap_or(10),
+        };
+        if sms.command.first().is_some_and(|prog| !Path::new(prog).is_absolute()) {
+            return Err(invalid(
+                "sms.command",
+                "must be empty (no text messages) or start with an absolute program path",
+            ));
+        }
+        if sms.command.iter().any(|a| a.contains('\0')) {
+            return Err(invalid("sms.command", "must not contain NUL bytes"));
+        }
+        if sms.enabled() && !sms.command[1..].iter().any(|a| a.contains("{phone}")) {
+            return Err(invalid("sms.command", "must pass the number: put {phone} in one of its arguments"));
+        }
+        if !(60..=86400).contains(&sms.code_valid) {
+            return Err(invalid("sms.code_valid", "must be between 60 and 86400 seconds"));
+        }
+        if sms.resend_after > sms.code_valid {
+            return Err(invalid("sms.resend_after", "must not be longer than sms.code_valid"));
+        }
+        if !(1..=300).contains(&sms.timeout) {
+            return Err(invalid("sms.timeout", "must be between 1 and 300 seconds"));
+        }
+
         let mut services = BTreeMap::new();
         for (name, raw_policy) in raw.services.unwrap_or_default() {
             services.insert(name, policy.merged(raw_policy));
         }
 
-        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, policy, services })
+        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, sms, policy, services })
     }
 
     /// The policy that applies to logins through PAM service `service`.
@@ -372,6 +430,8 @@ mod tests {
         assert_eq!(c.email.from, None, "from the host: sendmail::sender");
         assert_eq!(parse("[email]\nfrom = \"\"").unwrap().email.from, None, "empty is the default");
         assert_eq!(c.email.address_template, "");
+        assert_eq!(c.sms, SmsConfig { command: vec![], code_valid: 600, resend_after: 60, timeout: 10 });
+        assert!(!c.sms.enabled());
         assert_eq!(c.policy, PolicyConfig::default());
         assert!(c.policy.required);
         assert_eq!(c.policy.grace_logins, 0);
@@ -402,6 +462,11 @@ code_valid = 300
 resend_after = 60
 timeout = 5
 address_template = "{user}@district.org"
+[sms]
+command = ["/usr/libexec/twostep/sms-http-gateway", "/etc/twostep/sms-gateway.curlrc", "{phone}"]
+code_valid = 300
+resend_after = 120
+timeout = 20
 [policy]
 required = false
 grace_logins = 3
@@ -428,6 +493,9 @@ exempt = true
         assert_eq!(c.email.from, Some(from));
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (300, 60, 5));
         assert_eq!(c.email.address_template, "{user}@district.org");
+        assert_eq!(c.sms.command[2], "{phone}");
+        assert_eq!((c.sms.code_valid, c.sms.resend_after, c.sms.timeout), (300, 120, 20));
+        assert!(c.sms.enabled());
         assert!(!c.policy.required);
         assert_eq!(c.policy.grace_logins, 3);
         assert!(c.policy.enroll_at_login);
@@ -470,6 +538,13 @@ exempt = true
             ("[email]\ntimeout = 0", "email.timeout"),
             ("[email]\naddress_template = \"district.org\"", "email.address_template"),
             ("[lockout]\nfail_interval = 0", "lockout.fail_interval"),
+            ("[sms]\ncommand = [\"sms-send\", \"{phone}\"]", "sms.command"),
+            ("[sms]\ncommand = [\"/usr/bin/sms-send\"]", "sms.command"),
+            ("[sms]\ncommand = [\"/usr/bin/sms-send\", \"to\"]", "sms.command"),
+            ("[sms]\ncode_valid = 30", "sms.code_valid"),
+            ("[sms]\nresend_after = 700", "sms.resend_after"),
+            ("[sms]\ntimeout = 301", "sms.timeout"),
+            ("[sms]\nphone = 1", "phone"),
             ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
             ("[policy]\nexempt = true", "policy.exempt"),
         ] {

@@ -330,13 +330,15 @@ fn the_address_template_gives_users_without_an_address_one() {
 }
 
 #[test]
-fn without_an_address_the_prompt_offers_no_email_and_email_is_a_wrong_code() {
+fn without_an_address_the_prompt_offers_no_email_and_asking_for_one_is_not_a_failure() {
     let (env, smtp) = setup("");
     env.enroll("alice");
     let t = env.login("alice", &["email"]);
-    assert_eq!(t.prompts(), [PLAIN]);
-    assert_eq!(t.result, "PAM_AUTH_ERR");
-    assert!(t.said().contains("Incorrect verification code."), "{t:?}");
+    assert_eq!(t.prompts(), [PLAIN, PLAIN], "asked again after the refusal: {t:?}");
+    assert_eq!(t.result, "PAM_CONV_ERR", "Ctrl-D at the second prompt: {t:?}");
+    assert!(t.said().contains("Codes by email are not set up for your account."), "{t:?}");
+    assert!(env.store().tally("alice").unwrap().failures.is_empty(), "not counted");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=not_set_up method=email")));
     assert!(smtp.messages().is_empty());
 }
 

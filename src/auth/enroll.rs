@@ -123,7 +123,7 @@ impl Login<'_> {
         now: u64,
     ) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let record = UserRecord { secret: Some(secret.clone()), email: None, enabled: true, created: now };
+        let record = UserRecord { secret: Some(secret.clone()), enabled: true, created: now, ..UserRecord::default() };
         let saved = store.change(user, |u| -> Result<bool, StoreError> {
             // Set up meanwhile (another login, or an administrator): keep that one.
             if u.record()?.is_some_and(|r| !r.enabled || r.is_enrolled()) {

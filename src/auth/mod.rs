@@ -7,15 +7,15 @@
 //! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
 //!    one confirming code, then the record is saved), or a refusal.
 //! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
-//!    prompt (typing `email`, or being an email-only user, sends a code:
-//!    [`send_code`]), the answer's age, then under the user's lock the answer
+//!    prompt (typing `email` or `text`, or having no app and one way to get
+//!    a code, sends one: [`send_code`]), the answer's age, then under the user's lock the answer
 //!    is written down as a failure, judged against the record as it is now,
 //!    and turned into a success if right.
 //! 4. One log line for the outcome; [`Outcome`] becomes a PAM code in `src/pam/`.
 //!
 //! This module talks only to traits: [`Conversation`] (the user),
 //! [`AuditLog`] (the administrator), [`Accounts`] (NSS), [`Mailer`] (the
-//! mail system) and [`Clock`]. The PAM glue provides the real ones; tests
+//! mail system), [`SmsSender`] (the text message command) and [`Clock`]. The PAM glue provides the real ones; tests
 //! provide doubles. Every text the user sees is in [`text`].
 
 mod broken;
@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
 use crate::sendmail::Mailer;
+use crate::sms::SmsSender;
 use crate::store::UserStore;
 use crate::time::Clock;
 use crate::trusted_fs::Owner;
@@ -102,6 +103,7 @@ pub struct Login<'a> {
     pub log: &'a mut dyn AuditLog,
     pub accounts: &'a dyn Accounts,
     pub mailer: &'a mut dyn Mailer,
+    pub sms: &'a mut dyn SmsSender,
     /// Read at every step that waits for a person or another login, never once per login.
     pub clock: &'a dyn Clock,
 }
@@ -137,6 +139,7 @@ impl Login<'_> {
             log: &mut *self.log,
             accounts: self.accounts,
             mailer: &mut *self.mailer,
+            sms: &mut *self.sms,
             clock: self.clock,
         };
         match login.run(cfg, owner) {

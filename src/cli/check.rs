@@ -7,8 +7,9 @@
 //!   and every record and tally file, read as a login reads them
 //!   ([`crate::store::UserStore`]); a damaged file is a finding with its
 //!   path, and the check goes on;
-//! - the `[email] command` program: present, executable, and not replaceable
-//!   by anyone but root (it runs as root);
+//! - the `[email] command` program, and the `[sms] command` one when set:
+//!   present, executable, and not replaceable by anyone but root (they run
+//!   as root);
 //! - every file of the PAM directory that loads `pam_twostep.so`, how
 //!   (control, arguments, through which included file), and what the stack
 //!   around it does ([`pam_stack`]);
@@ -173,6 +174,9 @@ pub fn run(inputs: &Inputs<'_>, args: Args) -> Result<(), CliError> {
             }
             let users = check_store(&mut r, cfg);
             check_mail_command(&mut r, cfg, users.as_ref().is_some_and(|u| u.email_users > 0));
+            if cfg.sms.enabled() {
+                check_sms_command(&mut r, cfg, users.as_ref().is_some_and(|u| u.phone_users > 0));
+            }
             users
         }
         None => None,
@@ -238,6 +242,8 @@ struct Users {
     store: UserStore,
     /// Records with an address of their own.
     email_users: usize,
+    /// Users with a phone number on file (text-message codes).
+    phone_users: usize,
     /// The tally directory exists and is private (reading a tally through
     /// the store would otherwise create it: a check changes nothing).
     tally_ok: bool,
@@ -285,13 +291,17 @@ fn check_store(r: &mut Report, cfg: &Config) -> Option<Users> {
     };
     let shown = crate::user::for_terminal;
     let mut email_users = 0;
+    let mut phone_users = 0;
     let (mut records, mut tallies) = (0, 0);
     match store.enrolled_users() {
         Ok(users) => {
             records = users.len();
             for u in &users {
                 match store.record(u) {
-                    Ok(Some(rec)) => email_users += usize::from(rec.email.is_some()),
+                    Ok(Some(rec)) => {
+                        email_users += usize::from(rec.email.is_some());
+                        phone_users += usize::from(rec.phone.is_some());
+                    }
                     Ok(None) => {}
                     Err(e) => damaged(
                         r,
@@ -321,7 +331,7 @@ fn check_store(r: &mut Report, cfg: &Config) -> Option<Users> {
     if !cfg.email.address_template.is_empty() {
         email_users += 1;
     }
-    Some(Users { store, email_users, tally_ok })
+    Some(Users { store, email_users, phone_users, tally_ok })
 }
 
 /// Why `path` could be replaced by someone other than root: it, or a
@@ -342,7 +352,28 @@ fn replaceable(path: &Path) -> Option<String> {
 
 /// The `[email] command` program runs as root at logins that send a code.
 fn check_mail_command(r: &mut Report, cfg: &Config, used: bool) {
-    let prog = Path::new(&cfg.email.command[0]);
+    let consequences = (
+        "codes by email cannot be sent, and logins that need one are refused",
+        "nobody has an address now, but codes by email could not be sent",
+    );
+    let fix = "install a mail program (postfix, nullmailer, msmtp) or set [email] command to one";
+    check_command_program(r, "[email] command", &cfg.email.command[0], used, consequences, fix);
+}
+
+/// The `[sms] command` program (when set) runs as root at logins that send a text.
+fn check_sms_command(r: &mut Report, cfg: &Config, used: bool) {
+    let consequences = (
+        "codes by text message cannot be sent, and logins that need one are refused",
+        "nobody has a phone number now, but codes by text message could not be sent",
+    );
+    let fix = "install the program (examples: /usr/libexec/twostep/) or fix [sms] command";
+    check_command_program(r, "[sms] command", &cfg.sms.command[0], used, consequences, fix);
+}
+
+/// A program twostep runs as root: present, executable, and not replaceable
+/// by anyone but root; `consequences` is (when users need it, when not).
+fn check_command_program(r: &mut Report, key: &str, prog: &str, used: bool, consequences: (&str, &str), fix: &str) {
+    let prog = Path::new(prog);
     let problem = match std::fs::metadata(prog) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_string()),
         Err(e) => Some(format!("cannot be inspected: {e}")),
@@ -351,13 +382,8 @@ fn check_mail_command(r: &mut Report, cfg: &Config, used: bool) {
         Ok(_) => None,
     };
     if let Some(problem) = problem {
-        let consequence = if used {
-            "codes by email cannot be sent, and logins that need one are refused"
-        } else {
-            "nobody has an address now, but codes by email could not be sent"
-        };
-        let what = format!("the [email] command {} {problem}: {consequence}", prog.display());
-        let fix = "install a mail program (postfix, nullmailer, msmtp) or set [email] command to one";
+        let consequence = if used { consequences.0 } else { consequences.1 };
+        let what = format!("the {key} {} {problem}: {consequence}", prog.display());
         if used {
             r.error(what, fix)
         } else {
@@ -369,10 +395,7 @@ fn check_mail_command(r: &mut Report, cfg: &Config, used: bool) {
     for p in [prog, real.as_path()] {
         if let Some(why) = replaceable(p) {
             r.error(
-                format!(
-                    "the [email] command {} runs as root, but {why}: that user could run anything as root",
-                    prog.display()
-                ),
+                format!("the {key} {} runs as root, but {why}: that user could run anything as root", prog.display()),
                 "use a program in a root-owned directory, or chown root: and chmod go-w the path",
             );
             return;

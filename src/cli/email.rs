@@ -1,7 +1,8 @@
 //! `twostep email USER ADDR` / `twostep email USER --clear`: set or clear the
 //! address email codes go to. Setting an address for a user with no record
 //! creates an email-only record (codes by email, no authenticator app);
-//! clearing the only method a user has is refused (`twostep reset` does that).
+//! clearing the only method a user has is refused (`twostep reset` does that;
+//! a phone number on file is a method too, see `twostep phone`).
 //!
 //! `twostep email USER --test` sends a test message (no code in it) to the
 //! address a code would go to (on file, else from `address_template`) through
@@ -62,12 +63,14 @@ fn set(
 ) -> Result<(), CliError> {
     let record = match existing {
         Some(r) => UserRecord { email: Some(address.to_string()), ..r },
-        None => UserRecord { secret: None, email: Some(address.to_string()), enabled: true, created: ctx.now },
+        None => {
+            UserRecord { email: Some(address.to_string()), enabled: true, created: ctx.now, ..UserRecord::default() }
+        }
     };
     u.save_record(record.clone())?;
     ctx.audit("email_set", user);
     say!("Codes for {user} will be sent to {address}.");
-    if record.secret.is_none() {
+    if record.secret.is_none() && record.phone.is_none() {
         say!("{user} has no authenticator app enrolled: they get a code by email at each login.");
     }
     if !record.enabled {
@@ -81,7 +84,7 @@ fn clear(ctx: &Context, u: &mut Entry<'_>, user: &str, existing: Option<UserReco
         say!("{user} has no email address on file; nothing to clear.");
         return Ok(());
     };
-    if record.secret.is_none() {
+    if record.secret.is_none() && record.phone.is_none() {
         return Err(CliError::EmailIsOnlyFactor { user: user.to_string() });
     }
     u.save_record(UserRecord { email: None, ..record })?;

@@ -23,6 +23,7 @@ mod enable;
 mod enroll;
 /// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
 pub mod google;
+mod phone;
 mod reset;
 mod status;
 mod unenrolled;
@@ -40,6 +41,7 @@ use crate::address::AddressError;
 use crate::config::{self, Config, ConfigError};
 use crate::config_warnings;
 use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::phone::PhoneError;
 use crate::qr::QrError;
 use crate::secret::SecretError;
 use crate::store::UserStore;
@@ -77,6 +79,8 @@ enum Command {
     Unlock(unlock::Args),
     /// Set (or with --clear remove) the address email codes are sent to
     Email(email::Args),
+    /// Set (or with --clear remove) the number text-message codes are sent to
+    Phone(phone::Args),
     /// Suspend a user's second factor (kept; they log in without a code)
     Disable(enable::Args),
     /// Restore a suspended second factor
@@ -112,6 +116,15 @@ pub enum CliError {
     },
     /// `twostep email USER --clear` for a user whose only method is email.
     EmailIsOnlyFactor {
+        user: String,
+    },
+    /// A number refused by [`crate::phone::normalize_phone`], as typed.
+    InvalidPhone {
+        number: String,
+        why: PhoneError,
+    },
+    /// `twostep phone USER --clear` for a user whose only method is text messages.
+    PhoneIsOnlyFactor {
         user: String,
     },
     /// `twostep enable USER` for a user without a record.
@@ -212,6 +225,11 @@ impl fmt::Display for CliError {
                 f,
                 "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
             ),
+            CliError::InvalidPhone { number, why } => write!(f, "invalid phone number {number:?}: {why}"),
+            CliError::PhoneIsOnlyFactor { user } => write!(
+                f,
+                "text messages are {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
+            ),
             CliError::NotEnrolled { user } => write!(f, "user {user} is not enrolled; run twostep enroll {user}"),
             CliError::NothingToDisable { user } => write!(
                 f,
@@ -287,6 +305,7 @@ impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::InvalidAddress { why, .. } => Some(why),
+            CliError::InvalidPhone { why, .. } => Some(why),
             CliError::ReadStdin(e) | CliError::UnusablePath { error: e, .. } => Some(e),
             CliError::StdinSecret(e) | CliError::Secret(e) => Some(e),
             CliError::Google { error, .. } => Some(error),
@@ -300,6 +319,7 @@ impl std::error::Error for CliError {
             | CliError::ControlCharsInName { .. }
             | CliError::NotLoginName { .. }
             | CliError::EmailIsOnlyFactor { .. }
+            | CliError::PhoneIsOnlyFactor { .. }
             | CliError::NotEnrolled { .. }
             | CliError::NothingToDisable { .. }
             | CliError::AlreadyEnrolled { .. }
@@ -505,6 +525,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(a) => status::list(&ctx, a),
         Command::Unlock(a) => unlock::run(&ctx, a),
         Command::Email(a) => email::run(&ctx, a),
+        Command::Phone(a) => phone::run(&ctx, a),
         Command::Disable(a) => enable::disable(&ctx, a),
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),

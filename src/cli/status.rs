@@ -2,7 +2,8 @@
 //! verification, with which methods, and whether they are failing or locked.
 //!
 //! JSON keys (stable, documented in the README): `user`, `enrolled`, `enabled`,
-//! `methods`, `email` (masked or null), `failures` (inside `fail_interval`),
+//! `methods` (`"totp"`, `"email"`, `"sms"`), `email` (masked or null), `phone`
+//! (masked, `•••• ••• 4567`, or null), `failures` (inside `fail_interval`),
 //! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
 //! (`"record"`, `"template"` or null), `grace_used` (grace logins used while
 //! not enrolled; `twostep reset` sets it back to 0).
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, Context, unenrolled};
 use crate::address::mask_address;
+use crate::phone::mask_phone;
 use crate::policy::{self, Lock};
 use crate::store::UserStore;
 use crate::store::record::{Method, UserRecord};
@@ -93,6 +95,7 @@ impl Row {
             "methods": methods,
             "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
             "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
+            "phone": self.record.as_ref().and_then(|r| r.phone.as_deref()).map(mask_phone),
             "failures": self.failures,
             "grace_used": self.grace_used,
             "locked": self.lock.is_locked(),
@@ -112,7 +115,7 @@ impl Row {
         }
     }
 
-    fn cells(&self) -> [String; 6] {
+    fn cells(&self) -> [String; 7] {
         let r = self.record.as_ref();
         let methods = self.methods();
         [
@@ -130,6 +133,7 @@ impl Row {
                 Some((a, false)) => mask_address(a),
                 Some((a, true)) => format!("{} (template)", mask_address(a)),
             },
+            self.record.as_ref().and_then(|r| r.phone.as_deref()).map_or_else(|| "-".into(), mask_phone),
             self.failures.to_string(),
             match self.lock {
                 Lock::Open => "-".into(),
@@ -140,8 +144,8 @@ impl Row {
     }
 }
 
-fn table(body: &[[String; 6]]) -> String {
-    let header = ["USER", "STATE", "METHODS", "EMAIL", "FAILURES", "LOCKED"].map(String::from);
+fn table(body: &[[String; 7]]) -> String {
+    let header = ["USER", "STATE", "METHODS", "EMAIL", "PHONE", "FAILURES", "LOCKED"].map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
     for r in body {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -179,11 +183,12 @@ impl Damaged {
         json!({ "user": self.user, "error": self.error.to_string() })
     }
 
-    fn cells(&self) -> [String; 6] {
+    fn cells(&self) -> [String; 7] {
         let dash = || "-".to_string();
         [
             format!("! {}", crate::user::for_terminal(&self.user)),
             "unreadable".into(),
+            dash(),
             dash(),
             dash(),
             dash(),
@@ -222,7 +227,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     } else if rows.is_empty() {
         say!("{}", empty_list(&args));
     } else {
-        let cells: Vec<[String; 6]> = rows.iter().map(|r| r.as_ref().map_or_else(Damaged::cells, Row::cells)).collect();
+        let cells: Vec<[String; 7]> = rows.iter().map(|r| r.as_ref().map_or_else(Damaged::cells, Row::cells)).collect();
         say!("{}", table(&cells).trim_end());
     }
     let damaged: Vec<(String, String)> =

@@ -29,10 +29,11 @@ use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
 
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
-use crate::config::EmailConfig;
+use crate::config::{EmailConfig, SmsConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
 use crate::module_args::parse_args;
 use crate::sendmail::{Mailer, Message, SendError, Sendmail};
+use crate::sms::{SmsCommand, SmsError, SmsSender, TextMessage};
 use crate::time::SystemClock;
 use crate::user::Nss;
 
@@ -106,6 +107,16 @@ impl Mailer for HostMailer {
     }
 }
 
+/// The text message command, run like the mail command (see [`HostMailer`]).
+struct HostSms;
+
+impl SmsSender for HostSms {
+    fn send(&mut self, cfg: &SmsConfig, message: &TextMessage) -> Result<(), SmsError> {
+        let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
+        SmsCommand { setup: &child::isolate }.send(cfg, message)
+    }
+}
+
 fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -164,6 +175,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         log: &mut log,
         accounts: &Nss,
         mailer: &mut HostMailer,
+        sms: &mut HostSms,
         clock: &SystemClock,
     };
     pam_code(login.authenticate(&args.config))

@@ -274,7 +274,7 @@ mod tests {
         assert!(s.tally("alice").is_err());
         assert!(s.change("alice", |e| e.update_tally(|t| t.failures.clear())).is_err());
         assert_eq!(std::fs::read(d.path().join("t/alice")).unwrap(), b"version = 1\nfailures = \"lots\"\n");
-        let rec = UserRecord { secret: None, email: Some("a@b.example".into()), enabled: true, created: 1 };
+        let rec = UserRecord { email: Some("a@b.example".into()), enabled: true, created: 1, ..UserRecord::default() };
         s.change("alice", |e| e.save_record(rec)).unwrap();
         assert!(s.record("alice").unwrap().is_some());
     }
@@ -309,7 +309,8 @@ mod tests {
     fn a_value_read_before_the_lock_is_reused_only_while_its_file_is_unchanged() {
         let (d, s) = store();
         let other = UserStore::for_admin(&d.path().join("r"), &d.path().join("t"), Owner::current()).unwrap();
-        let rec = |email: &str| UserRecord { secret: None, email: Some(email.into()), enabled: true, created: 1 };
+        let rec =
+            |email: &str| UserRecord { email: Some(email.into()), enabled: true, created: 1, ..UserRecord::default() };
         s.change("dave", |e| e.save_record(rec("a@x.example"))).unwrap();
         assert_eq!(s.record("dave").unwrap().unwrap().email.as_deref(), Some("a@x.example"));
         // Unchanged: the locked read agrees.
