@@ -36,6 +36,10 @@ pub struct Args {
     /// Print {"user","secret","otpauth_uri"} as JSON instead of the QR code
     #[arg(long)]
     json: bool,
+    /// How the terminal QR code is drawn: ansi (own colours, any background),
+    /// dark or light (plain characters for that terminal background)
+    #[arg(long, value_name = "STYLE", value_enum, default_value = "ansi")]
+    qr_style: qr::Style,
 }
 
 fn read_stdin_secret() -> Result<TotpSecret, CliError> {
@@ -43,6 +47,15 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     std::io::stdin().take(4096).read_to_end(&mut buf).map_err(CliError::ReadStdin)?;
     let text = std::str::from_utf8(&buf).map_err(|_| CliError::StdinNotText)?;
     TotpSecret::from_base32(text.trim()).map_err(CliError::StdinSecret)
+}
+
+/// Prints a terminal QR code as it is: it holds only block characters, spaces
+/// and, in [`qr::Style::Ansi`], the colour sequences [`qr`] wrote (never text
+/// from a user or a file), so it bypasses `say!`'s escaping of ESC.
+fn print_qr(code: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{code}\n").and_then(|()| out.flush());
 }
 
 /// The secret, notes for the admin, and the last step google-authenticator saw used.
@@ -135,7 +148,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         say!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
     }
     say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    say!("{}", qr::terminal(&uri)?);
+    print_qr(&qr::terminal_styled(&uri, args.qr_style)?);
     say!("Or add the account by hand:");
     say!("  account: {}:{}", ctx.config.issuer, args.user);
     say!("  secret key: {}", &*crate::secret::grouped(&b32));
