@@ -199,6 +199,17 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
 /// left by a process that was killed half-way is simply replaced by the next
 /// write (and removed by [`remove`]). A failed write removes its temp file.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_unsynced(dir, name, data)?;
+    sync_dir(dir)
+}
+
+/// [`write_atomic`] minus the fsync of the directory: the file is whole and
+/// fsynced before the rename, so a crash still leaves the old file or the new
+/// one, but the rename itself is durable only once [`sync_dir`] of `dir`
+/// returns `Ok`. For batches: many renames, then one directory fsync, which
+/// makes every one of them durable (the directory is one inode; its fsync
+/// writes all of its entries). Nothing may be reported as saved before it.
+pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
     let target = dir.join(name);
     let tmp = temp_path(dir, name);
     let result = (|| {
@@ -216,8 +227,7 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> 
             .map_err(io_err(&tmp, "create"))?;
         f.write_all(data).map_err(io_err(&tmp, "write"))?;
         f.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
-        sync_dir(dir)
+        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -230,7 +240,8 @@ fn temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.tmp"))
 }
 
-fn sync_dir(dir: &Path) -> Result<(), FsError> {
+/// Makes the entries of `dir` (renames, new and removed files) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
 }
 

@@ -99,14 +99,26 @@ impl UserFiles {
 
     /// Encodes and atomically writes `user`'s file.
     pub fn write<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
+        self.write_unsynced(user, value)?;
+        Ok(trusted_fs::sync_dir(&self.dir)?)
+    }
+
+    /// [`UserFiles::write`], durable only after [`UserFiles::sync`] (see
+    /// [`trusted_fs::write_atomic_unsynced`]).
+    pub fn write_unsynced<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
         let name = user::file_name(user)?;
         let text =
             Zeroizing::new(toml::to_string(value).map_err(|e| StoreError::Corrupt {
                 path: self.dir.join(&name),
                 message: format!("cannot encode: {e}"),
             })?);
-        trusted_fs::write_atomic(&self.dir, &name, text.as_bytes())?;
+        trusted_fs::write_atomic_unsynced(&self.dir, &name, text.as_bytes())?;
         Ok(())
+    }
+
+    /// Makes every file written here so far durable (one fsync of the directory).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        Ok(trusted_fs::sync_dir(&self.dir)?)
     }
 
     /// Deletes `user`'s file; returns whether it existed.

@@ -120,6 +120,12 @@ pub(super) fn read(files: &UserFiles, user: &str) -> Result<Option<UserRecord>, 
 
 /// Writes `user`'s record atomically.
 pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
+    write_unsynced(files, user, record)?;
+    files.sync()
+}
+
+/// [`write`], durable only after [`UserFiles::sync`].
+pub(super) fn write_unsynced(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
     let file = RecordFile {
         version: RECORD_VERSION,
         secret: record.secret.as_ref().map(TotpSecret::to_base32),
@@ -127,7 +133,7 @@ pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Resul
         enabled: record.enabled,
         created: record.created,
     };
-    files.write(user, &file)
+    files.write_unsynced(user, &file)
 }
 
 #[cfg(test)]
