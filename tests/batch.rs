@@ -269,3 +269,18 @@ fn every_accounts_google_authenticator_file_migrates_when_it_is_the_accounts_own
     assert_eq!(ok["status"], "skipped", "a second run keeps the migrated user: {ok}");
     assert!(ok["reason"].as_str().unwrap().starts_with("already enrolled with this secret"), "{ok}");
 }
+
+#[test]
+fn enroll_draws_the_qr_code_in_colour_only_when_asked_or_on_a_terminal_and_escapes_names_still() {
+    let env = Env::new("");
+    let plain = env.twostep(&["enroll", "kim"]);
+    assert!(plain.status.success() && !stdout(&plain).contains('\x1b'), "piped: plain text: {plain:?}");
+    let coloured = env.twostep(&["enroll", "lee\u{202e}x", "--qr-style", "ansi"]);
+    let text = stdout(&coloured);
+    assert!(text.contains("lee\\u{202e}x"), "the name is escaped as before: {text}");
+    // The only escape sequences are the QR code's own colours, one pair per line of it.
+    let without_colours = text.replace("\x1b[30;47m", "").replace("\x1b[0m", "");
+    assert!(!without_colours.contains('\x1b'), "{text:?}");
+    let qr_lines = text.lines().filter(|l| l.starts_with("\x1b[30;47m") && l.ends_with("\x1b[0m")).count();
+    assert!(qr_lines > 10, "{text}");
+}

@@ -37,8 +37,10 @@ use crate::store::record::UserRecord;
 use crate::trusted_fs::{self, FsError, Owner, Trust};
 use crate::{qr, totp};
 
-/// Enrolled users whose records are saved but not yet reported, at most.
+/// Users per group: saved, then made durable by one fsync, then reported.
 pub const GROUP: usize = 256;
+/// Users of a group saved at the same time.
+const WORKERS: usize = 16;
 
 /// What `twostep enroll` was asked to do in batch.
 pub struct Options {
@@ -174,7 +176,6 @@ struct Batch<'a> {
     /// Accounts named so far, and where.
     seen: HashMap<String, Origin>,
     pending: Vec<Outcome>,
-    unsynced: usize,
     counts: Counts,
 }
 
@@ -195,20 +196,19 @@ pub fn run(ctx: &Context, options: Options) -> Result<(), CliError> {
         qr_dir,
         seen: HashMap::new(),
         pending: Vec::new(),
-        unsynced: 0,
         counts: Counts { without_file, ..Counts::default() },
     };
-    for w in wanted {
-        let outcome = match w {
-            Item::Wanted(w) => batch.enroll(w),
-            Item::Failed(outcome) => outcome,
-        };
-        batch.pending.push(outcome);
-        if batch.unsynced >= GROUP {
-            batch.flush();
+    let mut items = wanted.into_iter();
+    loop {
+        let group: Vec<Item> = items.by_ref().take(GROUP).collect();
+        if group.is_empty() {
+            break;
         }
+        // In input order: names, duplicates and addresses; then the saves in parallel.
+        let prepared = group.into_iter().map(|item| batch.prepare(item)).collect();
+        batch.pending = batch.save_all(prepared);
+        batch.flush();
     }
-    batch.flush();
     let counts = batch.counts;
     if counts.failed > 0 {
         return Err(BatchError::Incomplete(counts).into());
@@ -217,37 +217,96 @@ pub fn run(ctx: &Context, options: Options) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A user whose name, uniqueness and address are checked, ready to save.
+struct Ready {
+    wanted: Wanted,
+    account: String,
+}
+
+/// A user ready to save, or a line whose outcome is already known.
+enum Prepared {
+    Ready(Ready),
+    Done(Outcome),
+}
+
 impl Batch<'_> {
-    fn enroll(&mut self, w: Wanted) -> Outcome {
-        let notes = w.migration.as_ref().map(|(n, _)| n.clone()).unwrap_or_default();
-        let (user, status) = match self.attempt(&w) {
-            Ok((account, status)) => (account, status),
-            Err(e) => (w.user.clone(), Status::Failed(e.to_string())),
+    /// Checks a user's name (keyed on the account's name from NSS), that no
+    /// earlier line named the same account, and the address.
+    fn prepare(&mut self, item: Item) -> Prepared {
+        let w = match item {
+            Item::Wanted(w) => w,
+            Item::Failed(outcome) => return Prepared::Done(outcome),
         };
-        if matches!(status, Status::Enrolled { .. }) {
-            self.unsynced += 1;
+        let fail = |w: Wanted, user: String, reason: String| {
+            Prepared::Done(Outcome {
+                origin: w.origin,
+                user: Some(user),
+                status: Status::Failed(reason),
+                notes: Vec::new(),
+            })
+        };
+        let account = match self.ctx.account(&w.user) {
+            Ok(a) => a,
+            Err(e) => {
+                let user = w.user.clone();
+                return fail(w, user, e.to_string());
+            }
+        };
+        if let Some(first) = self.seen.get(&account) {
+            let reason = format!("{account} is named twice (first at {first}); name each user once");
+            return fail(w, account, reason);
         }
-        Outcome { origin: w.origin, user: Some(user), status, notes }
+        self.seen.insert(account.clone(), w.origin.clone());
+        if let Some(Err(e)) = w.email.as_deref().map(validate_address) {
+            return fail(w, account, CliError::from(e).to_string());
+        }
+        Prepared::Ready(Ready { wanted: w, account })
+    }
+
+    /// Saves a group, [`WORKERS`] users at a time (their fsyncs overlap, and
+    /// the file system commits them together); the outcomes in input order.
+    fn save_all(&self, group: Vec<Prepared>) -> Vec<Outcome> {
+        let per_worker = group.len().div_ceil(WORKERS).max(1);
+        let mut chunks: Vec<Vec<Prepared>> = Vec::new();
+        let mut group = group.into_iter();
+        loop {
+            let chunk: Vec<Prepared> = group.by_ref().take(per_worker).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(chunk);
+        }
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| scope.spawn(move || chunk.into_iter().map(|p| self.save(p)).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    }
+
+    fn save(&self, prepared: Prepared) -> Outcome {
+        let Ready { wanted: w, account } = match prepared {
+            Prepared::Ready(ready) => ready,
+            Prepared::Done(outcome) => return outcome,
+        };
+        let status = self.attempt(&w, &account).unwrap_or_else(|e| Status::Failed(e.to_string()));
+        let notes = w.migration.map(|(n, _)| n).unwrap_or_default();
+        Outcome { origin: w.origin, user: Some(account), status, notes }
     }
 
     /// Enrolls one user under their lock; the record is saved but not yet durable.
-    fn attempt(&mut self, w: &Wanted) -> Result<(String, Status), CliError> {
-        let account = self.ctx.account(&w.user)?;
-        if let Some(first) = self.seen.get(&account) {
-            let reason = format!("{account} is named twice (first at {first}); name each user once");
-            return Ok((account, Status::Failed(reason)));
-        }
-        self.seen.insert(account.clone(), w.origin.clone());
-        if let Some(addr) = &w.email {
-            validate_address(addr)?;
-        }
+    fn attempt(&self, w: &Wanted, account: &str) -> Result<Status, CliError> {
         let secret = match &w.secret {
             Some(s) => s.clone(),
             None => TotpSecret::generate()?,
         };
         let config = &self.ctx.config;
-        let uri = totp::otpauth_uri(&secret, &config.issuer, &account, &config.totp);
-        let status = self.store.change(&account, |u| -> Result<Status, CliError> {
+        let uri = totp::otpauth_uri(&secret, &config.issuer, account, &config.totp);
+        self.store.change(account, |u| -> Result<Status, CliError> {
             let existing = u.record()?.cloned();
             if let Some(old) = existing.as_ref().and_then(|r| r.secret.as_ref())
                 && !self.force
@@ -259,7 +318,7 @@ impl Batch<'_> {
                 u.update_tally(|t| t.last_step = t.last_step.max(Some(step)))?;
             }
             let qr = match &self.qr_dir {
-                Some(dir) => Some(write_svg(dir, &account, &uri)?),
+                Some(dir) => Some(write_svg(dir, account, &uri)?),
                 None => None,
             };
             let record = UserRecord {
@@ -280,13 +339,12 @@ impl Batch<'_> {
                 (None, None) => "enroll",
             };
             Ok(Status::Enrolled { action, secret: secret.to_base32(), uri, qr })
-        })?;
-        Ok((account, status))
+        })
     }
 
     /// Makes the group's records durable, then prints its lines and audits its enrollments.
     fn flush(&mut self) {
-        if self.unsynced > 0 {
+        if self.pending.iter().any(|o| matches!(o.status, Status::Enrolled { .. })) {
             let synced = self.store.sync_records().map_err(CliError::from).and_then(|()| match &self.qr_dir {
                 Some(dir) => trusted_fs::sync_dir(dir).map_err(CliError::from),
                 None => Ok(()),
@@ -300,7 +358,6 @@ impl Batch<'_> {
                     }
                 }
             }
-            self.unsynced = 0;
         }
         for o in std::mem::take(&mut self.pending) {
             let mut line = serde_json::json!({ "user": o.user });

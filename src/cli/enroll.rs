@@ -37,10 +37,11 @@ pub struct Args {
     /// Print {"user","secret","otpauth_uri"} as JSON instead of the QR code
     #[arg(long)]
     json: bool,
-    /// How the terminal QR code is drawn: ansi (own colours, any background),
-    /// dark or light (plain characters for that terminal background)
-    #[arg(long, value_name = "STYLE", value_enum, default_value = "ansi")]
-    qr_style: qr::Style,
+    /// How the terminal QR code is drawn: ansi (own colours, scans on any
+    /// background; the default on a terminal), dark or light (plain characters
+    /// for that background; dark is the default when output is not a terminal)
+    #[arg(long, value_name = "STYLE", value_enum)]
+    qr_style: Option<qr::Style>,
     /// Enroll every user of a CSV file (header user,email,secret; email and
     /// secret optional) or JSON lines file; - for standard input. Prints one
     /// JSON line per user
@@ -63,6 +64,13 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     std::io::stdin().take(4096).read_to_end(&mut buf).map_err(CliError::ReadStdin)?;
     let text = std::str::from_utf8(&buf).map_err(|_| CliError::StdinNotText)?;
     TotpSecret::from_base32(text.trim()).map_err(CliError::StdinSecret)
+}
+
+/// Colours on a terminal that has them; plain text elsewhere (a file, a pipe, mail).
+fn default_qr_style() -> qr::Style {
+    use std::io::IsTerminal;
+    let dumb = std::env::var_os("TERM").is_none_or(|t| t == "dumb");
+    if std::io::stdout().is_terminal() && !dumb { qr::Style::Ansi } else { qr::Style::Dark }
 }
 
 /// Prints a terminal QR code as it is: it holds only block characters, spaces
@@ -174,7 +182,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         say!("Enrolled {} for two-step verification ({}).\n", user, ctx.config.issuer);
     }
     say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    print_qr(&qr::terminal_styled(&uri, args.qr_style)?);
+    print_qr(&qr::terminal_styled(&uri, args.qr_style.unwrap_or_else(default_qr_style))?);
     say!("Or add the account by hand:");
     say!("  account: {}:{}", ctx.config.issuer, user);
     say!("  secret key: {}", &*crate::secret::grouped(&b32));
