@@ -37,6 +37,7 @@ uninstall() {
         die "these PAM files still use pam_twostep.so: $(echo $users). Remove those lines first (for common-auth: pam-auth-update --disable twostep), then run $0 --uninstall again."
     fi
     rm -f "$moddir/pam_twostep.so" /usr/sbin/twostep "$profile"
+    rm -rf /usr/libexec/twostep
     for page in $manpages; do rm -f "/usr/share/man/man${page##*.}/$page.gz"; done
     rm -rf "$docdir"
     say "removed pam_twostep.so, twostep, the man pages and examples."
@@ -90,10 +91,13 @@ for page in $manpages; do
     chmod 0644 "/usr/share/man/man$section/$page.gz"
 done
 install -D -o root -g root -m 0644 pam-config/pam-auth-update "$profile"
-install -d -m 0755 "$docdir/examples/pam.d" "$docdir/examples/sshd_config.d"
+install -d -m 0755 "$docdir/examples/pam.d" "$docdir/examples/sshd_config.d" "$docdir/examples/fail2ban"
 install -m 0644 pam-config/twostep.toml "$docdir/examples/"
 install -m 0644 pam-config/pam.d/* "$docdir/examples/pam.d/"
 install -m 0644 pam-config/sshd_config.d/* "$docdir/examples/sshd_config.d/"
+install -m 0644 pam-config/fail2ban/* "$docdir/examples/fail2ban/"
+install -d -o root -g root -m 0755 /usr/libexec/twostep
+install -o root -g root -m 0755 pam-config/sms/sms-http-gateway pam-config/sms/sms-email-gateway /usr/libexec/twostep/
 
 say "installed $moddir/pam_twostep.so, /usr/sbin/twostep, man pages (man pam_twostep) and examples in $docdir/examples."
 say "your PAM and sshd files were not changed. Next:"

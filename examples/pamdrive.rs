@@ -3,12 +3,14 @@
 //! ```text
 //! pamdrive --confdir DIR --service NAME (--user USER | --user-hex HEX) [--rhost HOST] [--account] [--silent]
 //!          [--report-core] [--raw-answers] [--conv-fail-at N] [--null-reply-at N] [--null-resp-at N]
+//!          [--no-authenticate]
 //! ```
 //!
 //! It calls `pam_start_confdir` (so the service file is read from DIR, never
 //! from /etc/pam.d), then `pam_authenticate` (and with `--account`,
 //! `pam_setcred` and `pam_acct_mgmt`); `--silent` passes `PAM_SILENT` to
-//! each. Every conversation message is printed to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
+//! each. `--no-authenticate` leaves `pam_authenticate` out, as cron and at do
+//! (they only call `pam_setcred` and `pam_acct_mgmt`: use with `--account`). Every conversation message is printed to stdout as one JSON line (`{"style":"prompt_echo_off","text":"…"}`) and
 //! flushed; each prompt is answered with the next line of stdin (end of input
 //! makes the conversation fail, like Ctrl-D). The last line is
 //! `{"step":"authenticate","code":0,"name":"PAM_SUCCESS"}` (one per PAM call).
@@ -251,7 +253,7 @@ extern "C" fn converse(
     0
 }
 
-const USAGE: &str = "usage: pamdrive --confdir DIR --service NAME (--user USER | --user-hex HEX) [--rhost HOST] [--account] [--silent] [--report-core] [--raw-answers] [--conv-fail-at N] [--null-reply-at N] [--null-resp-at N]";
+const USAGE: &str = "usage: pamdrive --confdir DIR --service NAME (--user USER | --user-hex HEX) [--rhost HOST] [--account] [--silent] [--report-core] [--raw-answers] [--conv-fail-at N] [--null-reply-at N] [--null-resp-at N] [--no-authenticate]";
 
 fn usage() -> ! {
     eprintln!("{USAGE}");
@@ -260,7 +262,7 @@ fn usage() -> ! {
 
 /// `--user-hex`: pairs of hex digits to bytes.
 fn hex_bytes(hex: &str) -> Vec<u8> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         usage();
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|_| usage())).collect()
@@ -276,6 +278,7 @@ fn main() {
     let mut user = None;
     let mut rhost = None;
     let mut account = false;
+    let mut authenticate = true;
     let mut flags: c_int = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -290,6 +293,7 @@ fn main() {
             "--null-resp-at" => NULL_RESP_AT.store(number(args.next()), std::sync::atomic::Ordering::Relaxed),
             "--rhost" => rhost = args.next(),
             "--account" => account = true,
+            "--no-authenticate" => authenticate = false,
             "--silent" => flags |= PAM_SILENT,
             "--report-core" => REPORT_CORE.store(true, std::sync::atomic::Ordering::Relaxed),
             _ => usage(),
@@ -312,10 +316,13 @@ fn main() {
         // SAFETY: libpam copies the item.
         unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr() as *const c_void) };
     }
-    // SAFETY: pamh is the handle pam_start_confdir returned.
-    let mut last = unsafe { pam_authenticate(pamh, flags) };
-    report_core("after");
-    emit(&format!("{{\"step\":\"authenticate\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
+    let mut last = 0;
+    if authenticate {
+        // SAFETY: pamh is the handle pam_start_confdir returned.
+        last = unsafe { pam_authenticate(pamh, flags) };
+        report_core("after");
+        emit(&format!("{{\"step\":\"authenticate\",\"code\":{last},\"name\":\"{}\"}}", code_name(last)));
+    }
     if account {
         // SAFETY: as above.
         let rc = unsafe { pam_setcred(pamh, PAM_ESTABLISH_CRED | flags) };

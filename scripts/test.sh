@@ -6,6 +6,7 @@
 #
 #   sudo scripts/test.sh            # everything
 #   sudo scripts/test.sh login      # only tests whose name matches "login"
+#                                   # (the memory and fault-injection checks run only without a filter)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=""
-for pkg in libpam0g-dev libfaketime pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool libpam-google-authenticator man-db lintian build-essential pkg-config dpkg-dev curl ca-certificates libnss-wrapper; do
+for pkg in libpam0g-dev libfaketime pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool libpam-google-authenticator libpam-oath valgrind strace man-db lintian build-essential pkg-config dpkg-dev curl ca-certificates libnss-wrapper; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
@@ -42,3 +43,12 @@ fi
 [ $# -gt 0 ] && exit 0   # a filtered run: only the tests asked for
 # The unit and in-process tests need no root (they are given the owner of the state files).
 scripts/unit-tests-unprivileged
+
+# Memory and fault injection through the real .so, in their short CI modes
+# (1.5 to 3 minutes; long modes by hand: docs/security.md, "Memory" and
+# "Fault injection").
+if [ $# -eq 0 ]; then
+    scripts/memcheck
+    scripts/faultcheck
+    scripts/faultcheck --scope process --no-systematic --seeds 50
+fi

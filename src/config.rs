@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::address::{Sender, parse_sender};
+pub use crate::cidr::Cidr;
 use crate::trusted_fs::{self, FsError, Trust};
 
 /// Where the module and the admin command look when no `config=PATH` is given.
@@ -50,6 +52,7 @@ struct RawConfig {
     totp: Option<RawTotp>,
     lockout: Option<RawLockout>,
     email: Option<RawEmail>,
+    sms: Option<RawSms>,
     policy: Option<RawPolicy>,
     services: Option<BTreeMap<String, RawPolicy>>,
 }
@@ -83,6 +86,15 @@ struct RawEmail {
     address_template: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSms {
+    command: Option<Vec<String>>,
+    code_valid: Option<u64>,
+    resend_after: Option<u64>,
+    timeout: Option<u64>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
@@ -91,6 +103,9 @@ struct RawPolicy {
     enroll_at_login: Option<bool>,
     required_groups: Option<Vec<String>>,
     exempt_groups: Option<Vec<String>>,
+    trusted_networks: Option<Vec<Cidr>>,
+    /// Only in `[services.NAME]`.
+    exempt: Option<bool>,
 }
 
 // ---- stage 2: validated, defaults applied ----
@@ -104,6 +119,7 @@ pub struct Config {
     pub totp: TotpConfig,
     pub lockout: LockoutConfig,
     pub email: EmailConfig,
+    pub sms: SmsConfig,
     /// The `[policy]` table.
     pub policy: PolicyConfig,
     /// `[services.NAME]` tables, already merged over `[policy]`.
@@ -133,12 +149,32 @@ pub struct LockoutConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
     pub command: Vec<String>,
-    pub from: String,
+    /// `None`: not set, the sender comes from the host
+    /// ([`crate::sendmail::sender`]).
+    pub from: Option<Sender>,
     pub code_valid: u64,
     pub resend_after: u64,
     pub timeout: u64,
     /// Empty, or contains `{user}`.
     pub address_template: String,
+}
+
+/// `[sms]`: codes by text message through a site-chosen command ([`crate::sms`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// Empty: text messages are off. Else an absolute program and its
+    /// arguments; `{phone}` in an argument becomes the E.164 number.
+    pub command: Vec<String>,
+    pub code_valid: u64,
+    pub resend_after: u64,
+    pub timeout: u64,
+}
+
+impl SmsConfig {
+    /// Whether codes can be sent by text at all.
+    pub fn enabled(&self) -> bool {
+        !self.command.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +184,12 @@ pub struct PolicyConfig {
     pub enroll_at_login: bool,
     pub required_groups: Vec<String>,
     pub exempt_groups: Vec<String>,
+    /// Logins from these networks (PAM_RHOST a literal address) are never
+    /// asked for a code; a `[services.NAME]` list replaces this one.
+    pub trusted_networks: Vec<Cidr>,
+    /// `[services.NAME] exempt = true`: logins through that service are never
+    /// asked, enrolled or not (for services that cannot show a second prompt).
+    pub exempt: bool,
 }
 
 impl Default for PolicyConfig {
@@ -158,6 +200,8 @@ impl Default for PolicyConfig {
             enroll_at_login: false,
             required_groups: Vec::new(),
             exempt_groups: Vec::new(),
+            trusted_networks: Vec::new(),
+            exempt: false,
         }
     }
 }
@@ -170,6 +214,8 @@ impl PolicyConfig {
             enroll_at_login: raw.enroll_at_login.unwrap_or(self.enroll_at_login),
             required_groups: raw.required_groups.unwrap_or_else(|| self.required_groups.clone()),
             exempt_groups: raw.exempt_groups.unwrap_or_else(|| self.exempt_groups.clone()),
+            trusted_networks: raw.trusted_networks.unwrap_or_else(|| self.trusted_networks.clone()),
+            exempt: raw.exempt.unwrap_or(self.exempt),
         }
     }
 }
@@ -206,7 +252,14 @@ impl Config {
         let totp = raw.totp.unwrap_or_default();
         let lockout = raw.lockout.unwrap_or_default();
         let email = raw.email.unwrap_or_default();
-        let policy = PolicyConfig::default().merged(raw.policy.unwrap_or_default());
+        let raw_policy = raw.policy.unwrap_or_default();
+        if raw_policy.exempt.is_some() {
+            return Err(invalid(
+                "policy.exempt",
+                "is only allowed in a [services.NAME] table (to turn twostep off, take it out of the PAM stack)",
+            ));
+        }
+        let policy = PolicyConfig::default().merged(raw_policy);
 
         let issuer = match raw.issuer {
             Some(issuer) => {
@@ -261,7 +314,12 @@ impl Config {
 
         let email = EmailConfig {
             command: email.command.unwrap_or_else(|| vec!["/usr/sbin/sendmail".into(), "-t".into(), "-i".into()]),
-            from: email.from.unwrap_or_else(|| "twostep@localhost".into()),
+            // Empty (the shipped file): the default, from the host's mail domain.
+            from: match email.from.as_deref().filter(|f| !f.is_empty()).map(parse_sender) {
+                None => None,
+                Some(Ok(sender)) => Some(sender),
+                Some(Err(why)) => return Err(invalid("email.from", &why.to_string())),
+            },
             code_valid: email.code_valid.unwrap_or(600),
             resend_after: email.resend_after.unwrap_or(300),
             timeout: email.timeout.unwrap_or(10),
@@ -278,9 +336,6 @@ impl Config {
         }
         if email.command.iter().any(|a| a.contains('\0')) {
             return Err(invalid("email.command", "must not contain NUL bytes"));
-        }
-        if !email.from.contains('@') || email.from.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(invalid("email.from", "must be a plain address such as twostep@district.org"));
         }
         if !(60..=86400).contains(&email.code_valid) {
             return Err(invalid("email.code_valid", "must be between 60 and 86400 seconds"));
@@ -300,12 +355,41 @@ impl Config {
             ));
         }
 
+        let sms = raw.sms.unwrap_or_default();
+        let sms = SmsConfig {
+            command: sms.command.unwrap_or_default(),
+            code_valid: sms.code_valid.unwrap_or(600),
+            resend_after: sms.resend_after.unwrap_or(60),
+            timeout: sms.timeout.unwrap_or(10),
+        };
+        if sms.command.first().is_some_and(|prog| !Path::new(prog).is_absolute()) {
+            return Err(invalid(
+                "sms.command",
+                "must be empty (no text messages) or start with an absolute program path",
+            ));
+        }
+        if sms.command.iter().any(|a| a.contains('\0')) {
+            return Err(invalid("sms.command", "must not contain NUL bytes"));
+        }
+        if sms.enabled() && !sms.command[1..].iter().any(|a| a.contains("{phone}")) {
+            return Err(invalid("sms.command", "must pass the number: put {phone} in one of its arguments"));
+        }
+        if !(60..=86400).contains(&sms.code_valid) {
+            return Err(invalid("sms.code_valid", "must be between 60 and 86400 seconds"));
+        }
+        if sms.resend_after > sms.code_valid {
+            return Err(invalid("sms.resend_after", "must not be longer than sms.code_valid"));
+        }
+        if !(1..=300).contains(&sms.timeout) {
+            return Err(invalid("sms.timeout", "must be between 1 and 300 seconds"));
+        }
+
         let mut services = BTreeMap::new();
         for (name, raw_policy) in raw.services.unwrap_or_default() {
             services.insert(name, policy.merged(raw_policy));
         }
 
-        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, policy, services })
+        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, sms, policy, services })
     }
 
     /// The policy that applies to logins through PAM service `service`.
@@ -378,8 +462,11 @@ mod tests {
         );
         assert_eq!(c.email.command, ["/usr/sbin/sendmail", "-t", "-i"]);
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (600, 300, 10));
-        assert_eq!(c.email.from, "twostep@localhost");
+        assert_eq!(c.email.from, None, "from the host: sendmail::sender");
+        assert_eq!(parse("[email]\nfrom = \"\"").unwrap().email.from, None, "empty is the default");
         assert_eq!(c.email.address_template, "");
+        assert_eq!(c.sms, SmsConfig { command: vec![], code_valid: 600, resend_after: 60, timeout: 10 });
+        assert!(!c.sms.enabled());
         assert_eq!(c.policy, PolicyConfig::default());
         assert!(c.policy.required);
         assert_eq!(c.policy.grace_logins, 0);
@@ -414,11 +501,16 @@ even_deny_root = false
 answer_timeout = 60
 [email]
 command = ["/usr/bin/msmtp", "-t"]
-from = "2fa@district.org"
+from = "District IT <2fa@district.org>"
 code_valid = 300
 resend_after = 60
 timeout = 5
 address_template = "{user}@district.org"
+[sms]
+command = ["/usr/libexec/twostep/sms-http-gateway", "/etc/twostep/sms-gateway.curlrc", "{phone}"]
+code_valid = 300
+resend_after = 120
+timeout = 20
 [policy]
 required = false
 grace_logins = 3
@@ -427,6 +519,8 @@ required_groups = ["staff"]
 exempt_groups = ["robots"]
 [services.sshd]
 required = true
+[services.dovecot]
+exempt = true
 "#,
         )
         .unwrap();
@@ -439,9 +533,13 @@ required = true
             LockoutConfig { deny: 3, fail_interval: 60, unlock_time: 0, even_deny_root: false, answer_timeout: 60 }
         );
         assert_eq!(c.email.command, ["/usr/bin/msmtp", "-t"]);
-        assert_eq!(c.email.from, "2fa@district.org");
+        let from = Sender { name: Some("District IT".into()), address: "2fa@district.org".into() };
+        assert_eq!(c.email.from, Some(from));
         assert_eq!((c.email.code_valid, c.email.resend_after, c.email.timeout), (300, 60, 5));
         assert_eq!(c.email.address_template, "{user}@district.org");
+        assert_eq!(c.sms.command[2], "{phone}");
+        assert_eq!((c.sms.code_valid, c.sms.resend_after, c.sms.timeout), (300, 120, 20));
+        assert!(c.sms.enabled());
         assert!(!c.policy.required);
         assert_eq!(c.policy.grace_logins, 3);
         assert!(c.policy.enroll_at_login);
@@ -451,6 +549,7 @@ required = true
         assert!(sshd.required, "service table overrides [policy]");
         assert_eq!(sshd.grace_logins, 3, "keys not set in the service table come from [policy]");
         assert!(!c.policy_for("login").required);
+        assert!(c.policy_for("dovecot").exempt && !sshd.exempt && !c.policy.exempt);
     }
 
     #[test]
@@ -477,15 +576,55 @@ required = true
             ("[email]\ncommand = []", "email.command"),
             ("[email]\ncommand = [\"sendmail\"]", "email.command"),
             ("[email]\nfrom = \"nobody\"", "email.from"),
+            ("[email]\nfrom = \"IT <it@d.org>\\r\\nBcc: x@y.z\"", "email.from"),
+            ("[email]\nfrom = \"A <a@d.org>, B <b@d.org>\"", "email.from"),
             ("[email]\nresend_after = 900", "email.resend_after"),
             ("[email]\ntimeout = 0", "email.timeout"),
             ("[email]\naddress_template = \"district.org\"", "email.address_template"),
             ("[lockout]\nfail_interval = 0", "lockout.fail_interval"),
+            ("[sms]\ncommand = [\"sms-send\", \"{phone}\"]", "sms.command"),
+            ("[sms]\ncommand = [\"/usr/bin/sms-send\"]", "sms.command"),
+            ("[sms]\ncommand = [\"/usr/bin/sms-send\", \"to\"]", "sms.command"),
+            ("[sms]\ncode_valid = 30", "sms.code_valid"),
+            ("[sms]\nresend_after = 700", "sms.resend_after"),
+            ("[sms]\ntimeout = 301", "sms.timeout"),
+            ("[sms]\nphone = 1", "phone"),
             ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
+            ("[policy]\nexempt = true", "policy.exempt"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn trusted_networks_are_parsed_and_a_service_list_replaces_the_policy_list() {
+        let c = parse(
+            "[policy]\ntrusted_networks = [\"10.20.0.0/16\", \"2001:db8::/32\"]\n\
+             [services.sshd]\ntrusted_networks = [\"192.0.2.0/24\"]\n\
+             [services.su]\ntrusted_networks = []\n[services.login]\nrequired = false\n",
+        )
+        .unwrap();
+        let shown = |p: &PolicyConfig| p.trusted_networks.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&c.policy), ["10.20.0.0/16", "2001:db8::/32"]);
+        assert_eq!(shown(c.policy_for("sshd")), ["192.0.2.0/24"], "replaced, not extended");
+        assert!(c.policy_for("su").trusted_networks.is_empty(), "an empty list turns it off for su");
+        assert_eq!(shown(c.policy_for("login")), shown(&c.policy), "inherited when not set");
+        assert!(parse("").unwrap().policy.trusted_networks.is_empty());
+    }
+
+    #[test]
+    fn a_bad_trusted_network_is_an_error_naming_the_key_and_the_value() {
+        for (text, value) in [
+            ("[policy]\ntrusted_networks = [\"10.20.0.0/33\"]", "10.20.0.0/33"),
+            ("[policy]\ntrusted_networks = [\n  \"10.0.0.0/8\",\n  \"office.example.org\",\n]", "office.example.org"),
+            ("[services.sshd]\ntrusted_networks = [\"10.20.1.0/16\"]", "10.20.1.0/16"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("/etc/security/twostep.toml"), "{e}");
+            assert!(e.contains(&format!("trusted_networks: \"{value}\" is not a network")), "{e}");
+        }
+        assert!(parse("[policy]\ntrusted_networks = \"10.0.0.0/8\"").is_err(), "a list, not a string");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Settings that are valid but weaken the protection or silently do nothing:
 //! the lockout turned off or too weak to slow guessing, root exempt from it,
 //! a very large number of grace logins, `enroll_at_login` where nobody must
-//! enroll, and `[services.NAME]` tables for which no PAM service exists (the
+//! enroll, `trusted_networks` that are very wide, include this host's loopback
+//! or can never match (link-local), and `[services.NAME]` tables for which no PAM service exists (the
 //! module is keyed by the PAM service name, so a typo applies to no login).
 //!
 //! [`warnings`] is pure: the caller lists the PAM service directory and passes
@@ -11,6 +12,9 @@
 
 use std::path::Path;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::cidr::Cidr;
 use crate::config::{Config, LockoutConfig, PolicyConfig};
 use crate::user::for_terminal;
 
@@ -20,6 +24,10 @@ pub const DEFAULT_GUESSES_PER_DAY: u64 = 240;
 pub const MAX_GUESSES_PER_DAY: u64 = 10 * DEFAULT_GUESSES_PER_DAY;
 /// Above this many grace logins an unenrolled user effectively never has to enroll.
 pub const MAX_GRACE_LOGINS: u32 = 100;
+/// A trusted IPv4 network with a shorter prefix than this is called very wide.
+pub const MIN_TRUSTED_PREFIX_V4: u8 = 8;
+/// A trusted IPv6 network with a shorter prefix than this is called very wide.
+pub const MIN_TRUSTED_PREFIX_V6: u8 = 16;
 /// Width of a warning on the terminal, prefix included.
 pub const WIDTH: usize = 72;
 
@@ -109,6 +117,7 @@ fn policy_issues(p: &PolicyConfig) -> Vec<String> {
             p.grace_logins
         ));
     }
+    out.extend(p.trusted_networks.iter().filter_map(network_issue));
     if p.enroll_at_login && !p.required {
         out.push(
             "enroll_at_login = true has no effect while required = false: users without a second \
@@ -117,6 +126,31 @@ fn policy_issues(p: &PolicyConfig) -> Vec<String> {
         );
     }
     out
+}
+
+/// What is wrong with trusting `net`, if anything (one issue per network).
+fn network_issue(net: &Cidr) -> Option<String> {
+    let min = if net.addr().is_ipv4() { MIN_TRUSTED_PREFIX_V4 } else { MIN_TRUSTED_PREFIX_V6 };
+    let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    let link_local: Cidr = "fe80::/10".parse().expect("a valid network");
+    if net.prefix() < min {
+        Some(format!(
+            "trusted_networks: {net} is very wide (a prefix shorter than /{min}): a login from \
+             anywhere in it needs no code. List only your own networks."
+        ))
+    } else if loopback.iter().any(|a| net.contains(*a)) {
+        Some(format!(
+            "trusted_networks: {net} trusts this host itself: a local user, a web application or an \
+             SSH tunnel (ssh -L, -R) connecting from it logs in without a code."
+        ))
+    } else if net.prefix() >= 10 && link_local.contains(net.addr()) {
+        Some(format!(
+            "trusted_networks: {net} never matches: a link-local address comes with its interface \
+             (fe80::1%eth0), and such addresses are never trusted."
+        ))
+    } else {
+        None
+    }
 }
 
 /// One warning as printed: `twostep: warning: ` and the text, wrapped at
@@ -220,6 +254,25 @@ mod tests {
     }
 
     #[test]
+    fn very_wide_loopback_and_link_local_trusted_networks_warn_once_each() {
+        let quiet = "[policy]\ntrusted_networks = [\"10.0.0.0/8\", \"2001::/16\", \"192.0.2.7\"]";
+        assert_eq!(warn(quiet, &[]), Vec::<String>::new());
+        let w = warn("[policy]\ntrusted_networks = [\"0.0.0.0/0\", \"8.0.0.0/7\", \"2000::/3\", \"::/0\"]", &[]);
+        assert_eq!(w.len(), 4, "{w:?}");
+        for (w, net) in w.iter().zip(["0.0.0.0/0 ", "8.0.0.0/7 ", "2000::/3 ", "::/0 "]) {
+            assert!(w.starts_with(&format!("[policy] trusted_networks: {net}is very wide")), "{w}");
+        }
+        let w = warn("[services.sshd]\ntrusted_networks = [\"127.0.0.0/8\", \"::1/128\", \"fe80::/64\"]", &["sshd"]);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].starts_with("[services.sshd] trusted_networks: 127.0.0.0/8 trusts this host itself"), "{w:?}");
+        assert!(w[1].starts_with("[services.sshd] trusted_networks: ::1/128 trusts this host itself"), "{w:?}");
+        assert!(w[2].starts_with("[services.sshd] trusted_networks: fe80::/64 never matches"), "{w:?}");
+        // Inherited by a service table: said once, for [policy].
+        let w = warn("[policy]\ntrusted_networks = [\"0.0.0.0/0\"]\n[services.sshd]\nrequired = true", &["sshd"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
     fn a_service_table_without_a_pam_service_warns_with_the_name() {
         let w = warn("[services.sshd]\nrequired = true\n[services.nosuchservice]\nrequired = true", &["sshd"]);
         assert_eq!(w.len(), 1, "{w:?}");
@@ -241,7 +294,8 @@ mod tests {
                     [services.sshd-typo]\ngrace_logins = 5";
         let all = warn(text, &["sshd"]);
         assert_eq!(all.len(), 5, "{all:?}");
-        let all: Vec<String> = all.into_iter().chain(warn("[lockout]\ndeny = 0", &[])).collect();
+        let nets = "[policy]\ntrusted_networks = [\"0.0.0.0/0\", \"::1\", \"fe80::/10\", \"ffff:ffff:ffff:ffff::/64\"]";
+        let all: Vec<String> = all.into_iter().chain(warn("[lockout]\ndeny = 0", &[])).chain(warn(nets, &[])).collect();
         for w in &all {
             let shown = render(w);
             assert!(shown.starts_with("twostep: warning: "), "{shown}");

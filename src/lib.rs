@@ -15,17 +15,20 @@
 //!    canonical name from NSS ([`user`]).
 //! 3. The user's record is read ([`store`]: `store/record.rs`); [`policy`]
 //!    decides on plain data: step aside, refuse, must enroll, or verify (NSS
-//!    groups only when a rule needs them).
+//!    groups only when a rule needs them; a login from a `trusted_networks`
+//!    network, [`cidr`], steps aside first).
 //! 4. Must enroll (`src/auth/enroll.rs`): a grace login, enrollment at login
 //!    (QR code from [`qr`], a new secret from [`secret`]), or a refusal.
 //! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
 //!    (`store/tally.rs`); the prompt (every text in `src/auth/text.rs`); on
-//!    `email`, a code is sent (`src/auth/send_code.rs`: [`email_code`] rules,
-//!    [`sendmail`] message and command, started clean by `src/pam/child.rs`).
+//!    `email` or `text`, a code is sent (`src/auth/send_code.rs`:
+//!    [`email_code`] rules for both; [`sendmail`] message and command, or
+//!    [`sms`] text and command to a [`phone`] number, through the same
+//!    runner, started clean by `src/pam/child.rs`).
 //! 6. The answer, under the user's lock ([`store::UserStore::change`], files
 //!    through [`trusted_fs`]): the clock read now ([`time`]), the record read
-//!    again, the answer written down as a failure, judged ([`totp`] or the
-//!    email code), and turned into a success if right.
+//!    again, the answer written down as a failure, judged ([`totp`] or a
+//!    sent code), and turned into a success if right.
 //! 7. One log line ([`log`]); the [`auth::Outcome`] becomes a PAM code in [`pam`].
 //!
 //! The admin command ([`cli`], one file per command) uses the same store,
@@ -35,16 +38,22 @@
 
 pub mod address;
 pub mod auth;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod config_warnings;
 pub mod email_code;
 pub mod log;
+pub mod module_args;
 mod pam;
+pub mod phone;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod qr;
 pub mod secret;
 pub mod sendmail;
+pub mod sms;
 pub mod store;
 pub mod time;
 pub mod totp;

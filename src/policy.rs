@@ -5,6 +5,8 @@
 //! groups are arguments, so every rule is tested exactly (STYLE.md, "pass `now`").
 //!
 //! The rules, per PAM service (`[policy]` merged with `[services.NAME]`):
+//! - a service with `exempt = true` asks nobody (for services that cannot
+//!   show a second prompt: the administrator accepts the password alone there);
 //! - a disabled record, or membership of an `exempt_groups` group, means the
 //!   user is never asked, enrolled or not (an exempt group wins over a required one);
 //! - `required` and `required_groups` decide who *must* have a second factor:
@@ -14,8 +16,12 @@
 //! - a user who has an enabled record is always asked for a code unless exempt:
 //!   someone who enrolled keeps that protection whatever their groups;
 //! - the groups are looked up (NSS) only when a rule needs them; then a user
-//!   NSS does not know is refused (fail closed).
+//!   NSS does not know is refused (fail closed);
+//! - a login from a `trusted_networks` network ([`trusted_network`]) is never
+//!   asked, enrolled or not, locked or not (checked before the rules above;
+//!   the record is still read first, so a broken store still refuses).
 
+use crate::cidr::{self, Cidr};
 use crate::config::{LockoutConfig, PolicyConfig};
 use crate::store::tally::Tally;
 
@@ -36,8 +42,12 @@ pub enum RecordState<R> {
 pub enum IgnoreReason {
     Disabled,
     ExemptGroup(String),
+    /// `[services.NAME] exempt = true`.
+    ExemptService,
     NotRequired,
     NotInRequiredGroups,
+    /// PAM_RHOST is an address inside this `trusted_networks` entry.
+    TrustedNetwork(Cidr),
 }
 
 impl IgnoreReason {
@@ -46,8 +56,10 @@ impl IgnoreReason {
         match self {
             IgnoreReason::Disabled => "second factor disabled by an administrator".into(),
             IgnoreReason::ExemptGroup(g) => format!("member of exempt group {g}"),
+            IgnoreReason::ExemptService => "service exempt ([services.NAME] exempt = true)".into(),
             IgnoreReason::NotRequired => "not enrolled, not required".into(),
             IgnoreReason::NotInRequiredGroups => "not enrolled, not in required_groups".into(),
+            IgnoreReason::TrustedNetwork(net) => format!("trusted network {net}"),
         }
     }
 }
@@ -67,6 +79,9 @@ pub enum Decision<R> {
 
 /// Whether [`decide`] needs the user's groups; the caller looks them up (NSS) only then.
 pub fn needs_groups<R>(p: &PolicyConfig, record: &RecordState<R>) -> bool {
+    if p.exempt {
+        return false;
+    }
     match record {
         RecordState::Disabled => false,
         RecordState::Enabled(_) => !p.exempt_groups.is_empty(),
@@ -78,6 +93,9 @@ pub fn needs_groups<R>(p: &PolicyConfig, record: &RecordState<R>) -> bool {
 /// supplementary), `None` when NSS does not know the user; it is only looked at
 /// when [`needs_groups`] says so.
 pub fn decide<R>(p: &PolicyConfig, record: RecordState<R>, groups: Option<&[String]>) -> Decision<R> {
+    if p.exempt {
+        return Decision::Ignore(IgnoreReason::ExemptService);
+    }
     if matches!(record, RecordState::Disabled) {
         return Decision::Ignore(IgnoreReason::Disabled);
     }
@@ -102,6 +120,15 @@ pub fn decide<R>(p: &PolicyConfig, record: RecordState<R>, groups: Option<&[Stri
         return Decision::Ignore(IgnoreReason::NotInRequiredGroups);
     }
     Decision::MustEnroll
+}
+
+/// The `trusted_networks` entry of `p` that `rhost` (PAM_RHOST) is in, if
+/// any: the first that matches. Only a literal IP address can be in one
+/// ([`cidr::rhost_address`]); an empty rhost, a host name (sshd with
+/// `UseDNS yes`) or a scoped address is in none, so its login is asked as usual.
+pub fn trusted_network<'a>(p: &'a PolicyConfig, rhost: &str) -> Option<&'a Cidr> {
+    let addr = cidr::rhost_address(rhost)?;
+    p.trusted_networks.iter().find(|net| net.contains(addr))
 }
 
 /// What happens to a user who must use a second factor and has none.
@@ -329,6 +356,15 @@ mod tests {
     }
 
     #[test]
+    fn an_exempt_service_asks_nobody_enrolled_or_not_without_a_group_lookup() {
+        let p = PolicyConfig { exempt: true, ..policy(true, &["staff"], &["robots"]) };
+        for record in [Missing, Disabled, ENABLED] {
+            assert!(!needs_groups(&p, &record));
+            assert_eq!(decide(&p, record, None), Decision::Ignore(IgnoreReason::ExemptService));
+        }
+    }
+
+    #[test]
     fn a_user_unknown_to_nss_is_refused_when_a_group_rule_needs_the_lookup() {
         assert_eq!(decide(&policy(true, &["staff"], &[]), Missing::<()>, None), Decision::RefuseUnknownUser);
         assert_eq!(decide(&policy(true, &[], &["robots"]), Missing::<()>, None), Decision::RefuseUnknownUser);
@@ -338,6 +374,68 @@ mod tests {
             decide(&policy(false, &["staff"], &[]), Missing::<()>, None),
             Decision::Ignore(IgnoreReason::NotRequired)
         );
+    }
+
+    fn trusting(networks: &[&str]) -> PolicyConfig {
+        let trusted_networks = networks.iter().map(|n| n.parse().unwrap()).collect();
+        PolicyConfig { trusted_networks, ..PolicyConfig::default() }
+    }
+
+    fn trusted_by(p: &PolicyConfig, rhost: &str) -> Option<String> {
+        trusted_network(p, rhost).map(|n| n.to_string())
+    }
+
+    #[test]
+    fn a_literal_address_inside_a_trusted_network_is_trusted_up_to_its_edges() {
+        let p = trusting(&["10.20.0.0/16", "2001:db8::/32", "192.0.2.7/32", "2001:db8:ffff::1/128"]);
+        for (rhost, net) in [
+            ("10.20.0.0", "10.20.0.0/16"),
+            ("10.20.255.255", "10.20.0.0/16"),
+            ("2001:db8::", "2001:db8::/32"),
+            ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::/32"),
+            ("[2001:db8::1]", "2001:db8::/32"),
+            ("192.0.2.7", "192.0.2.7/32"),
+            ("::ffff:10.20.1.2", "10.20.0.0/16"),
+            ("::ffff:192.0.2.7", "192.0.2.7/32"),
+        ] {
+            assert_eq!(trusted_by(&p, rhost).as_deref(), Some(net), "{rhost}");
+        }
+        for rhost in ["10.19.255.255", "10.21.0.0", "192.0.2.6", "192.0.2.8", "2001:db9::", "2001:db7:ffff::1"] {
+            assert_eq!(trusted_by(&p, rhost), None, "{rhost}");
+        }
+    }
+
+    #[test]
+    fn the_first_matching_network_is_the_one_named() {
+        let p = trusting(&["2001:db8::1/128", "10.0.0.0/8", "10.20.0.0/16"]);
+        assert_eq!(trusted_by(&p, "10.20.1.2").as_deref(), Some("10.0.0.0/8"));
+    }
+
+    #[test]
+    fn slash_zero_trusts_every_address_of_its_family_only() {
+        let v4 = trusting(&["0.0.0.0/0"]);
+        assert_eq!(trusted_by(&v4, "203.0.113.9").as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(trusted_by(&v4, "::ffff:203.0.113.9").as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(trusted_by(&v4, "2001:db8::1"), None);
+        let v6 = trusting(&["::/0"]);
+        assert_eq!(trusted_by(&v6, "2001:db8::1").as_deref(), Some("::/0"));
+        assert_eq!(trusted_by(&v6, "203.0.113.9"), None);
+        assert_eq!(trusted_by(&v6, "::ffff:203.0.113.9"), None, "a mapped address is an IPv4 client");
+    }
+
+    #[test]
+    fn host_names_empty_and_scoped_rhosts_are_never_trusted() {
+        let p = trusting(&["0.0.0.0/0", "::/0"]);
+        for rhost in ["", "localhost", "office.example.org", "fe80::1%eth0", "10.20.1.2:22", "[10.20.1.2]", "10.20.1"] {
+            assert_eq!(trusted_by(&p, rhost), None, "{rhost:?}");
+        }
+        assert_eq!(trusted_by(&PolicyConfig::default(), "10.20.1.2"), None, "no networks, nobody trusted");
+    }
+
+    #[test]
+    fn a_trusted_network_is_logged_with_its_prefix() {
+        let net = "10.20.0.0/16".parse().unwrap();
+        assert_eq!(IgnoreReason::TrustedNetwork(net).describe(), "trusted network 10.20.0.0/16");
     }
 
     #[test]

@@ -29,6 +29,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use zeroize::Zeroizing;
 
+use crate::address::{Sender, default_sender};
 use crate::config::EmailConfig;
 use crate::email_code::describe_duration;
 use crate::secret::{RandomError, fill_random};
@@ -100,6 +101,8 @@ fn user_for_mail_body(user: &str) -> String {
 pub struct Message {
     text: Zeroizing<String>,
     code: Zeroizing<String>,
+    /// The sender's bare address, for `{from}` in the command ([`command_for`]).
+    envelope_from: String,
 }
 
 impl Message {
@@ -153,36 +156,40 @@ impl From<RandomError> for ComposeError {
     }
 }
 
+/// The sender of the messages: `[email] from`, else `twostep@` the host's
+/// mail domain ([`crate::address::default_sender`]: /etc/mailname, else `host`
+/// when it has a domain part, else `localhost`).
+pub fn sender(cfg: &EmailConfig, host: &str) -> Sender {
+    if let Some(from) = &cfg.from {
+        return from.clone();
+    }
+    // Debian's name for the domain outgoing mail comes from; a short read, as it is one line.
+    let mailname = std::fs::File::open(MAILNAME).ok().and_then(|f| {
+        let mut text = String::new();
+        f.take(256).read_to_string(&mut text).ok().map(|_| text)
+    });
+    default_sender(&host_for_mail_header(host), mailname.as_deref())
+}
+
+/// Where Debian keeps the mail domain of the host.
+pub const MAILNAME: &str = "/etc/mailname";
+
 /// The complete message (LF line ends, as sendmail-compatible commands expect on stdin).
 ///
-/// Header values are the configured `from` (checked by the config), the validated
-/// address, a sanitized host name and fixed text: nothing a user controls reaches a header.
+/// Header values are the sender (checked by the config or built from a
+/// sanitized host name), the validated address, a sanitized host name and
+/// fixed text: nothing a user controls reaches a header.
 pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, ComposeError> {
-    let date = chrono::DateTime::from_timestamp(letter.now as i64, 0)
-        .ok_or(ComposeError::ClockOutOfRange(letter.now))?
-        .to_rfc2822();
-    let mut id = [0u8; 12];
-    fill_random(&mut id)?;
-    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let valid = describe_duration(cfg.code_valid);
     let host = host_for_mail_header(letter.host);
     let user = user_for_mail_body(letter.user);
-    let mut m = Zeroizing::new(String::with_capacity(1024));
+    // Sized so that it never grows: no copy of the code is left behind in freed memory.
+    let mut body = Zeroizing::new(String::with_capacity(4096));
     // Writing into a String cannot fail.
     let _ = fmt::Write::write_fmt(
-        &mut *m,
+        &mut *body,
         format_args!(
-            "From: {from}\n\
-         To: {to}\n\
-         Subject: Your verification code for {host}\n\
-         Date: {date}\n\
-         Message-ID: <{id}.{now}.twostep@{host}>\n\
-         MIME-Version: 1.0\n\
-         Content-Type: text/plain; charset=utf-8\n\
-         Content-Transfer-Encoding: 8bit\n\
-         Auto-Submitted: auto-generated\n\
-         \n\
-         Someone is signing in to {host} as {user} and asked for a code by email.\n\
+            "Someone is signing in to {host} as {user} and asked for a code by email.\n\
          \n\
          Your verification code is:\n\
          \n\
@@ -193,13 +200,78 @@ pub fn compose(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, Compos
          \n\
          If this was not you, do not share the code with anyone: someone may know\n\
          your password. Tell your administrator.\n",
-            from = cfg.from,
-            to = letter.to,
-            now = letter.now,
             code = letter.code,
         ),
     );
-    Ok(Message { text: m, code: Zeroizing::new(letter.code.to_string()) })
+    let subject = format!("Your verification code for {host}");
+    assemble(cfg, letter, &subject, body)
+}
+
+/// A message that proves the mail path works (`twostep email USER --test`):
+/// the headers of a code message and a body that says it is a test. It has no
+/// code in it; `letter.code` is ignored.
+pub fn compose_test(cfg: &EmailConfig, letter: &Letter<'_>) -> Result<Message, ComposeError> {
+    let host = host_for_mail_header(letter.host);
+    let user = user_for_mail_body(letter.user);
+    let body = format!(
+        "This is a test message from two-step verification on {host}.\n\
+         No action is needed and there is no code in it.\n\
+         \n\
+         An administrator sent it to check that verification codes for the\n\
+         account {user} reach this address. When {user} asks for a code by\n\
+         email at a login, it comes the same way, from the same sender.\n"
+    );
+    let subject = format!("Test message: verification codes for {host}");
+    assemble(cfg, &Letter { code: "", ..*letter }, &subject, Zeroizing::new(body))
+}
+
+/// The headers for `letter`, then `body`.
+fn assemble(
+    cfg: &EmailConfig,
+    letter: &Letter<'_>,
+    subject: &str,
+    body: Zeroizing<String>,
+) -> Result<Message, ComposeError> {
+    let date = chrono::DateTime::from_timestamp(letter.now as i64, 0)
+        .ok_or(ComposeError::ClockOutOfRange(letter.now))?
+        .to_rfc2822();
+    let mut id = [0u8; 12];
+    fill_random(&mut id)?;
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let host = host_for_mail_header(letter.host);
+    let from = sender(cfg, &host);
+    let mut m = Zeroizing::new(String::with_capacity(4096 + body.len()));
+    // Writing into a String cannot fail.
+    let _ = fmt::Write::write_fmt(
+        &mut *m,
+        format_args!(
+            "From: {from}\n\
+         To: {to}\n\
+         Subject: {subject}\n\
+         Date: {date}\n\
+         Message-ID: <{id}.{now}.twostep@{host}>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         Content-Transfer-Encoding: 8bit\n\
+         Auto-Submitted: auto-generated\n\
+         \n\
+         {body}",
+            from = from.header(),
+            to = letter.to,
+            now = letter.now,
+            body = body.as_str(),
+        ),
+    );
+    Ok(Message { text: m, code: Zeroizing::new(letter.code.to_string()), envelope_from: from.address })
+}
+
+/// `[email] command` for one message: every `{from}` in an argument becomes
+/// the bare sender address (`"-f", "{from}"` for sendmail, `"--from={from}"`
+/// for msmtp), so that the envelope sender matches the `From:` address even
+/// when `from` has a display name. The address is checked (no spaces, no
+/// control characters), and no shell ever sees the arguments.
+pub fn command_for(cfg: &EmailConfig, message: &Message) -> Vec<String> {
+    cfg.command.iter().map(|a| a.replace("{from}", &message.envelope_from)).collect()
 }
 
 /// Why the mail command did not deliver the message.
@@ -253,7 +325,8 @@ pub struct Sendmail<'a> {
 
 impl Mailer for Sendmail<'_> {
     fn send(&mut self, cfg: &EmailConfig, message: &Message) -> Result<(), SendError> {
-        run(&cfg.command, Duration::from_secs(cfg.timeout), message.as_bytes(), &message.code, self.setup)
+        let argv = command_for(cfg, message);
+        run(&argv, Duration::from_secs(cfg.timeout), message.as_bytes(), &message.code, self.setup)
     }
 }
 
@@ -421,7 +494,7 @@ mod tests {
     fn cfg() -> EmailConfig {
         EmailConfig {
             command: vec!["/bin/true".into()],
-            from: "twostep@district.org".into(),
+            from: Some(Sender { name: None, address: "twostep@district.org".into() }),
             code_valid: 600,
             resend_after: 300,
             timeout: 5,
@@ -462,6 +535,44 @@ mod tests {
         assert!(!head.contains("042917"), "the code is in the body only");
         let other = compose(&cfg(), &letter).unwrap();
         assert_ne!(m.lines().nth(4), other.text().lines().nth(4), "Message-IDs are unique");
+    }
+
+    #[test]
+    fn a_display_name_goes_in_the_from_header_and_the_bare_address_in_the_command() {
+        let mut cfg = cfg();
+        cfg.from = Some(crate::address::parse_sender("District IT <it@district.org>").unwrap());
+        cfg.command = ["/usr/bin/msmtp", "--from={from}", "-t", "-f", "{from}"].map(String::from).to_vec();
+        let letter = Letter { to: "jane@district.org", user: "jane", host: "web01", code: "042917", now: 0 };
+        let m = compose(&cfg, &letter).unwrap();
+        assert!(m.text().starts_with("From: \"District IT\" <it@district.org>\nTo: "), "{}", m.text());
+        assert_eq!(command_for(&cfg, &m), ["/usr/bin/msmtp", "--from=it@district.org", "-t", "-f", "it@district.org"]);
+    }
+
+    #[test]
+    fn without_from_the_sender_is_twostep_at_a_qualified_host_name() {
+        let mut cfg = cfg();
+        cfg.from = None;
+        // The host's /etc/mailname, if any, wins over the host name: read it as the code does.
+        let expected = match std::fs::read_to_string(MAILNAME) {
+            Ok(m) => crate::address::default_sender("web01.district.org", Some(&m)).address,
+            Err(_) => "twostep@web01.district.org".to_string(),
+        };
+        let letter = Letter { to: "jane@district.org", user: "jane", host: "web01.district.org", code: "1", now: 0 };
+        assert_eq!(sender(&cfg, letter.host).address, expected);
+        assert!(compose(&cfg, &letter).unwrap().text().starts_with(&format!("From: {expected}\n")));
+    }
+
+    #[test]
+    fn the_test_message_says_it_is_a_test_and_carries_no_code() {
+        let letter = Letter { to: "jane@district.org", user: "jane", host: "web", code: "042917", now: 0 };
+        let m = compose_test(&cfg(), &letter).unwrap();
+        let (head, body) = m.text().split_once("\n\n").unwrap();
+        assert!(head.contains("\nSubject: Test message: verification codes for web\n"), "{head}");
+        assert!(head.starts_with("From: twostep@district.org\nTo: jane@district.org\n"), "{head}");
+        assert!(body.starts_with("This is a test message") && body.contains("account jane"), "{body}");
+        assert!(!m.text().contains("042917") && !body.chars().any(|c| c.is_ascii_digit()), "{body}");
+        assert!(m.code.is_empty(), "nothing to redact");
+        assert!(body.lines().all(|l| l.chars().count() <= 72), "{body}");
     }
 
     #[test]

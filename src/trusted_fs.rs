@@ -16,8 +16,6 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
-
 /// Largest per-user state file (store record or tally) we agree to read.
 pub const MAX_STATE_FILE: u64 = 64 * 1024;
 /// Largest configuration file we agree to read.
@@ -149,6 +147,11 @@ pub fn check_dir(dir: &Path, trust: Trust) -> Result<(), FsError> {
 /// checks that it is private to `owner`.
 pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
     require_absolute(dir)?;
+    // Almost always there: one lstat instead of a mkdir that fails.
+    match check_dir(dir, Trust::Private(owner)) {
+        Err(FsError::Missing(_)) => {}
+        done => return done,
+    }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -161,6 +164,43 @@ pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
 ///
 /// Returns `Ok(None)` only when the file does not exist.
 pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
+    Ok(read_trusted_with_id(path, trust, limit)?.map(|(bytes, _)| bytes))
+}
+
+/// Which file a path names, and its state: equal ids mean the same,
+/// unchanged file (a file replaced by rename has a new inode and ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The id of the file at `path` without opening it (`None`: it does not exist).
+pub fn file_id(path: &Path) -> Result<Option<FileId>, FsError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(FileId::of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, "inspect")(e)),
+    }
+}
+
+/// [`read_trusted`], also returning the id of the file that was read.
+pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Option<(Vec<u8>, FileId)>, FsError> {
     require_absolute(path)?;
     let file = match OpenOptions::new()
         .read(true)
@@ -188,7 +228,7 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
     if buf.len() as u64 > limit {
         return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
     }
-    Ok(Some(buf))
+    Ok(Some((buf, FileId::of(&meta))))
 }
 
 /// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
@@ -199,17 +239,33 @@ pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<
 /// left by a process that was killed half-way is simply replaced by the next
 /// write (and removed by [`remove`]). A failed write removes its temp file.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
-    write_atomic_unsynced(dir, name, data)?;
-    sync_dir(dir)
+    write_atomic_as(dir, name, data, Durability::Durable)
 }
 
-/// [`write_atomic`] minus the fsync of the directory: the file is whole and
-/// fsynced before the rename, so a crash still leaves the old file or the new
-/// one, but the rename itself is durable only once [`sync_dir`] of `dir`
-/// returns `Ok`. For batches: many renames, then one directory fsync, which
-/// makes every one of them durable (the directory is one inode; its fsync
-/// writes all of its entries). Nothing may be reported as saved before it.
+/// How far a write must have reached when [`write_atomic_as`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The new contents and the rename survive a power loss (file and directory fsynced).
+    Durable,
+    /// The new contents are on disk (file fsynced), but after a power loss the
+    /// directory may still show the previous file: for a write whose loss only
+    /// brings back the state written durably before it.
+    MayRevert,
+}
+
+/// [`write_atomic`] minus the fsync of the directory ([`Durability::MayRevert`]):
+/// the file is whole and fsynced before the rename, so a crash still leaves
+/// the old file or the new one, but the rename itself is durable only once
+/// [`sync_dir`] of `dir` returns `Ok`. For batches: many renames, then one
+/// directory fsync, which makes every one of them durable (the directory is
+/// one inode; its fsync writes all of its entries). Nothing may be reported
+/// as saved before it.
 pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_as(dir, name, data, Durability::MayRevert)
+}
+
+/// [`write_atomic`] with a choice of [`Durability`].
+pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
     let target = dir.join(name);
     let tmp = temp_path(dir, name);
     let result = (|| {
@@ -227,7 +283,11 @@ pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), 
             .map_err(io_err(&tmp, "create"))?;
         f.write_all(data).map_err(io_err(&tmp, "write"))?;
         f.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))
+        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
+        match durability {
+            Durability::Durable => sync_dir(dir),
+            Durability::MayRevert => Ok(()),
+        }
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -280,9 +340,11 @@ pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
     Ok(names)
 }
 
-/// An exclusive lock on one user's state; released when dropped.
+/// An exclusive lock on one user's state; released when dropped: closing the
+/// descriptor releases the `flock` (no unlock call that could fail, or panic,
+/// on the way out).
 pub struct UserLock {
-    _lock: Flock<File>,
+    _file: File,
 }
 
 impl fmt::Debug for UserLock {
@@ -315,17 +377,17 @@ pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
     let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
     check_meta(&path, &meta, false, Trust::Private(owner))?;
     let deadline = Instant::now() + LOCK_WAIT;
-    let mut file = file;
     loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Ok(UserLock { _lock: lock }),
-            Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
-                file = f;
+        match file.try_lock() {
+            Ok(()) => return Ok(UserLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err((_, errno)) => {
-                return Err(FsError::Io { path, op: "lock", err: io::Error::from_raw_os_error(errno as i32) });
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+                return Err(FsError::Io { path, op: "lock", err });
             }
+            Err(std::fs::TryLockError::Error(err)) => return Err(FsError::Io { path, op: "lock", err }),
         }
     }
 }

@@ -73,6 +73,9 @@ pub fn file_name(user: &str) -> Result<String, UserNameError> {
 
 /// The user name a file name was derived from, or `None` if it is not one of ours.
 pub fn from_file_name(name: &str) -> Option<String> {
+    if name.len() > MAX_FILE_NAME {
+        return None; // longer than anything we write
+    }
     let bytes = name.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -80,8 +83,13 @@ pub fn from_file_name(name: &str) -> Option<String> {
         let b = bytes[i];
         if b == b'%' {
             let hex = name.get(i + 1..i + 3)?;
+            // Two upper-case hex digits, nothing else (from_str_radix alone
+            // would also take a sign: `%+A`).
+            if !hex.bytes().all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(&h)) {
+                return None;
+            }
             let v = u8::from_str_radix(hex, 16).ok()?;
-            if kept(v, out.is_empty()) || hex.to_ascii_uppercase() != hex {
+            if kept(v, out.is_empty()) {
                 return None; // not canonical: we never write it this way
             }
             out.push(v);
@@ -212,15 +220,12 @@ mod tests {
     struct Directory;
 
     impl Accounts for Directory {
-        fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
+        fn lookup(&self, user: &str) -> Result<Option<Account>, AccountsError> {
             match user {
                 "broken" => Err(AccountsError::Lookup { user: user.into(), errno: nix::errno::Errno::EIO }),
-                u if u.eq_ignore_ascii_case("alice") => Ok(Some("alice".into())),
+                u if u.eq_ignore_ascii_case("alice") => Ok(Some(Account { name: "alice".into(), uid: 1000 })),
                 _ => Ok(None),
             }
-        }
-        fn uid(&self, _: &str) -> Result<Option<u32>, AccountsError> {
-            unreachable!()
         }
         fn groups(&self, _: &str) -> Result<Option<Vec<String>>, AccountsError> {
             unreachable!()
@@ -257,13 +262,11 @@ mod tests {
 /// Every error means "NSS could not answer" (directory offline, module
 /// failure): callers fail closed. Only "no such entry" is `Ok(None)`.
 pub trait Accounts {
-    /// The account's canonical name (`pw_name`) for the name `user` was given
-    /// as: case-insensitive directories answer `ALICE` with `alice`, realms
-    /// may answer `alice@ad.example` with `alice`. `Ok(None)` if NSS does not
-    /// know the name.
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError>;
-    /// The numeric uid of `user`, `Ok(None)` if NSS does not know the user.
-    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError>;
+    /// The account for the name `user` was given as, with its canonical name
+    /// (`pw_name`): case-insensitive directories answer `ALICE` with `alice`,
+    /// realms may answer `alice@ad.example` with `alice`. `Ok(None)` if NSS
+    /// does not know the name.
+    fn lookup(&self, user: &str) -> Result<Option<Account>, AccountsError>;
     /// The names of `user`'s groups, primary and supplementary; `Ok(None)` if NSS does
     /// not know the user. A group id without a name is an error: with the group
     /// directory offline, leaving it out would skip a `required_groups` rule.
@@ -313,7 +316,24 @@ impl std::error::Error for AccountsError {}
 /// record, lock and grace count), else `typed` itself (twostep does not require
 /// the user to exist in passwd). A lookup failure is an error, never a guess.
 pub fn account_name(accounts: &dyn Accounts, typed: &str) -> Result<String, AccountsError> {
-    Ok(accounts.canonical_name(typed)?.unwrap_or_else(|| typed.to_string()))
+    Ok(resolve(accounts, typed)?.0)
+}
+
+/// [`account_name`] and the account's uid (`None`: NSS does not know the
+/// name), from one lookup.
+pub fn resolve(accounts: &dyn Accounts, typed: &str) -> Result<(String, Option<u32>), AccountsError> {
+    Ok(match accounts.lookup(typed)? {
+        Some(a) => (a.name, Some(a.uid)),
+        None => (typed.to_string(), None),
+    })
+}
+
+/// An account as NSS knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The canonical name (`pw_name`).
+    pub name: String,
+    pub uid: u32,
 }
 
 /// The real NSS lookups.
@@ -332,12 +352,8 @@ fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, AccountsError> 
 }
 
 impl Accounts for Nss {
-    fn canonical_name(&self, user: &str) -> Result<Option<String>, AccountsError> {
-        Ok(passwd_entry(user)?.map(|u| u.name))
-    }
-
-    fn uid(&self, user: &str) -> Result<Option<u32>, AccountsError> {
-        Ok(passwd_entry(user)?.map(|u| u.uid.as_raw()))
+    fn lookup(&self, user: &str) -> Result<Option<Account>, AccountsError> {
+        Ok(passwd_entry(user)?.map(|u| Account { name: u.name, uid: u.uid.as_raw() }))
     }
 
     fn groups(&self, user: &str) -> Result<Option<Vec<String>>, AccountsError> {

@@ -4,12 +4,14 @@
 //! and the ways it must refuse (wrong user names, non-root caller, corrupt record).
 
 mod common;
+mod e2e;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
+use e2e::{Account, TestGroup};
 
 fn ok(out: &Output) -> String {
     assert!(out.status.success(), "twostep failed: {}{}", stdout(out), stderr(out));
@@ -519,4 +521,154 @@ fn status_and_unlock_follow_even_deny_root_as_the_login_does() {
     let s = json(&env.twostep(&["status", "root", "--json"]));
     assert_eq!(s["locked"].as_bool(), Some(true), "{s}");
     assert!(ok(&env.twostep(&["unlock", "root"])).contains("Unlocked root"));
+}
+
+/// Writes `text` as `dir/name`, root 0600, as the store would (but unreadable as a record or tally).
+fn plant(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+    std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn list_reports_a_damaged_record_or_tally_in_its_row_lists_the_others_and_exits_1() {
+    let env = Env::new("");
+    env.enroll("alice");
+    env.enroll("bob");
+    env.enroll("dave");
+    plant(&env.secrets, "bob", "version = 1\nsecret = \"!!\n");
+    plant(&env.tally, "dave", "version = 99\n");
+    let out = env.twostep(&["list", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout stays one JSON array");
+    let rows = rows.as_array().unwrap();
+    let users: Vec<&str> = rows.iter().map(|r| r["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["alice", "bob", "dave"]);
+    assert_eq!((rows[0]["enrolled"].as_bool(), rows[0].get("error")), (Some(true), None), "{}", rows[0]);
+    for (row, file) in [(&rows[1], env.secrets.join("bob")), (&rows[2], env.tally.join("dave"))] {
+        let error = row["error"].as_str().unwrap_or_else(|| panic!("no error in {row}"));
+        assert!(error.contains(file.to_str().unwrap()), "{error}");
+        assert_eq!(row.as_object().unwrap().len(), 2, "only user and error: nothing guessed: {row}");
+    }
+    let err = stderr(&out);
+    assert!(err.starts_with("twostep: the files of 2 users could not be read:\n  bob: "), "{err}");
+    assert!(err.contains("\n  dave: ") && err.contains("format version 99"), "{err}");
+
+    let out = env.twostep(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    let line = |u: &str| table.lines().find(|l| l.contains(u)).unwrap_or_else(|| panic!("no {u}: {table}"));
+    assert!(line("alice").starts_with("alice ") && line("alice").contains("enabled"), "{table}");
+    assert!(line("bob").starts_with("! bob ") && line("bob").contains("unreadable"), "{table}");
+    assert!(line("dave").starts_with("! dave ") && line("dave").contains("unreadable"), "{table}");
+    // A single damaged user: one error line, with the file.
+    std::fs::remove_file(env.tally.join("dave")).unwrap();
+    let err = fails(&env.twostep(&["list"]));
+    assert!(err.starts_with("twostep: bob: ") && err.contains(env.secrets.join("bob").to_str().unwrap()), "{err}");
+    assert_eq!(std::fs::read_to_string(env.secrets.join("bob")).unwrap(), "version = 1\nsecret = \"!!\n", "kept");
+}
+
+#[test]
+fn list_locked_shows_only_users_locked_now_and_unreadable_ones() {
+    let env = Env::new("[lockout]\ndeny = 2\nunlock_time = 600");
+    for u in ["alice", "bob", "carol", "erin"] {
+        env.enroll(u);
+    }
+    let bad = wrong_code(SECRET);
+    env.login("alice", &[&bad]);
+    env.login("bob", &[&bad]);
+    env.login("bob", &[&bad]);
+    // carol was locked, but the lock has run out.
+    env.update_tally("carol", |t| {
+        t.failures = vec![now() - 1000, now() - 900];
+        t.locked_at = Some(now() - 900);
+    });
+    let rows = json(&env.twostep(&["list", "--locked", "--json"]));
+    let users: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["bob"], "{rows}");
+    assert_eq!(rows[0]["locked"].as_bool(), Some(true));
+    let table = ok(&env.twostep(&["list", "--locked"]));
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with("bob ") && table.contains("until "), "{table}");
+
+    // Whether erin is locked cannot be known: she is shown (fail closed), and the exit status says so.
+    plant(&env.tally, "erin", "garbage");
+    let out = env.twostep(&["list", "--locked", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!(rows[1]["user"].as_str(), Some("erin"));
+    assert!(rows[1]["error"].is_string(), "{rows}");
+
+    ok(&env.twostep(&["unlock", "bob"]));
+    std::fs::remove_file(env.tally.join("erin")).unwrap();
+    assert_eq!(ok(&env.twostep(&["list", "--locked"])).trim(), "No user is locked out.");
+    assert_eq!(ok(&env.twostep(&["list", "--locked", "--json"])).trim(), "[]");
+}
+
+#[test]
+fn list_unenrolled_shows_members_of_required_groups_without_a_record_minus_exempt_ones() {
+    let staff = TestGroup::new();
+    let ssh_only = TestGroup::new();
+    let robots = TestGroup::new();
+    let other = TestGroup::new();
+    let member = Account::new(None, &[&staff]);
+    let primary = Account::new(Some(&staff), &[]);
+    let enrolled = Account::new(None, &[&staff]);
+    let disabled = Account::new(None, &[&staff]);
+    let exempt = Account::new(None, &[&staff, &robots]);
+    let outsider = Account::new(None, &[&other]);
+    let sshd_member = Account::new(Some(&ssh_only), &[]);
+    let env = Env::new(&format!(
+        "[policy]\nrequired_groups = [\"{}\"]\nexempt_groups = [\"{}\"]\n\
+         [services.sshd]\nrequired_groups = [\"{}\"]\n[services.login]\nrequired = false\nrequired_groups = [\"{}\"]\n",
+        staff.0, robots.0, ssh_only.0, other.0
+    ));
+    env.enroll(&enrolled.0);
+    env.enroll(&disabled.0);
+    ok(&env.twostep(&["disable", &disabled.0]));
+    env.update_tally(&member.0, |t| t.grace_used = 2);
+
+    let rows = json(&env.twostep(&["list", "--unenrolled", "--json"]));
+    let mut users: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["user"].as_str().unwrap()).collect();
+    users.sort();
+    let mut want = vec![member.0.as_str(), primary.0.as_str(), sshd_member.0.as_str()];
+    want.sort();
+    assert_eq!(users, want, "{rows}");
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["enrolled"].as_bool(), Some(false), "{r}");
+    }
+    let table = ok(&env.twostep(&["list", "--unenrolled"]));
+    let listed: Vec<&str> = table.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(listed, want, "{table}");
+    let line = table.lines().find(|l| l.split_whitespace().next() == Some(&member.0)).unwrap();
+    assert!(line.contains(" not enrolled, 2 grace logins used "), "{table}");
+    for a in [&exempt, &outsider, &enrolled, &disabled] {
+        assert!(!listed.contains(&a.0.as_str()), "{} listed: {table}", a.0);
+    }
+
+    // Once they enroll, they drop off the list.
+    for a in [&member, &primary, &sshd_member] {
+        env.enroll(&a.0);
+    }
+    assert_eq!(ok(&env.twostep(&["list", "--unenrolled"])).trim(), "Every member of the required groups is enrolled.");
+}
+
+#[test]
+fn list_unenrolled_when_every_account_must_enroll_says_so_and_exits_2() {
+    for config in [
+        "",
+        "[policy]\nrequired = false\nrequired_groups = [\"x\"]\n[services.sshd]\nrequired = true\nrequired_groups = []",
+    ] {
+        let env = Env::new(config);
+        let out = env.twostep(&["list", "--unenrolled"]);
+        assert_eq!(out.status.code(), Some(2), "{config}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(stderr(&out), "twostep: --unenrolled needs required_groups: every account must enroll\n");
+        assert_eq!(stdout(&out), "");
+    }
+    let env = Env::new("");
+    assert_eq!(
+        env.twostep(&["list", "--unenrolled", "--locked"]).status.code(),
+        Some(2),
+        "the filters exclude each other"
+    );
 }

@@ -14,15 +14,23 @@ use std::process::Command;
 
 use e2e::repo;
 
-const MODULE: &str = "/usr/lib/x86_64-linux-gnu/security/pam_twostep.so";
+/// Where libpam looks for modules on this machine: the multiarch directory.
+fn module() -> String {
+    let arch = output(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH"));
+    format!("/usr/lib/{}/security/pam_twostep.so", arch.trim())
+}
 
 /// Builds the package into `out` and returns its path.
 fn build_deb(out: &Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let has = Command::new(&cargo).args(["deb", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
     assert!(has, "cargo-deb is missing: run `cargo install cargo-deb --locked` (scripts/test.sh does this)");
-    let status =
-        Command::new(&cargo).args(["deb", "--quiet", "--output"]).arg(out).current_dir(repo()).status().unwrap();
+    let status = Command::new(&cargo)
+        .args(["deb", "--quiet", "--multiarch=foreign", "--output"])
+        .arg(out)
+        .current_dir(repo())
+        .status()
+        .unwrap();
     assert!(status.success(), "cargo deb failed");
     let debs: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()
@@ -58,8 +66,9 @@ fn sections(text: &str) -> BTreeMap<String, String> {
 /// What dpkg thinks of `twostep` and which of its paths exist, on the real machine.
 fn host_state() -> String {
     let dpkg = Command::new("dpkg-query").args(["-W", "-f=${Status}", "twostep"]).output().unwrap();
+    let module = module();
     let paths = [
-        MODULE,
+        module.as_str(),
         "/usr/sbin/twostep",
         "/etc/security/twostep.toml",
         "/var/lib/twostep",
@@ -73,11 +82,12 @@ fn host_state() -> String {
 fn the_deb_installs_the_module_command_config_and_man_pages_and_removes_cleanly() {
     let dir = tempfile::Builder::new().prefix("twostep-deb-").tempdir().unwrap();
     let deb = build_deb(dir.path());
+    let module = module();
 
     // Contents and metadata.
     let contents = output(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for (mode, path) in [
-        ("-rw-r--r--", ".usr/lib/x86_64-linux-gnu/security/pam_twostep.so"),
+        ("-rw-r--r--", module.as_str()),
         ("-rwxr-xr-x", "./usr/sbin/twostep"),
         ("-rw-r--r--", "./etc/security/twostep.toml"),
         ("-rw-r--r--", "./usr/share/pam-configs/twostep"),
@@ -85,7 +95,9 @@ fn the_deb_installs_the_module_command_config_and_man_pages_and_removes_cleanly(
         ("-rw-r--r--", "./usr/share/man/man8/twostep.8.gz"),
         ("-rw-r--r--", "./usr/share/man/man5/twostep.toml.5.gz"),
         ("-rw-r--r--", "./usr/share/doc/twostep/examples/pam.d/sshd"),
-        ("-rw-r--r--", "./usr/share/doc/twostep/examples/sshd_config.d/twostep-publickey.conf"),
+        ("-rw-r--r--", "./usr/share/doc/twostep/examples/sshd_config.d/10-twostep-publickey.conf"),
+        ("-rw-r--r--", "./usr/share/doc/twostep/examples/twostep.toml"),
+        ("-rw-r--r--", "./usr/share/doc/twostep/examples/fail2ban/twostep.conf"),
     ] {
         assert!(
             contents
@@ -97,6 +109,9 @@ fn the_deb_installs_the_module_command_config_and_man_pages_and_removes_cleanly(
     assert!(!contents.contains("/var/lib/twostep"), "state directories come from postinst, not the archive");
     let info = output(Command::new("dpkg-deb").arg("-I").arg(&deb));
     assert!(info.contains("Package: twostep") && info.contains("libpam-runtime"), "{info}");
+    assert!(info.contains("Suggests: default-mta | mail-transport-agent"), "{info}");
+    let arch = output(Command::new("dpkg").arg("--print-architecture"));
+    assert!(info.contains(&format!("Architecture: {}", arch.trim())), "{info}");
     let conffiles =
         output(Command::new("dpkg-deb").args(["--ctrl-tarfile"]).arg(&deb).stdout(std::process::Stdio::piped()));
     let _ = conffiles;
@@ -123,7 +138,7 @@ fn the_deb_installs_the_module_command_config_and_man_pages_and_removes_cleanly(
 export DEBIAN_FRONTEND=noninteractive MANWIDTH=80 LC_ALL=C.UTF-8
 echo "== install"; dpkg -i {deb} 2>&1
 echo "== status"; dpkg-query -W -f='${{Status}}\n' twostep
-echo "== modes"; stat -c '%n %U:%G %a' {MODULE} /usr/sbin/twostep /etc/security/twostep.toml /usr/share/pam-configs/twostep /var/lib/twostep /var/lib/twostep/secrets /var/lib/twostep/tally
+echo "== modes"; stat -c '%n %U:%G %a' {module} /usr/sbin/twostep /etc/security/twostep.toml /usr/share/pam-configs/twostep /var/lib/twostep /var/lib/twostep/secrets /var/lib/twostep/tally
 echo "== common-auth"; cat /etc/pam.d/common-auth
 echo "== man"; man 8 pam_twostep 2>&1 | head -4; man 5 twostep.toml 2>&1 | head -4
 echo "== login"
@@ -137,8 +152,10 @@ printf '@include common-auth\naccount required pam_permit.so\n' > /etc/pam.d/two
 printf 'Pw-deb-9q\n000000\n' | pamtester twostep-deb-common deb-probe authenticate 2>&1 || echo "wrong code refused"
 next=$(oathtool --totp -b "$secret" -N "now + 30 seconds")
 printf 'Pw-deb-9q\n%s\n' "$next" | pamtester twostep-deb-common deb-probe authenticate 2>&1
-echo "== remove"; dpkg -r twostep 2>&1; grep -c pam_twostep /etc/pam.d/common-auth || true
-ls -d /etc/security/twostep.toml /var/lib/twostep/secrets/deb-probe {MODULE} 2>&1 || true
+echo "== refused"; dpkg -r twostep 2>&1 || echo "exit $?"
+dpkg-query -W -f='${{Status}}\n' twostep; grep -c pam_twostep /etc/pam.d/common-auth; ls {module}
+echo "== remove"; rm /etc/pam.d/twostep-deb-probe; dpkg -r twostep 2>&1; grep -c pam_twostep /etc/pam.d/common-auth || true
+ls -d /etc/security/twostep.toml /var/lib/twostep/secrets/deb-probe {module} 2>&1 || true
 echo "== purge"; dpkg -P twostep 2>&1; ls -d /etc/security/twostep.toml /var/lib/twostep 2>&1 || true
 dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
 "#,
@@ -153,7 +170,7 @@ dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
     assert_eq!(get("status").trim(), "install ok installed", "{text}");
     let modes = get("modes");
     for expected in [
-        format!("{MODULE} root:root 644"),
+        format!("{module} root:root 644"),
         "/usr/sbin/twostep root:root 755".into(),
         "/etc/security/twostep.toml root:root 644".into(),
         "/usr/share/pam-configs/twostep root:root 644".into(),
@@ -174,6 +191,18 @@ dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
     assert!(common.contains("Password: Verification code: "), "{text}");
     assert!(common.contains("Incorrect verification code") && common.contains("wrong code refused"), "{text}");
     assert!(common.trim_end().ends_with("successfully authenticated"), "{text}");
+    // prerm refuses while a file the admin wrote loads the module, and changes nothing.
+    let refused = get("refused");
+    assert!(
+        refused.contains(
+            "twostep: not removed: these PAM files still load pam_twostep.so:\n  /etc/pam.d/twostep-deb-probe\n"
+        ),
+        "{text}"
+    );
+    // Still installed and in common-auth (dpkg only records that removal was asked for).
+    assert!(refused.contains("exit 1\ndeinstall ok installed\n1\n") && refused.contains(&module), "{text}");
+    let ours: Vec<&str> = refused.lines().filter(|l| l.starts_with("twostep: ") || l.starts_with("  /")).collect();
+    assert!(ours.len() == 4 && ours.iter().all(|l| l.chars().count() <= 72), "{ours:#?}\n{text}");
     // prerm took the module out of common-auth before it was removed; the config and state stay.
     let removed = get("remove");
     assert!(removed.lines().any(|l| l == "0"), "{text}");
@@ -181,7 +210,7 @@ dpkg-query -W -f='${{Status}}\n' twostep 2>&1 || true
         removed.contains("/etc/security/twostep.toml\n") && removed.contains("/var/lib/twostep/secrets/deb-probe\n"),
         "{text}"
     );
-    assert!(removed.contains(&format!("cannot access '{MODULE}'")), "{text}");
+    assert!(removed.contains(&format!("cannot access '{module}'")), "{text}");
     // Purge deletes the config and the state too.
     let purged = get("purge");
     assert!(

@@ -1,7 +1,8 @@
 //! The shipped documentation and configuration files: the man pages are
 //! rendered from their one source (scripts/mangen), render without warnings
-//! and cover what they must; the commented pam-config/twostep.toml is exactly
-//! the defaults and lists every key the man page documents.
+//! and cover what they must; the commented pam-config/twostep.toml is the
+//! defaults but for its one marked rollout setting and lists every key the
+//! man page documents.
 
 mod common;
 
@@ -118,12 +119,25 @@ fn the_config_page_and_the_shipped_config_cover_the_same_keys() {
     }
 }
 
+/// The shipped file is the built-in defaults except the rollout setting it
+/// marks and explains (`[policy] required = false`, so that turning the module
+/// on refuses nobody who is not enrolled yet); DESIGN.md's defaults stay the
+/// built-in ones.
 #[test]
-fn the_shipped_config_is_exactly_the_defaults() {
+fn the_shipped_config_is_the_defaults_but_for_the_marked_rollout_setting() {
     let path = repo().join("pam-config/twostep.toml");
-    let shipped = Config::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut shipped = Config::parse(&path, &text).unwrap();
     let defaults = Config::parse(&path, "").unwrap();
-    assert_eq!(shipped, defaults);
+    assert!(defaults.policy.required, "the built-in default stays required = true");
+    assert!(!shipped.policy.required, "the shipped file rolls out with required = false");
+    let line = text.lines().find(|l| l.starts_with("required = ")).unwrap();
+    assert!(line.contains("ROLLOUT"), "{line}");
+    assert!(text.contains("# ROLLOUT: required = false (the built-in default is true)"), "the reason is given");
+    shipped.policy.required = true;
+    assert_eq!(shipped, defaults, "nothing else differs from the built-in defaults");
+    let marked: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && l.contains("ROLLOUT")).collect();
+    assert_eq!(marked, [line], "one marked setting, the one checked here");
 }
 
 #[test]
@@ -243,4 +257,19 @@ fn the_regression_tests_named_in_the_security_document_exist() {
         }
     }
     assert!(named >= 10, "{named}");
+}
+
+/// `.TH` carries a real date: the newest packaging/debian/changelog entry's
+/// (a release date, the same in every build).
+#[test]
+fn the_man_pages_are_dated_by_the_newest_changelog_entry() {
+    let changelog = std::fs::read_to_string(repo().join("packaging/debian/changelog")).unwrap();
+    let stamp = changelog.lines().find_map(|l| l.strip_prefix(" -- ")).unwrap().split("  ").nth(1).unwrap();
+    let date = chrono::DateTime::parse_from_rfc2822(stamp).unwrap().format("%Y-%m-%d").to_string();
+    for page in ["pam_twostep.8", "twostep.8", "twostep.toml.5"] {
+        let roff = std::fs::read_to_string(repo().join("packaging/man").join(page)).unwrap();
+        let th = roff.lines().find(|l| l.starts_with(".TH ")).unwrap();
+        assert!(th.contains(&format!("\"{date}\"")), "{page}: {th}");
+        assert!(render(page).lines().last().unwrap().contains(&date), "{page}");
+    }
 }

@@ -19,7 +19,8 @@ use common::*;
 const FROM: &str = "twostep@test.example";
 
 /// A tiny SMTP sink: binds 127.0.0.1 on a free port, prints the port, and
-/// writes each message to OUTDIR/NNN.eml (envelope recipients in NNN.rcpt),
+/// writes each message to OUTDIR/NNN.eml (envelope recipients in NNN.rcpt,
+/// the envelope sender in NNN.from),
 /// renamed into place once complete.
 const SMTP_SINK: &str = r#"
 import asyncio, os, socket, sys
@@ -32,7 +33,9 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
         base = os.path.join(OUTDIR, "%03d" % self.count)
-        for ext, data in ((".rcpt", "\n".join(envelope.rcpt_tos).encode()), (".eml", envelope.original_content)):
+        parts = ((".from", envelope.mail_from.encode()), (".rcpt", "\n".join(envelope.rcpt_tos).encode()),
+                 (".eml", envelope.original_content))
+        for ext, data in parts:
             with open(base + ext + ".tmp", "wb") as f:
                 f.write(data)
             os.rename(base + ext + ".tmp", base + ext)
@@ -109,6 +112,10 @@ impl Smtp {
 
     fn recipients(&self, n: usize) -> String {
         std::fs::read_to_string(self.inbox.join(format!("{n:03}.rcpt"))).unwrap()
+    }
+
+    fn envelope_sender(&self, n: usize) -> String {
+        std::fs::read_to_string(self.inbox.join(format!("{n:03}.from"))).unwrap()
     }
 }
 
@@ -323,13 +330,15 @@ fn the_address_template_gives_users_without_an_address_one() {
 }
 
 #[test]
-fn without_an_address_the_prompt_offers_no_email_and_email_is_a_wrong_code() {
+fn without_an_address_the_prompt_offers_no_email_and_asking_for_one_is_not_a_failure() {
     let (env, smtp) = setup("");
     env.enroll("alice");
     let t = env.login("alice", &["email"]);
-    assert_eq!(t.prompts(), [PLAIN]);
-    assert_eq!(t.result, "PAM_AUTH_ERR");
-    assert!(t.said().contains("Incorrect verification code."), "{t:?}");
+    assert_eq!(t.prompts(), [PLAIN, PLAIN], "asked again after the refusal: {t:?}");
+    assert_eq!(t.result, "PAM_CONV_ERR", "Ctrl-D at the second prompt: {t:?}");
+    assert!(t.said().contains("Codes by email are not set up for your account."), "{t:?}");
+    assert!(env.store().tally("alice").unwrap().failures.is_empty(), "not counted");
+    assert!(env.log_lines().iter().any(|l| l.contains("result=not_set_up method=email")));
     assert!(smtp.messages().is_empty());
 }
 
@@ -489,7 +498,8 @@ fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
     let (env, smtp) = setup("");
     let user = e2e::TestUser::new();
     env.enroll_with(&user.name, Some(SECRET), Some("jane@district.org"));
-    let sshd = e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/twostep-password.conf");
+    let sshd =
+        e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/10-twostep-password.conf");
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
     let mail = smtp.inbox.join("001.eml");
     let run = e2e::pty(
@@ -625,4 +635,79 @@ fn the_mail_command_starts_clean_of_what_a_setuid_hosts_caller_chose() {
     assert!(!fds.iter().any(|l| l.contains(" 7 -> ") || l.contains(" 900 -> ")), "{text}");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&report).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "umask 077 applied to what the command creates");
+}
+
+/// `[email]` sending through msmtp to `port` with the sender `from`, the
+/// envelope sender given to msmtp as `{from}` (the bare address).
+fn msmtp_config(port: u16, from: &str, extra: &str) -> String {
+    format!(
+        "[email]\ncommand = [\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={port}\", \"--from={{from}}\", \"-t\"]\nfrom = \"{from}\"\n{extra}\n"
+    )
+}
+
+#[test]
+fn a_test_message_arrives_through_msmtp_from_the_display_name_and_bare_envelope_sender() {
+    let (env, smtp) = setup("");
+    env.write_config(&msmtp_config(smtp.port, "District IT <it@test.example>", ""));
+    env.enroll_with("jane", Some(SECRET), Some("jane.doe@district.org"));
+    let out = env.twostep(&["email", "jane", "--test"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out);
+    assert!(said.starts_with("Sent a test message to jane.doe@district.org from it@test.example."), "{said}");
+    assert!(said.lines().all(|l| l.chars().count() <= 72), "{said}");
+
+    let message = smtp.wait_message(1);
+    assert_eq!(smtp.recipients(1).trim(), "jane.doe@district.org");
+    assert_eq!(smtp.envelope_sender(1).trim(), "it@test.example", "the bare address, not the display name");
+    assert_eq!(header(&message, "From"), Some("\"District IT\" <it@test.example>"));
+    assert_eq!(header(&message, "To"), Some("jane.doe@district.org"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    assert_eq!(header(&message, "Subject"), Some(format!("Test message: verification codes for {host}").as_str()));
+    assert!(message.contains("This is a test message") && message.contains("no code in it"), "{message}");
+    let body = message.replace("\r\n", "\n");
+    let body = body.split_once("\n\n").unwrap().1;
+    assert!(!body.split(|c: char| !c.is_ascii_digit()).any(|w| w.len() >= 6), "nothing like a code: {body}");
+    assert!(env.log_lines().iter().any(|l| l.contains("user=jane action=email_test ")), "{:?}", env.log_lines());
+    // Nothing about jane's login state changed: no code is pending, nothing is counted.
+    let tally = env.store().tally("jane").unwrap();
+    assert_eq!((tally.email_code, tally.failures.len()), (None, 0));
+}
+
+#[test]
+fn a_test_message_goes_to_the_template_address_of_a_user_without_one() {
+    let (env, smtp) = setup("");
+    env.write_config(&msmtp_config(smtp.port, FROM, "address_template = \"{user}@district.org\""));
+    let out = env.twostep(&["email", "newhire", "--test"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains("address_template") && said.contains("newhire is not enrolled"), "{said}");
+    smtp.wait_message(1);
+    assert_eq!(smtp.recipients(1).trim(), "newhire@district.org");
+    assert!(env.store().record("newhire").unwrap().is_none(), "a test creates no record");
+}
+
+#[test]
+fn a_test_message_the_mail_system_refuses_is_reported_with_the_commands_error_and_exit_1() {
+    let env = Env::new("");
+    env.enroll_with("jane", Some(SECRET), Some("jane@district.org"));
+    // Nothing listens on this port: msmtp cannot connect.
+    let port = e2e::free_port();
+    env.write_config(&msmtp_config(port, FROM, ""));
+    let out = env.twostep(&["email", "jane", "--test"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("twostep: the test message to jane@district.org was not sent: "), "{err}");
+    assert!(err.contains("mail command /usr/bin/msmtp failed with exit status") && err.contains("127.0.0.1"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(env.log_lines().iter().any(|l| l.contains("user=jane action=email_test_failed")));
+
+    // No address at all: said, and nothing is run.
+    env.write_config("[email]\ncommand = [\"/nonexistent/sendmail\"]");
+    let out = env.twostep(&["email", "bob", "--test"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "twostep: bob has no email address; set one: twostep email bob ADDR\n");
+    // --test takes no address and cannot be combined with --clear.
+    for args in [&["email", "jane", "--test", "x@y.org"][..], &["email", "jane", "--test", "--clear"]] {
+        assert_eq!(env.twostep(args).status.code(), Some(2), "{args:?}");
+    }
 }

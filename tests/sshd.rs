@@ -12,9 +12,9 @@ use common::*;
 use e2e::*;
 
 const PW_PAM: &str = "pam-config/pam.d/sshd";
-const PW_SSHD: &str = "pam-config/sshd_config.d/twostep-password.conf";
+const PW_SSHD: &str = "pam-config/sshd_config.d/10-twostep-password.conf";
 const KEY_PAM: &str = "pam-config/pam.d/sshd-publickey";
-const KEY_SSHD: &str = "pam-config/sshd_config.d/twostep-publickey.conf";
+const KEY_SSHD: &str = "pam-config/sshd_config.d/10-twostep-publickey.conf";
 const PASSWORD: &str = "Password: ";
 const CODE: &str = "Verification code: ";
 
@@ -202,4 +202,160 @@ fn a_new_user_enrolls_at_login_through_sshd_by_scanning_the_qr_code_shown() {
     let run = pty(&argv, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![code(&secret, 1)])], &[]);
     assert_eq!(run.exit, Some(0), "{run:?}");
     assert!(!run.transcript.contains('█'), "no second enrollment: {run:?}");
+}
+
+/// A new ed25519 key pair in the test's directory, its public half made
+/// `user`'s only authorized key; returns the private key's path.
+fn authorized_key(env: &Env, user: &TestUser) -> std::path::PathBuf {
+    let key = env.path().join(unique("key"));
+    run(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key));
+    user.authorize_key(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+    key
+}
+
+/// The shipped sshd snippet with its commented `Match` blocks turned on, the
+/// way the comments tell an administrator: the key-only group is `group`, the
+/// break-glass account `breakglass`, and both blocks match connections from
+/// 127.0.0.1 only (connections from 127.0.0.2 are "somewhere else").
+fn with_exceptions(snippet: &str, group: &str, breakglass: &str) -> String {
+    let mut text = String::new();
+    let mut turned_on = 0;
+    for line in shipped(snippet).lines() {
+        let line = match line.strip_prefix('#') {
+            Some(rest) if rest.starts_with("Match ") || rest.starts_with('\t') => {
+                turned_on += 1;
+                rest
+            }
+            _ => line,
+        };
+        text.push_str(line);
+        text.push('\n');
+    }
+    assert_eq!(turned_on, 4, "two commented Match blocks of one line each in {snippet}");
+    for (example, ours) in [
+        ("Match Group ssh-keyonly Address 192.0.2.10,192.0.2.11\n", format!("Match Group {group} Address 127.0.0.1\n")),
+        ("Match User breakglass Address 192.0.2.0/24\n", format!("Match User {breakglass} Address 127.0.0.1/32\n")),
+    ] {
+        assert!(text.contains(example), "{snippet} has no {example:?}");
+        text = text.replace(example, &ours);
+    }
+    text
+}
+
+/// Logs in with OpenSSH offering `key` first, from `source`; any password or
+/// code prompt is left unanswered (the session is closed there).
+fn key_only(sshd: &Sshd, user: &TestUser, key: &std::path::Path, source: &str) -> PtyRun {
+    let extra = ["-i", key.to_str().unwrap(), "-b", source];
+    let argv = sshd.ssh_argv(user, "publickey,keyboard-interactive,password", &extra, "echo key-only-ok");
+    pty(&argv, &[(PASSWORD, vec![]), (CODE, vec![])], &[])
+}
+
+#[test]
+fn a_service_account_in_the_match_group_logs_in_with_a_key_alone_and_staff_still_need_password_and_code() {
+    let env = Env::new("");
+    let group = TestGroup::new();
+    let service = TestUser::new();
+    run(std::process::Command::new("usermod").args(["-aG", &group.0, &service.name]));
+    let staff = TestUser::new();
+    env.enroll(&staff.name);
+    let service_key = authorized_key(&env, &service);
+    let staff_key = authorized_key(&env, &staff);
+
+    for (pam, snippet) in [(PW_PAM, PW_SSHD), (KEY_PAM, KEY_SSHD)] {
+        let config = with_exceptions(snippet, &group.0, "tsnobody");
+        let sshd = Sshd::start_with(&env, &[&service.name, &staff.name], pam, &config, "");
+
+        // The service account (not enrolled, `required = true`): no prompt at all.
+        let run = key_only(&sshd, &service, &service_key, "127.0.0.1");
+        assert_eq!(run.exit, Some(0), "{snippet}: {run:?}\n{}", sshd.log_text());
+        assert!(run.transcript.contains("key-only-ok"), "{run:?}");
+        assert_eq!(run.unanswered, None, "{snippet}: asked something: {run:?}");
+        assert!(!run.transcript.contains(PASSWORD) && !run.transcript.contains(CODE), "{run:?}");
+        // sshd never ran PAM's auth stack for it: twostep logged nothing.
+        let about = format!("user={} ", service.name);
+        assert!(!env.log_lines().iter().any(|l| l.contains(&about)), "{:?}", env.log_lines());
+
+        // The same key from a host the Match does not name is not enough.
+        let run = key_only(&sshd, &service, &service_key, "127.0.0.2");
+        assert_ne!(run.exit, Some(0), "{snippet}: {run:?}");
+        assert!(!run.transcript.contains("key-only-ok"), "{run:?}");
+
+        // Staff, key offered too: still the code (and, with passwords, the password first).
+        let right = code(SECRET, if pam == PW_PAM { 0 } else { 1 });
+        let extra = ["-i", staff_key.to_str().unwrap()];
+        let argv = sshd.ssh_argv(&staff, "publickey,keyboard-interactive", &extra, "echo staff-ok");
+        let run = pty(&argv, &[(PASSWORD, vec![staff.password.clone()]), (CODE, vec![right])], &[]);
+        assert_eq!(run.exit, Some(0), "{snippet}: {run:?}\n{}", sshd.log_text());
+        assert!(run.transcript.contains("staff-ok"), "{run:?}");
+        assert!(run.transcript.contains(CODE), "{run:?}");
+        assert_eq!(run.transcript.contains(PASSWORD), pam == PW_PAM, "{snippet}: {run:?}");
+        let success = format!("user={} service={} rhost=127.0.0.1 result=success", staff.name, sshd.service());
+        assert!(env.log_lines().iter().any(|l| l.contains(&success)), "{:?}", env.log_lines());
+    }
+}
+
+#[test]
+fn the_break_glass_account_logs_in_with_its_key_from_the_admin_network_even_when_twostep_is_broken() {
+    let env = Env::new("");
+    let breakglass = TestUser::new();
+    let staff = TestUser::new();
+    env.enroll(&staff.name);
+    let key = authorized_key(&env, &breakglass);
+    let config = with_exceptions(PW_SSHD, "tsnogroup", &breakglass.name);
+    let sshd = Sshd::start_with(&env, &[&breakglass.name, &staff.name], PW_PAM, &config, "");
+    // Broken: a world-writable config refuses every login through twostep.
+    std::fs::set_permissions(&env.config, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+
+    let run = key_only(&sshd, &breakglass, &key, "127.0.0.1");
+    assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
+    assert!(run.transcript.contains("key-only-ok"), "{run:?}");
+    assert_eq!(run.unanswered, None, "asked something: {run:?}");
+
+    // From anywhere else it is an ordinary account: password, then twostep (broken: refused).
+    let extra = ["-i", key.to_str().unwrap(), "-b", "127.0.0.2"];
+    let argv = sshd.ssh_argv(&breakglass, "publickey,keyboard-interactive", &extra, "echo key-only-ok");
+    let run = pty(&argv, &[(PASSWORD, vec![breakglass.password.clone()]), (CODE, vec![])], &[]);
+    assert_ne!(run.exit, Some(0), "{run:?}");
+    assert!(run.transcript.contains("Two-step verification is unavailable"), "{run:?}");
+    assert!(!run.transcript.contains("key-only-ok"), "{run:?}");
+
+    // Staff are refused while twostep is broken (fail closed).
+    let argv = sshd.ssh_argv(&staff, "keyboard-interactive", &[], "echo staff-ok");
+    let run = pty(&argv, &[(PASSWORD, vec![staff.password.clone()]), (CODE, vec![code(SECRET, 0)])], &[]);
+    assert_ne!(run.exit, Some(0), "{run:?}");
+    assert!(run.transcript.contains("Two-step verification is unavailable"), "{run:?}");
+}
+
+/// sshd applies a Match block up to the next Match or the end of the file: in
+/// every shipped snippet, nothing but Match blocks (commented or not) and
+/// comments may follow the first Match line.
+#[test]
+fn the_shipped_match_blocks_come_last_and_the_snippets_sort_first() {
+    for snippet in [PW_SSHD, KEY_SSHD] {
+        let name = snippet.rsplit('/').next().unwrap();
+        assert!(name.as_bytes()[..2].iter().all(u8::is_ascii_digit) && name < "50-cloud-init.conf", "{name}");
+        let text = shipped(snippet);
+        let after: Vec<&str> = text.lines().skip_while(|l| !l.trim_start_matches('#').starts_with("Match ")).collect();
+        assert!(!after.is_empty(), "{snippet} has no Match example");
+        for line in after {
+            let bare = line.trim_start_matches('#');
+            assert!(
+                line.is_empty()
+                    || line.starts_with("# ")
+                    || line == "#"
+                    || bare.starts_with("Match ")
+                    || bare.starts_with('\t'),
+                "{snippet}: {line:?} after a Match block would belong to it"
+            );
+        }
+        // sshd -t accepts the file with the examples turned on.
+        let on = with_exceptions(snippet, "root", "root");
+        let dir = tempfile::tempdir().unwrap();
+        let host_key = dir.path().join("host_key");
+        run(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&host_key));
+        let conf = dir.path().join("sshd_config");
+        std::fs::write(&conf, format!("HostKey {}\n{on}", host_key.display())).unwrap();
+        let out = std::process::Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&conf).output().unwrap();
+        assert!(out.status.success(), "sshd -t: {}", stderr(&out));
+    }
 }

@@ -123,14 +123,18 @@ impl Login<'_> {
         now: u64,
     ) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let record = UserRecord { secret: Some(secret.clone()), email: None, enabled: true, created: now };
+        let record = UserRecord { secret: Some(secret.clone()), enabled: true, created: now, ..UserRecord::default() };
         let saved = store.change(user, |u| -> Result<bool, StoreError> {
             // Set up meanwhile (another login, or an administrator): keep that one.
             if u.record()?.is_some_and(|r| !r.enabled || r.is_enrolled()) {
                 return Ok(false);
             }
-            u.save_record(record)?;
+            // The confirming step first: if the record cannot be written after
+            // it, nothing is enrolled and the code is still spent; the other
+            // way round a failed tally write would leave a record whose
+            // confirming code works again.
             u.update_tally(|t| t.last_step = Some(step))?;
+            u.save_record(record)?;
             Ok(true)
         })?;
         if !saved {

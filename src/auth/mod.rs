@@ -3,19 +3,19 @@
 //! 1. [`Login::run`]: load the config; look up the user's record (a name that
 //!    cannot be a file name has none); the policy ([`crate::policy::decide`],
 //!    NSS groups only when a rule needs them) says: step aside, refuse, must
-//!    enroll, or verify.
+//!    enroll, or verify. A login from a trusted network steps aside first.
 //! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
 //!    one confirming code, then the record is saved), or a refusal.
 //! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
-//!    prompt (typing `email`, or being an email-only user, sends a code:
-//!    [`send_code`]), the answer's age, then under the user's lock the answer
+//!    prompt (typing `email` or `text`, or having no app and one way to get
+//!    a code, sends one: [`send_code`]), the answer's age, then under the user's lock the answer
 //!    is written down as a failure, judged against the record as it is now,
 //!    and turned into a success if right.
 //! 4. One log line for the outcome; [`Outcome`] becomes a PAM code in `src/pam/`.
 //!
 //! This module talks only to traits: [`Conversation`] (the user),
 //! [`AuditLog`] (the administrator), [`Accounts`] (NSS), [`Mailer`] (the
-//! mail system) and [`Clock`]. The PAM glue provides the real ones; tests
+//! mail system), [`SmsSender`] (the text message command) and [`Clock`]. The PAM glue provides the real ones; tests
 //! provide doubles. Every text the user sees is in [`text`].
 
 mod broken;
@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
 use crate::sendmail::Mailer;
+use crate::sms::SmsSender;
 use crate::store::UserStore;
 use crate::time::Clock;
 use crate::trusted_fs::Owner;
@@ -68,8 +69,12 @@ pub struct Request<'a> {
     /// The PAM user name; [`Login::authenticate`] replaces it with the
     /// account's canonical name, the key of the whole login.
     pub user: &'a str,
-    /// The PAM user name as given, when it differs from `user` (logged as `typed=`).
+    /// The PAM user name as given, when it differs from `user` (logged as
+    /// `typed=`); filled in by [`Login::authenticate_with`].
     pub typed: Option<&'a str>,
+    /// The account's uid when NSS knows it (for `even_deny_root`); filled in
+    /// by [`Login::authenticate_with`] from the same lookup as the name.
+    pub uid: Option<u32>,
     pub service: &'a str,
     pub rhost: &'a str,
     /// Module argument `debug`: log the resolved settings.
@@ -98,6 +103,7 @@ pub struct Login<'a> {
     pub log: &'a mut dyn AuditLog,
     pub accounts: &'a dyn Accounts,
     pub mailer: &'a mut dyn Mailer,
+    pub sms: &'a mut dyn SmsSender,
     /// Read at every step that waits for a person or another login, never once per login.
     pub clock: &'a dyn Clock,
 }
@@ -122,17 +128,18 @@ impl Login<'_> {
     pub fn authenticate_with(&mut self, cfg: &Config, owner: Owner) -> Outcome {
         // One person, one record: everything below (store, tally, groups, log) is
         // keyed on the account's canonical name, whatever spelling was typed.
-        let account = match user::account_name(self.accounts, self.req.user) {
-            Ok(name) => name,
+        let (account, uid) = match user::resolve(self.accounts, self.req.user) {
+            Ok(found) => found,
             Err(why) => return self.unavailable(&why.to_string()),
         };
         let typed = (account != self.req.user).then_some(self.req.user);
         let mut login = Login {
-            req: Request { user: &account, typed, ..self.req.clone() },
+            req: Request { user: &account, typed, uid, ..self.req.clone() },
             conv: &mut *self.conv,
             log: &mut *self.log,
             accounts: self.accounts,
             mailer: &mut *self.mailer,
+            sms: &mut *self.sms,
             clock: self.clock,
         };
         match login.run(cfg, owner) {
@@ -160,6 +167,13 @@ impl Login<'_> {
             _ => RecordState::Missing,
         };
         let policy = cfg.policy_for(self.req.service);
+        // A trusted network skips the code for everyone, enrolled, locked or
+        // not; the record was read above, so a broken store still refuses.
+        if let Some(net) = policy::trusted_network(policy, self.req.rhost) {
+            let why = policy::IgnoreReason::TrustedNetwork(*net).describe();
+            self.log_outcome(Level::Info, "ignored", "none", Some(&why));
+            return Ok(Outcome::Ignore);
+        }
         let groups = if policy::needs_groups(policy, &state) { self.accounts.groups(user)? } else { Some(Vec::new()) };
         let decision = policy::decide(policy, state, groups.as_deref());
         if let (Some(e), false) = (&unusable_name, matches!(decision, Decision::Ignore(_))) {

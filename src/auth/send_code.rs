@@ -1,8 +1,10 @@
-//! Sending an email code: the throttle is checked and the code's salted hash
-//! reserved in the tally under the user's lock *before* the message is handed
-//! to the [`crate::sendmail::Mailer`], so two racing logins cannot both send; a
-//! failed send takes the reservation back, so the user may ask again as soon
-//! as the mail system works.
+//! Sending a code by email or text message: the throttle is checked and the
+//! code's salted hash reserved in the tally under the user's lock *before*
+//! the message is handed to the [`crate::sendmail::Mailer`] or the
+//! [`crate::sms::SmsSender`], so two racing logins cannot both send; a failed
+//! send takes the reservation back, so the user may ask again as soon as the
+//! mail or text system works. Each method has its own pending code and its
+//! own throttle (`[email]` / `[sms]` `code_valid` and `resend_after`).
 
 use super::text;
 use super::{Broken, Login, Outcome};
@@ -13,7 +15,56 @@ use crate::policy::{self, Lock};
 use crate::sendmail::{self, Letter};
 use crate::store::UserStore;
 use crate::store::record::Method;
+use crate::store::tally::{EmailCode, Tally};
 use crate::time::rfc3339;
+
+/// Where a code can be sent: a validated address or E.164 number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dest<'a> {
+    Email(&'a str),
+    Text(&'a str),
+}
+
+impl Dest<'_> {
+    pub(super) fn method(self) -> Method {
+        match self {
+            Dest::Email(_) => Method::Email,
+            Dest::Text(_) => Method::Sms,
+        }
+    }
+
+    /// `j***@district.org` or `•••• ••• 4567`.
+    pub(super) fn masked(self) -> String {
+        match self {
+            Dest::Email(a) => crate::address::mask_address(a),
+            Dest::Text(p) => crate::phone::mask_phone(p),
+        }
+    }
+
+    /// The masked form for the log (`to=`), ASCII.
+    fn masked_for_log(self) -> String {
+        match self {
+            Dest::Email(a) => crate::address::mask_address(a),
+            Dest::Text(p) => crate::phone::mask_phone_for_log(p),
+        }
+    }
+
+    /// The tally's slot for this method's pending code.
+    fn slot(self, t: &mut Tally) -> &mut Option<EmailCode> {
+        match self {
+            Dest::Email(_) => &mut t.email_code,
+            Dest::Text(_) => &mut t.sms_code,
+        }
+    }
+
+    /// The start of the log results: `email_sent`, `sms_throttled`, …
+    fn prefix(self) -> &'static str {
+        match self {
+            Dest::Email(_) => "email",
+            Dest::Text(_) => "sms",
+        }
+    }
+}
 
 /// The tally's answer to "may a code be sent now?".
 enum Reserve {
@@ -22,21 +73,36 @@ enum Reserve {
     Locked(Lock),
 }
 
+/// A composed message of either kind.
+enum Outgoing {
+    Mail(sendmail::Message),
+    Text(crate::sms::TextMessage),
+}
+
 impl Login<'_> {
-    /// Sends a new email code to `to`, or says when one may be sent again.
-    /// `Some(outcome)` ends the login (locked, or the mail could not be sent).
-    pub(super) fn send_email_code(
+    /// Sends a new code to `dest`, or says when one may be sent again.
+    /// `Some(outcome)` ends the login (locked, or the code could not be sent).
+    pub(super) fn send_code(
         &mut self,
         cfg: &Config,
         store: &UserStore,
-        to: &str,
+        dest: Dest<'_>,
         exempt: bool,
     ) -> Result<Option<Outcome>, Broken> {
         let (user, now) = (self.req.user, self.clock.now());
         let code = email_code::new_code(cfg.totp.digits)?;
         let host = sendmail::hostname();
-        let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })?;
-        let sealed = email_code::seal(&code, now, cfg.email.code_valid)?;
+        let (valid, resend_after, outgoing) = match dest {
+            Dest::Email(to) => {
+                let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })?;
+                (cfg.email.code_valid, cfg.email.resend_after, Outgoing::Mail(message))
+            }
+            Dest::Text(to) => {
+                let message = crate::sms::compose(&cfg.sms, to, &host, &code);
+                (cfg.sms.code_valid, cfg.sms.resend_after, Outgoing::Text(message))
+            }
+        };
+        let sealed = email_code::seal(&code, now, valid)?;
         let reserved = store.change(user, |u| {
             u.update_tally(|t| {
                 policy::expire(t, &cfg.lockout, now);
@@ -44,42 +110,58 @@ impl Login<'_> {
                 if lock.is_locked() {
                     return Reserve::Locked(lock);
                 }
-                match email_code::may_resend(t.email_code.as_ref(), cfg.email.resend_after, now) {
+                let slot = dest.slot(t);
+                match email_code::may_resend(slot.as_ref(), resend_after, now) {
                     Resend::Allowed => {
-                        t.email_code = Some(sealed.clone());
+                        *slot = Some(sealed.clone());
                         Reserve::Send
                     }
                     Resend::TooSoon { sent_at, next_at } => Reserve::TooSoon { sent_at, next_at },
                 }
             })
         })?;
-        let masked = crate::address::mask_address(to);
+        let (masked, method, prefix) = (dest.masked(), dest.method(), dest.prefix());
         match reserved {
             Reserve::Locked(lock) => return Ok(Some(self.refuse_locked(lock, now))),
             Reserve::TooSoon { sent_at, next_at } => {
-                let line = self.line("email_throttled", Method::Email.name()).field("next", &rfc3339(next_at));
+                let result = format!("{prefix}_throttled");
+                let line = self.line(&result, method.name()).field("next", &rfc3339(next_at));
                 self.log.log(Level::Info, line.as_str());
-                let _ = self.conv.info(&text::email_too_soon(&masked, sent_at, next_at, now));
+                let _ = self.conv.info(&text::code_too_soon(&masked, sent_at, next_at, now));
                 return Ok(None);
             }
             Reserve::Send => {}
         }
-        // The mail module keeps the code out of the error (the command may echo the message).
-        if let Err(why) = self.mailer.send(&cfg.email, &message) {
+        // The runner keeps the code out of the error (the command may echo the message).
+        let sent = match &outgoing {
+            Outgoing::Mail(message) => self.mailer.send(&cfg.email, message).map_err(|e| e.to_string()),
+            Outgoing::Text(message) => self.sms.send(&cfg.sms, message).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = sent {
             store.change(user, |u| {
                 u.update_tally(|t| {
-                    if t.email_code.as_ref() == Some(&sealed) {
-                        t.email_code = None;
+                    let slot = dest.slot(t);
+                    if slot.as_ref() == Some(&sealed) {
+                        *slot = None;
                     }
                 })
             })?;
-            self.log_outcome(Level::Err, "mail_failed", Method::Email.name(), Some(&why.to_string()));
-            let _ = self.conv.error(&text::email_failed());
+            let (result, told) = match dest {
+                Dest::Email(_) => ("mail_failed", text::email_failed()),
+                Dest::Text(_) => ("sms_failed", text::text_failed()),
+            };
+            self.log_outcome(Level::Err, result, method.name(), Some(&why));
+            let _ = self.conv.error(&told);
             return Ok(Some(Outcome::Denied));
         }
-        let line = self.line("email_sent", Method::Email.name()).field("to", &masked);
+        let line = self.line(&format!("{prefix}_sent"), method.name()).field("to", &dest.masked_for_log());
         self.log.log(Level::Info, line.as_str());
-        let _ = self.conv.info(&text::email_sent(&masked, &email_code::describe_duration(cfg.email.code_valid)));
+        let valid_for = email_code::describe_duration(valid);
+        let told = match dest {
+            Dest::Email(_) => text::email_sent(&masked, &valid_for),
+            Dest::Text(_) => text::text_sent(&masked, &valid_for),
+        };
+        let _ = self.conv.info(&told);
         Ok(None)
     }
 }

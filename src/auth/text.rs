@@ -20,10 +20,23 @@ pub const UNAVAILABLE: &str = "Two-step verification is unavailable; contact you
 pub const PROMPT: &str = "Verification code: ";
 /// The code prompt when an email address is known and no email code was sent yet.
 pub const PROMPT_WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";
+/// The code prompt when a phone number is known (and no email address) and no text was sent yet.
+pub const PROMPT_WITH_TEXT: &str = "Verification code (or type \"text\" to get a code by text message): ";
+/// The code prompt when both can be sent and nothing was sent yet: the app's
+/// code still goes straight in.
+pub const PROMPT_WITH_TEXT_OR_EMAIL: &str = "Verification code (or type \"text\" or \"email\" to get one sent): ";
+/// The first prompt of a user with no app and both a phone and an address:
+/// they choose (a code they already have is accepted here too).
+pub const CHOOSE_TEXT_OR_EMAIL: &str = "Type \"text\" or \"email\" to get a verification code: ";
 /// What the user types to get a code by email.
 pub const EMAIL_REQUEST: &str = "email";
+/// What the user types to get a code by text message (either word).
+pub const TEXT_REQUESTS: [&str; 2] = ["text", "sms"];
 
 pub const EMAIL_EXPIRED: &str = "That email code has expired. Log in again to get a new one.";
+pub const TEXT_EXPIRED: &str = "That text message code has expired. Log in again to get a new one.";
+pub const EMAIL_NOT_SET_UP: &str = "Codes by email are not set up for your account.";
+pub const TEXT_NOT_SET_UP: &str = "Codes by text message are not set up for your account.";
 pub const ANSWER_TOO_LATE: &str = "That took too long. Log in again and type a current code.";
 pub const CHANGED_MEANWHILE: &str = "Your two-step verification was changed meanwhile. Log in again.";
 pub const ENROLLED: &str =
@@ -65,6 +78,15 @@ pub fn wrap(text: &str) -> String {
         }
     }
     out
+}
+
+/// No-break space: holds a masked number (`•••• ••• 4567`) together while wrapping.
+const GLUE: char = '\u{a0}';
+
+/// [`wrap`] that never breaks inside `whole` (a masked number) and shows it as is.
+fn wrap_keeping(text: &str, whole: &str) -> String {
+    let glued = whole.replace(' ', &GLUE.to_string());
+    wrap(&text.replace(whole, &glued)).replace(GLUE, " ")
 }
 
 /// `one` for 1, `many` otherwise.
@@ -175,18 +197,40 @@ pub fn email_sent(masked: &str, valid_for: &str) -> String {
     wrap(&format!("A verification code was sent to {masked}. It is valid for {valid_for}."))
 }
 
-/// An email code was asked for too soon after the last one.
-pub fn email_too_soon(masked: &str, sent_at: u64, next_at: u64, now: u64) -> String {
-    wrap(&format!(
+/// A text-message code went out.
+pub fn text_sent(masked: &str, valid_for: &str) -> String {
+    wrap_keeping(
+        &format!("A verification code was sent by text message to {masked}. It is valid for {valid_for}."),
+        masked,
+    )
+}
+
+/// Where codes can go, for a user who can choose between both.
+pub fn code_destinations(masked_phone: &str, masked_address: &str) -> String {
+    let text = format!("A code can be sent by text message to {masked_phone} or by email to {masked_address}.");
+    wrap_keeping(&text, masked_phone)
+}
+
+/// A code (email or text) was asked for too soon after the last one.
+pub fn code_too_soon(masked: &str, sent_at: u64, next_at: u64, now: u64) -> String {
+    let text = format!(
         "A code was already sent to {masked} at {} and still works. You can ask for a new one after {}.",
         local_time(sent_at, now),
         local_time(next_at, now)
-    ))
+    );
+    wrap_keeping(&text, masked)
 }
 
 /// The mail command failed.
 pub fn email_failed() -> String {
     wrap("The code could not be sent by email (the mail system failed). Try again later or contact your administrator.")
+}
+
+/// The text message command failed.
+pub fn text_failed() -> String {
+    wrap(
+        "The code could not be sent by text message (the text message service failed). Try again later or contact your administrator.",
+    )
 }
 
 #[cfg(test)]
@@ -207,7 +251,13 @@ mod tests {
             UNAVAILABLE,
             PROMPT,
             PROMPT_WITH_EMAIL,
+            PROMPT_WITH_TEXT,
+            PROMPT_WITH_TEXT_OR_EMAIL,
+            CHOOSE_TEXT_OR_EMAIL,
             EMAIL_EXPIRED,
+            TEXT_EXPIRED,
+            EMAIL_NOT_SET_UP,
+            TEXT_NOT_SET_UP,
             ANSWER_TOO_LATE,
             CHANGED_MEANWHILE,
             ENROLLED,
@@ -239,8 +289,13 @@ mod tests {
         }
         all.push(locked_now(Lock::Until(now + 60), now));
         all.push(email_sent(masked, "10 minutes"));
-        all.push(email_too_soon(masked, now - 86_400, now + 86_400, now));
+        all.push(code_too_soon(masked, now - 86_400, now + 86_400, now));
         all.push(email_failed());
+        let phone = crate::phone::mask_phone("+123456789012345");
+        all.push(text_sent(&phone, "10 minutes"));
+        all.push(code_too_soon(&phone, now - 86_400, now + 86_400, now));
+        all.push(code_destinations(&phone, masked));
+        all.push(text_failed());
         all
     }
 
@@ -250,6 +305,21 @@ mod tests {
             for line in m.lines() {
                 assert!(line.chars().count() <= WIDTH, "{} columns: {line:?}", line.chars().count());
             }
+        }
+    }
+
+    #[test]
+    fn the_masked_phone_number_stays_whole_on_one_line() {
+        let phone = crate::phone::mask_phone("+15551234567");
+        let m = text_sent(&phone, "10 minutes");
+        assert!(m.lines().any(|l| l.contains(&phone)), "{m}");
+        let m = code_destinations(&phone, "f***@students.example-district.org");
+        assert!(m.lines().any(|l| l.contains(&phone)), "{m}");
+        assert!(!m.contains('\u{a0}'));
+        // Wherever the number falls, it is never broken.
+        for pad in 0..72 {
+            let m = code_too_soon(&format!("{}{phone}", "x".repeat(pad)), 1_700_000_000, 1_700_000_060, 1_700_000_000);
+            assert!(m.lines().any(|l| l.contains(&phone)), "{pad}: {m}");
         }
     }
 

@@ -14,7 +14,9 @@
 //!   turns that failure into a success. A failed write or a process killed
 //!   after the answer costs the user one attempt, never nothing.
 
-use super::text::{self, EMAIL_REQUEST, PROMPT, PROMPT_WITH_EMAIL, UNAVAILABLE};
+use super::send_code::Dest;
+use super::text::{self, CHOOSE_TEXT_OR_EMAIL, PROMPT, PROMPT_WITH_EMAIL, PROMPT_WITH_TEXT, PROMPT_WITH_TEXT_OR_EMAIL};
+use super::text::{EMAIL_REQUEST, TEXT_REQUESTS, UNAVAILABLE};
 use super::{Broken, ConvError, Login, Outcome};
 use crate::config::Config;
 use crate::email_code::{self, CodeCheck};
@@ -24,18 +26,59 @@ use crate::secret::TotpSecret;
 use crate::store::UserStore;
 use crate::store::files::StoreError;
 use crate::store::record::{Method, UserRecord};
-use crate::store::tally::Tally;
+use crate::store::tally::{EmailCode, Tally};
 use crate::time::rfc3339;
 use crate::totp::{self, Check};
+use crate::trusted_fs::Durability;
 
-/// How often one login may ask for an email code (each ask after the first
-/// only repeats when a new one is possible).
-const MAX_EMAIL_REQUESTS: u32 = 3;
+/// How often one login may ask for a code to be sent, by any method (each
+/// ask after the first only repeats when a new one is possible; asking for a
+/// method that is not set up counts here too). The next ask is judged as an
+/// answer (a wrong code).
+const MAX_SEND_REQUESTS: u32 = 3;
+
+/// The methods that can send this user a code, as validated destinations.
+#[derive(Debug, Clone, Copy)]
+struct Offer<'a> {
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+}
+
+impl<'a> Offer<'a> {
+    fn dest(self, method: Method) -> Option<Dest<'a>> {
+        match method {
+            Method::Email => self.email.map(Dest::Email),
+            Method::Sms => self.phone.map(Dest::Text),
+            Method::Totp => None,
+        }
+    }
+
+    /// The one method that can send, when there is exactly one.
+    fn only(self) -> Option<Dest<'a>> {
+        match (self.email, self.phone) {
+            (Some(a), None) => Some(Dest::Email(a)),
+            (None, Some(p)) => Some(Dest::Text(p)),
+            _ => None,
+        }
+    }
+
+    /// The first prompt: the app's code goes straight in; the words offered
+    /// are the methods this user has.
+    fn prompt(self, has_app: bool) -> &'static str {
+        match (self.email.is_some(), self.phone.is_some()) {
+            (false, false) => PROMPT,
+            (true, false) => PROMPT_WITH_EMAIL,
+            (false, true) => PROMPT_WITH_TEXT,
+            (true, true) if has_app => PROMPT_WITH_TEXT_OR_EMAIL,
+            (true, true) => CHOOSE_TEXT_OR_EMAIL,
+        }
+    }
+}
 
 impl Login<'_> {
     pub(super) fn verify(&mut self, cfg: &Config, store: &UserStore, record: &UserRecord) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let is_root = self.accounts.uid(user)? == Some(0);
+        let is_root = self.req.uid == Some(0);
         let exempt = policy::exempt_from_lockout(&cfg.lockout, is_root);
 
         // 1. The lock gate: a locked user is not asked.
@@ -51,42 +94,72 @@ impl Login<'_> {
             let why = "the email address on file is invalid; set it again with twostep email USER ADDR";
             self.log_outcome(Level::Warning, "bad_address", Method::Email.name(), Some(why));
         }
-        if secret.is_none() && address.is_none() {
-            self.log_outcome(Level::Notice, "unavailable", Method::Email.name(), Some("no usable method"));
+        if record.phone.is_some() && record.code_phone().is_none() {
+            let why = "the phone number on file is invalid; set it again with twostep phone USER NUMBER";
+            self.log_outcome(Level::Warning, "bad_phone", Method::Sms.name(), Some(why));
+        }
+        let phone = record.code_phone().filter(|_| cfg.sms.enabled());
+        let offer = Offer { email: address.as_deref(), phone };
+        if secret.is_none() && offer.email.is_none() && offer.phone.is_none() {
+            let why = if record.code_phone().is_some() {
+                "no usable method: a phone number is on file, but [sms] command is not set"
+            } else {
+                "no usable method"
+            };
+            let method = if record.phone.is_some() { Method::Sms } else { Method::Email };
+            self.log_outcome(Level::Notice, "unavailable", method.name(), Some(why));
             let _ = self.conv.error(UNAVAILABLE);
             return Ok(Outcome::Denied);
         }
 
-        // 2. The prompt. An email-only user gets a code without asking.
-        let mut email_requests = 0;
-        if let (None, Some(to)) = (secret, address.as_deref()) {
-            email_requests += 1;
-            if let Some(outcome) = self.send_email_code(cfg, store, to, exempt)? {
+        // 2. The prompt. A user with no app and one way to get a code gets it
+        //    without asking; one with a choice is told where codes can go.
+        let mut requests = 0;
+        let mut asked_for: Option<Method> = None;
+        if let (None, Some(dest)) = (secret, offer.only()) {
+            requests += 1;
+            asked_for = Some(dest.method());
+            if let Some(outcome) = self.send_code(cfg, store, dest, exempt)? {
                 return Ok(outcome);
             }
         }
+        if let (Some(email), Some(phone)) = (offer.email.map(Dest::Email), offer.phone.map(Dest::Text)) {
+            let _ = self.conv.info(&text::code_destinations(&phone.masked(), &email.masked()));
+        }
+        // The method an answer is logged under until the tally says better.
+        let default_method = match (secret, offer.only()) {
+            (Some(_), _) => Method::Totp,
+            (None, Some(dest)) => dest.method(),
+            (None, None) => Method::Email,
+        };
         let (answer, asked_at) = loop {
-            let prompt = if address.is_some() && email_requests == 0 { PROMPT_WITH_EMAIL } else { PROMPT };
+            // Once a code went out (or was throttled), the plain prompt: the words still work.
+            let prompt = if asked_for.is_none() { offer.prompt(secret.is_some()) } else { PROMPT };
             let asked_at = self.clock.now();
             let answer = match self.conv.ask(prompt) {
                 Ok(a) => a,
                 Err(ConvError) => {
-                    let method = if email_requests > 0 { Method::Email } else { Method::Totp };
+                    let method = asked_for.unwrap_or(default_method);
                     self.log_outcome(Level::Notice, "aborted", method.name(), None);
                     return Ok(Outcome::Aborted);
                 }
             };
-            match address.as_deref() {
-                Some(to) if is_email_request(&answer) && email_requests < MAX_EMAIL_REQUESTS => {
-                    email_requests += 1;
-                    if let Some(outcome) = self.send_email_code(cfg, store, to, exempt)? {
+            match requested_method(&answer) {
+                Some(method) if requests < MAX_SEND_REQUESTS => {
+                    requests += 1;
+                    let Some(dest) = offer.dest(method) else {
+                        self.not_set_up(cfg, record, method);
+                        continue;
+                    };
+                    asked_for = Some(method);
+                    if let Some(outcome) = self.send_code(cfg, store, dest, exempt)? {
                         return Ok(outcome);
                     }
                 }
                 _ => break (answer, asked_at),
             }
         };
-        let method = if email_requests > 0 || secret.is_none() { Method::Email } else { Method::Totp };
+        let method = asked_for.unwrap_or(default_method);
 
         // 3. An answer held back too long is refused unjudged (and uncounted).
         if self.clock.now().saturating_sub(asked_at) > cfg.lockout.answer_timeout {
@@ -108,8 +181,10 @@ impl Login<'_> {
             policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
             u.save_tally(counted)?;
             let mut after = before;
-            let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now);
-            u.save_tally(after)?;
+            let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now, method);
+            // The verdict needs no directory fsync: if a power loss undoes it,
+            // the durable failure above is what remains (fails safe).
+            u.save_tally_as(after, Durability::MayRevert)?;
             Ok(Some((verdict, now)))
         })?;
         let Some((verdict, now)) = judged else {
@@ -124,13 +199,26 @@ impl Login<'_> {
                 Outcome::Success
             }
             Verdict::Locked(lock) => self.refuse_locked(lock, now),
-            Verdict::Expired => {
-                self.log_outcome(Level::Notice, "expired", Method::Email.name(), None);
-                let _ = self.conv.error(text::EMAIL_EXPIRED);
+            Verdict::Expired(method) => {
+                self.log_outcome(Level::Notice, "expired", method.name(), None);
+                let _ = self.conv.error(if method == Method::Sms { text::TEXT_EXPIRED } else { text::EMAIL_EXPIRED });
                 Outcome::Denied
             }
             Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock, now),
         })
+    }
+
+    /// The user asked for a method they do not have: said, logged, not counted.
+    fn not_set_up(&mut self, cfg: &Config, record: &UserRecord, method: Method) {
+        let why = match method {
+            Method::Sms if record.code_phone().is_some() && !cfg.sms.enabled() => {
+                "a phone number is on file, but [sms] command is not set"
+            }
+            Method::Sms => "no phone number on file",
+            _ => "no email address on file",
+        };
+        self.log_outcome(Level::Info, "not_set_up", method.name(), Some(why));
+        let _ = self.conv.error(if method == Method::Sms { text::TEXT_NOT_SET_UP } else { text::EMAIL_NOT_SET_UP });
     }
 
     fn refuse_wrong(&mut self, replay: bool, method: Method, after: AfterFailure, lock: Lock, now: u64) -> Outcome {
@@ -169,8 +257,8 @@ fn describe_until(lock: Lock) -> String {
 enum Verdict {
     Accepted(Method),
     Locked(Lock),
-    /// The pending email code, entered after it expired.
-    Expired,
+    /// The pending code sent by this method, entered after it expired.
+    Expired(Method),
     Wrong {
         replay: bool,
         method: Method,
@@ -179,40 +267,52 @@ enum Verdict {
     },
 }
 
-/// Checks `answer` against the pending email code and the TOTP window and
-/// records the result in `t` (called under the user's lock).
-fn judge(t: &mut Tally, cfg: &Config, secret: Option<&TotpSecret>, answer: &str, exempt: bool, now: u64) -> Verdict {
+/// Checks `answer` against the pending sent codes (email, text) and the TOTP
+/// window and records the result in `t` (called under the user's lock).
+/// Every pending code is compared (constant time, no early exit); a wrong
+/// answer is logged under `method` (what this login asked for).
+fn judge(
+    t: &mut Tally,
+    cfg: &Config,
+    secret: Option<&TotpSecret>,
+    answer: &str,
+    exempt: bool,
+    now: u64,
+    method: Method,
+) -> Verdict {
     policy::expire(t, &cfg.lockout, now);
     let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
     if lock.is_locked() {
         return Verdict::Locked(lock);
     }
-    let emailed = t.email_code.as_ref().map(|p| email_code::check(p, answer, cfg.totp.digits, now));
-    if t.email_code.as_ref().is_some_and(|p| now >= p.expires_at) {
+    let digits = cfg.totp.digits;
+    let sent = [
+        (Method::Email, check_sent(&mut t.email_code, answer, digits, now)),
+        (Method::Sms, check_sent(&mut t.sms_code, answer, digits, now)),
+    ];
+    if let Some((m, _)) = sent.iter().find(|(_, c)| *c == Some(CodeCheck::Valid)) {
+        // Single use: the code is gone with this login, and so is any other
+        // pending one (fewer live codes).
         t.email_code = None;
+        t.sms_code = None;
+        policy::record_success(t);
+        return Verdict::Accepted(*m);
     }
-    match emailed {
-        Some(CodeCheck::Valid) => {
-            // Single use: the code is gone with this login.
-            t.email_code = None;
-            policy::record_success(t);
-            return Verdict::Accepted(Method::Email);
-        }
-        // The right code, too late: refused, but not a guess, so not a failure.
-        Some(CodeCheck::Expired) => return Verdict::Expired,
-        Some(CodeCheck::Wrong) | None => {}
+    // The right code, too late: refused, but not a guess, so not a failure.
+    if let Some((m, _)) = sent.iter().find(|(_, c)| *c == Some(CodeCheck::Expired)) {
+        return Verdict::Expired(*m);
     }
     let check = secret.map(|s| totp::check(s, &cfg.totp, answer, now, t.last_step));
     match check {
         Some(Check::Valid { step }) => {
             policy::record_success(t);
             t.last_step = Some(step);
-            // A pending email code is not needed any more: fewer live codes.
+            // Pending sent codes are not needed any more: fewer live codes.
             t.email_code = None;
+            t.sms_code = None;
             Verdict::Accepted(Method::Totp)
         }
         check => {
-            let method = if emailed.is_some() || secret.is_none() { Method::Email } else { Method::Totp };
             let after = policy::record_failure(t, &cfg.lockout, exempt, now);
             let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
             Verdict::Wrong { replay: matches!(check, Some(Check::Replayed { .. })), method, after, lock }
@@ -220,9 +320,26 @@ fn judge(t: &mut Tally, cfg: &Config, secret: Option<&TotpSecret>, answer: &str,
     }
 }
 
-/// `email` (any case, surrounding spaces ignored) at the code prompt.
-fn is_email_request(answer: &str) -> bool {
-    answer.trim().eq_ignore_ascii_case(EMAIL_REQUEST)
+/// `answer` against one pending sent code; an expired one is dropped.
+fn check_sent(slot: &mut Option<EmailCode>, answer: &str, digits: u32, now: u64) -> Option<CodeCheck> {
+    let checked = slot.as_ref().map(|p| email_code::check(p, answer, digits, now));
+    if slot.as_ref().is_some_and(|p| now >= p.expires_at) {
+        *slot = None;
+    }
+    checked
+}
+
+/// `email`, or `text` / `sms` (any case, surrounding spaces ignored) at the
+/// code prompt: the method asked for.
+fn requested_method(answer: &str) -> Option<Method> {
+    let word = answer.trim();
+    if word.eq_ignore_ascii_case(EMAIL_REQUEST) {
+        Some(Method::Email)
+    } else if TEXT_REQUESTS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
+        Some(Method::Sms)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -241,10 +358,10 @@ mod tests {
     fn an_email_code_is_accepted_once_and_clears_the_failures() {
         let mut t = pending("123456", 1000);
         t.failures = vec![990, 995];
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Accepted(Method::Email));
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1010, Method::Email), Verdict::Accepted(Method::Email));
         assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
         assert!(matches!(
-            judge(&mut t, &cfg(), None, "123456", false, 1011),
+            judge(&mut t, &cfg(), None, "123456", false, 1011, Method::Email),
             Verdict::Wrong { method: Method::Email, .. }
         ));
     }
@@ -252,16 +369,16 @@ mod tests {
     #[test]
     fn a_wrong_email_code_is_a_failure_and_the_code_stays_valid() {
         let mut t = pending("123456", 1000);
-        let v = judge(&mut t, &cfg(), None, "654321", false, 1010);
+        let v = judge(&mut t, &cfg(), None, "654321", false, 1010, Method::Email);
         assert!(matches!(v, Verdict::Wrong { method: Method::Email, replay: false, .. }), "{v:?}");
         assert_eq!(t.failures, vec![1010]);
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1020), Verdict::Accepted(Method::Email));
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1020, Method::Email), Verdict::Accepted(Method::Email));
     }
 
     #[test]
     fn an_expired_email_code_is_refused_dropped_and_not_counted() {
         let mut t = pending("123456", 1000);
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1600), Verdict::Expired);
+        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1600, Method::Email), Verdict::Expired(Method::Email));
         assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
     }
 
@@ -272,8 +389,33 @@ mod tests {
         let now = 1_700_000_000;
         let code = totp::code_at_step(&secret, &c.totp, totp::step_at(&c.totp, now));
         let mut t = pending("123456", now);
-        assert_eq!(judge(&mut t, &c, Some(&secret), &code, false, now), Verdict::Accepted(Method::Totp));
+        assert_eq!(judge(&mut t, &c, Some(&secret), &code, false, now, Method::Totp), Verdict::Accepted(Method::Totp));
         assert_eq!(t.email_code, None);
+    }
+
+    #[test]
+    fn a_text_code_is_judged_like_an_email_code_and_either_retires_both() {
+        let mut t = pending("123456", 1000);
+        t.sms_code = Some(email_code::seal("654321", 1000, 600).unwrap());
+        assert_eq!(judge(&mut t, &cfg(), None, "654321", false, 1010, Method::Sms), Verdict::Accepted(Method::Sms));
+        assert_eq!((t.email_code.as_ref(), t.sms_code.as_ref()), (None, None), "no live code left");
+        let mut t = Tally { sms_code: Some(email_code::seal("654321", 1000, 600).unwrap()), ..Tally::default() };
+        assert_eq!(judge(&mut t, &cfg(), None, "654321", false, 1600, Method::Sms), Verdict::Expired(Method::Sms));
+        assert_eq!((t.sms_code.as_ref(), t.failures.len()), (None, 0), "dropped, not counted");
+        let mut t = Tally { sms_code: Some(email_code::seal("654321", 1000, 600).unwrap()), ..Tally::default() };
+        let v = judge(&mut t, &cfg(), None, "111111", false, 1010, Method::Sms);
+        assert!(matches!(v, Verdict::Wrong { method: Method::Sms, .. }), "{v:?}");
+        assert_eq!(t.failures, vec![1010]);
+        assert!(t.sms_code.is_some(), "a wrong guess leaves the code valid");
+    }
+
+    #[test]
+    fn the_words_that_ask_for_a_code_are_recognized_in_any_case() {
+        assert_eq!(requested_method(" Email "), Some(Method::Email));
+        assert_eq!(requested_method("TEXT"), Some(Method::Sms));
+        assert_eq!(requested_method("sms"), Some(Method::Sms));
+        assert_eq!(requested_method("123456"), None);
+        assert_eq!(requested_method("texts"), None);
     }
 
     #[test]
@@ -281,7 +423,7 @@ mod tests {
         let mut t = pending("123456", 1000);
         t.locked_at = Some(999);
         let before = t.clone();
-        assert!(matches!(judge(&mut t, &cfg(), None, "123456", false, 1010), Verdict::Locked(_)));
+        assert!(matches!(judge(&mut t, &cfg(), None, "123456", false, 1010, Method::Email), Verdict::Locked(_)));
         assert_eq!(t, before);
     }
 }

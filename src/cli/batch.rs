@@ -324,6 +324,8 @@ impl Batch<'_> {
             let record = UserRecord {
                 secret: Some(secret.clone()),
                 email: w.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
+                // A phone on file stays, as with `enroll --force`.
+                phone: existing.as_ref().and_then(|r| r.phone.clone()),
                 enabled: true,
                 created: self.ctx.now,
             };

@@ -139,6 +139,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         let record = UserRecord {
             secret: Some(secret.clone()),
             email: args.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
+            phone: existing.as_ref().and_then(|r| r.phone.clone()),
             enabled: true,
             created: ctx.now,
         };

@@ -19,12 +19,16 @@ macro_rules! say {
 
 mod batch;
 mod batch_input;
+mod check;
 mod email;
 mod enable;
 mod enroll;
-mod google;
+/// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
+pub mod google;
+mod phone;
 mod reset;
 mod status;
+mod unenrolled;
 mod unlock;
 
 use std::fmt;
@@ -39,6 +43,7 @@ use crate::address::AddressError;
 use crate::config::{self, Config, ConfigError};
 use crate::config_warnings;
 use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::phone::PhoneError;
 use crate::qr::QrError;
 use crate::secret::SecretError;
 use crate::store::UserStore;
@@ -57,7 +62,7 @@ struct Cli {
     /// Send audit log lines to this datagram socket instead of /dev/log (chroots, tests)
     #[arg(long, global = true, value_name = "PATH", hide = true)]
     log_socket: Option<PathBuf>,
-    /// Where the PAM service files are, for checking `[services.NAME]` names (tests)
+    /// Where the PAM service files are: `[services.NAME]` names, `check` (tests)
     #[arg(long, global = true, value_name = "DIR", hide = true, default_value = "/etc/pam.d")]
     pam_dir: PathBuf,
     #[command(subcommand)]
@@ -76,12 +81,16 @@ enum Command {
     Unlock(unlock::Args),
     /// Set (or with --clear remove) the address email codes are sent to
     Email(email::Args),
+    /// Set (or with --clear remove) the number text-message codes are sent to
+    Phone(phone::Args),
     /// Suspend a user's second factor (kept; they log in without a code)
     Disable(enable::Args),
     /// Restore a suspended second factor
     Enable(enable::Args),
     /// Delete a user's setup and login state (lost phone); they enroll again
     Reset(reset::Args),
+    /// Check the configuration, state files, PAM stacks and sshd settings
+    Check(check::Args),
 }
 
 /// An error for the admin: what went wrong and how to fix it (one line on
@@ -111,6 +120,15 @@ pub enum CliError {
     EmailIsOnlyFactor {
         user: String,
     },
+    /// A number refused by [`crate::phone::normalize_phone`], as typed.
+    InvalidPhone {
+        number: String,
+        why: PhoneError,
+    },
+    /// `twostep phone USER --clear` for a user whose only method is text messages.
+    PhoneIsOnlyFactor {
+        user: String,
+    },
     /// `twostep enable USER` for a user without a record.
     NotEnrolled {
         user: String,
@@ -133,6 +151,27 @@ pub enum CliError {
     NothingToReset {
         user: String,
     },
+    /// `twostep check` found errors (listed on stdout).
+    CheckFailed {
+        errors: usize,
+    },
+    /// `twostep email USER --test` with no address on file nor from the template.
+    NoAddress {
+        user: String,
+    },
+    /// `twostep email USER --test`: the message could not be composed or sent.
+    TestMail {
+        to: String,
+        why: String,
+    },
+    /// `twostep list`: the files of these users (name, why) could not be
+    /// read; each is also a marked row of the list.
+    DamagedEntries(Vec<(String, String)>),
+    /// `twostep list --unenrolled` with nobody to list by: required for
+    /// every account and no `required_groups`.
+    UnenrolledNeedsGroups,
+    /// `twostep list --unenrolled`: the required groups' members could not be listed.
+    ListMembers(String),
     /// `--secret-stdin`: standard input could not be read.
     ReadStdin(io::Error),
     /// `--secret-stdin`: standard input is not UTF-8.
@@ -190,6 +229,11 @@ impl fmt::Display for CliError {
                 f,
                 "email is {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
             ),
+            CliError::InvalidPhone { number, why } => write!(f, "invalid phone number {number:?}: {why}"),
+            CliError::PhoneIsOnlyFactor { user } => write!(
+                f,
+                "text messages are {user}'s only second factor; enroll an authenticator app first (twostep enroll {user}) or remove the setup with twostep reset {user}"
+            ),
             CliError::NotEnrolled { user } => write!(f, "user {user} is not enrolled; run twostep enroll {user}"),
             CliError::NothingToDisable { user } => write!(
                 f,
@@ -214,6 +258,22 @@ impl fmt::Display for CliError {
                 f,
                 "user {user} has no two-step setup and no login state, so there is nothing to reset; check the name with twostep list"
             ),
+            CliError::CheckFailed { errors } => {
+                write!(f, "check found {errors} error(s), listed above; fix them and check again")
+            }
+            CliError::NoAddress { user } => {
+                write!(f, "{user} has no email address; set one: twostep email {user} ADDR")
+            }
+            CliError::TestMail { to, why } => write!(f, "the test message to {to} was not sent: {why}"),
+            CliError::DamagedEntries(users) if users.len() == 1 => write!(f, "{}: {}", users[0].0, users[0].1),
+            CliError::DamagedEntries(users) => {
+                write!(f, "the files of {} users could not be read:", users.len())?;
+                users.iter().try_for_each(|(user, why)| write!(f, "\n  {user}: {why}"))
+            }
+            CliError::UnenrolledNeedsGroups => {
+                f.write_str("--unenrolled needs required_groups: every account must enroll")
+            }
+            CliError::ListMembers(why) => write!(f, "{why}; the unenrolled members cannot be listed"),
             CliError::ReadStdin(e) => write!(f, "cannot read the secret from standard input: {e}"),
             CliError::StdinNotText => f.write_str("the secret on standard input is not text"),
             CliError::StdinSecret(e) => write!(f, "{e} (read from standard input)"),
@@ -238,10 +298,19 @@ impl fmt::Display for CliError {
     }
 }
 
+impl CliError {
+    /// 2 for a request the configuration makes meaningless (like a usage
+    /// error), else 1.
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self, CliError::UnenrolledNeedsGroups) { 2 } else { 1 }
+    }
+}
+
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::InvalidAddress { why, .. } => Some(why),
+            CliError::InvalidPhone { why, .. } => Some(why),
             CliError::ReadStdin(e) | CliError::UnusablePath { error: e, .. } => Some(e),
             CliError::StdinSecret(e) | CliError::Secret(e) => Some(e),
             CliError::Google { error, .. } => Some(error),
@@ -256,11 +325,18 @@ impl std::error::Error for CliError {
             | CliError::ControlCharsInName { .. }
             | CliError::NotLoginName { .. }
             | CliError::EmailIsOnlyFactor { .. }
+            | CliError::PhoneIsOnlyFactor { .. }
             | CliError::NotEnrolled { .. }
             | CliError::NothingToDisable { .. }
             | CliError::AlreadyEnrolled { .. }
             | CliError::NothingToUnlock { .. }
             | CliError::NothingToReset { .. }
+            | CliError::CheckFailed { .. }
+            | CliError::NoAddress { .. }
+            | CliError::TestMail { .. }
+            | CliError::DamagedEntries(_)
+            | CliError::UnenrolledNeedsGroups
+            | CliError::ListMembers(_)
             | CliError::StdinNotText
             | CliError::NoGoogleFile { .. } => None,
         }
@@ -375,7 +451,7 @@ impl Context {
     /// Whether `user` is root (for `even_deny_root`), as the module decides it.
     pub fn is_root(&self, user: &str) -> Result<bool, CliError> {
         use crate::user::Accounts;
-        Ok(crate::user::Nss.uid(user)? == Some(0))
+        Ok(crate::user::Nss.lookup(user)?.is_some_and(|a| a.uid == 0))
     }
 
     /// Records an administrative change in syslog.
@@ -446,6 +522,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
     require_root()?;
     // `--config twostep.toml` means the file in the current directory (the module needs absolute paths).
     let path = std::path::absolute(&cli.config).unwrap_or(cli.config);
+    let check =
+        |a| check::run(&check::Inputs { config: &path, pam_dir: &cli.pam_dir, now: crate::time::wall_clock() }, a);
+    if let Command::Check(a) = cli.command {
+        // A broken config is one of the findings, not a reason to stop.
+        return check(a);
+    }
     let config = Config::load(&path)?;
     warn_about(&config, &cli.pam_dir);
     let ctx = Context { config, now: crate::time::wall_clock(), log_socket: cli.log_socket };
@@ -455,9 +537,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(a) => status::list(&ctx, a),
         Command::Unlock(a) => unlock::run(&ctx, a),
         Command::Email(a) => email::run(&ctx, a),
+        Command::Phone(a) => phone::run(&ctx, a),
         Command::Disable(a) => enable::disable(&ctx, a),
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),
+        Command::Check(a) => check(a),
     }
 }
 
@@ -488,7 +572,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             emit(&mut std::io::stderr().lock(), format_args!("twostep: {e}"));
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -72,6 +72,9 @@ fn describe_record(r: Option<&UserRecord>) -> String {
     if let Some(addr) = &r.email {
         parts.push(format!("email address {}", mask_address(addr)));
     }
+    if let Some(phone) = &r.phone {
+        parts.push(format!("phone number {}", crate::phone::mask_phone(phone)));
+    }
     if !r.enabled {
         parts.push("disabled".into());
     }
@@ -91,6 +94,9 @@ fn describe_tally(t: &Tally) -> String {
     }
     if t.email_code.is_some() {
         parts.push("a pending email code".into());
+    }
+    if t.sms_code.is_some() {
+        parts.push("a pending text-message code".into());
     }
     if t.grace_used > 0 {
         parts.push(format!("{} grace login(s) used", t.grace_used));

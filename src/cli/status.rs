@@ -2,7 +2,8 @@
 //! verification, with which methods, and whether they are failing or locked.
 //!
 //! JSON keys (stable, documented in the README): `user`, `enrolled`, `enabled`,
-//! `methods`, `email` (masked or null), `failures` (inside `fail_interval`),
+//! `methods` (`"totp"`, `"email"`, `"sms"`), `email` (masked or null), `phone`
+//! (masked, `•••• ••• 4567`, or null), `failures` (inside `fail_interval`),
 //! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
 //! (`"record"`, `"template"` or null), `grace_used` (grace logins used while
 //! not enrolled; `twostep reset` sets it back to 0).
@@ -12,8 +13,9 @@
 
 use serde_json::{Value, json};
 
-use super::{CliError, Context};
+use super::{CliError, Context, unenrolled};
 use crate::address::mask_address;
+use crate::phone::mask_phone;
 use crate::policy::{self, Lock};
 use crate::store::UserStore;
 use crate::store::record::{Method, UserRecord};
@@ -33,6 +35,12 @@ pub struct ListArgs {
     /// Print a JSON array
     #[arg(long)]
     json: bool,
+    /// Only users locked out now
+    #[arg(long, conflicts_with = "unenrolled")]
+    locked: bool,
+    /// Only members of the required groups who have not enrolled yet
+    #[arg(long)]
+    unenrolled: bool,
 }
 
 /// One user's state, as shown by `status` and `list`.
@@ -87,6 +95,7 @@ impl Row {
             "methods": methods,
             "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
             "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
+            "phone": self.record.as_ref().and_then(|r| r.phone.as_deref()).map(mask_phone),
             "failures": self.failures,
             "grace_used": self.grace_used,
             "locked": self.lock.is_locked(),
@@ -106,7 +115,7 @@ impl Row {
         }
     }
 
-    fn cells(&self) -> [String; 6] {
+    fn cells(&self) -> [String; 7] {
         let r = self.record.as_ref();
         let methods = self.methods();
         [
@@ -124,6 +133,7 @@ impl Row {
                 Some((a, false)) => mask_address(a),
                 Some((a, true)) => format!("{} (template)", mask_address(a)),
             },
+            self.record.as_ref().and_then(|r| r.phone.as_deref()).map_or_else(|| "-".into(), mask_phone),
             self.failures.to_string(),
             match self.lock {
                 Lock::Open => "-".into(),
@@ -134,17 +144,16 @@ impl Row {
     }
 }
 
-fn table(rows: &[Row]) -> String {
-    let header = ["USER", "STATE", "METHODS", "EMAIL", "FAILURES", "LOCKED"].map(String::from);
-    let body: Vec<[String; 6]> = rows.iter().map(Row::cells).collect();
+fn table(body: &[[String; 7]]) -> String {
+    let header = ["USER", "STATE", "METHODS", "EMAIL", "PHONE", "FAILURES", "LOCKED"].map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for r in &body {
+    for r in body {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    for r in std::iter::once(&header).chain(&body) {
+    for r in std::iter::once(&header).chain(body) {
         let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -158,27 +167,81 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
     if args.json {
         super::say_json(&row.json());
     } else {
-        say!("{}", table(std::slice::from_ref(&row)).trim_end());
+        say!("{}", table(&[row.cells()]).trim_end());
     }
     Ok(())
 }
 
+/// A user `list` could not read: the row says so and the others are still listed.
+struct Damaged {
+    user: String,
+    error: CliError,
+}
+
+impl Damaged {
+    fn json(&self) -> Value {
+        json!({ "user": self.user, "error": self.error.to_string() })
+    }
+
+    fn cells(&self) -> [String; 7] {
+        let dash = || "-".to_string();
+        [
+            format!("! {}", crate::user::for_terminal(&self.user)),
+            "unreadable".into(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+            "?".into(),
+        ]
+    }
+}
+
 pub fn list(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     let store = ctx.store()?;
-    let mut users = store.enrolled_users()?;
-    for u in store.tally_users()? {
-        if !users.contains(&u) {
-            users.push(u);
+    let users = if args.unenrolled {
+        unenrolled::candidates(ctx)?
+    } else {
+        let mut users = store.enrolled_users()?;
+        for u in store.tally_users()? {
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+        users.sort();
+        users
+    };
+    let mut rows = Vec::new();
+    for user in users {
+        match Row::read(ctx, &store, &user) {
+            Ok(row) if args.locked && !row.lock.is_locked() => {}
+            Ok(row) if args.unenrolled && row.record.as_ref().is_some_and(|r| r.is_enrolled()) => {}
+            Ok(row) => rows.push(Ok(row)),
+            // Unreadable: maybe locked, maybe enrolled; shown under every filter (fail closed).
+            Err(error) => rows.push(Err(Damaged { user, error })),
         }
     }
-    users.sort();
-    let rows = users.iter().map(|u| Row::read(ctx, &store, u)).collect::<Result<Vec<_>, _>>()?;
     if args.json {
-        super::say_json(&Value::Array(rows.iter().map(Row::json).collect()));
+        let items = rows.iter().map(|r| r.as_ref().map_or_else(Damaged::json, Row::json)).collect();
+        super::say_json(&Value::Array(items));
     } else if rows.is_empty() {
-        say!("No users have two-step verification yet; enroll one with: twostep enroll USER");
+        say!("{}", empty_list(&args));
     } else {
-        say!("{}", table(&rows).trim_end());
+        let cells: Vec<[String; 7]> = rows.iter().map(|r| r.as_ref().map_or_else(Damaged::cells, Row::cells)).collect();
+        say!("{}", table(&cells).trim_end());
     }
-    Ok(())
+    let damaged: Vec<(String, String)> =
+        rows.iter().filter_map(|r| r.as_ref().err()).map(|d| (d.user.clone(), d.error.to_string())).collect();
+    if damaged.is_empty() { Ok(()) } else { Err(CliError::DamagedEntries(damaged)) }
+}
+
+/// What an empty `list` says, by filter.
+fn empty_list(args: &ListArgs) -> &'static str {
+    if args.locked {
+        "No user is locked out."
+    } else if args.unenrolled {
+        "Every member of the required groups is enrolled."
+    } else {
+        "No users have two-step verification yet; enroll one with: twostep enroll USER"
+    }
 }

@@ -18,9 +18,8 @@ mod child;
 mod host;
 
 use std::ffi::CStr;
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO, PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
@@ -30,60 +29,15 @@ use pam_bindings::pam_hooks;
 use zeroize::Zeroizing;
 
 use crate::auth::{ConvError, Conversation, Login, Outcome, Request};
-use crate::config::{self, EmailConfig};
+use crate::config::{EmailConfig, SmsConfig};
 use crate::log::{AuditLog, Level, Line, Syslog};
+use crate::module_args::parse_args;
 use crate::sendmail::{Mailer, Message, SendError, Sendmail};
+use crate::sms::{SmsCommand, SmsError, SmsSender, TextMessage};
 use crate::time::SystemClock;
 use crate::user::Nss;
 
 mod nocore;
-
-/// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Args {
-    pub config: PathBuf,
-    pub debug: bool,
-    /// Send log lines to this datagram socket instead of `/dev/log` (chroots, containers, tests).
-    pub log_socket: Option<PathBuf>,
-}
-
-/// Why the module arguments were refused (logged; the login is refused as unavailable).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgsError {
-    /// An argument that is none of the known ones, as given.
-    Unknown(String),
-}
-
-impl fmt::Display for ArgsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgsError::Unknown(arg) => {
-                write!(f, "unknown module argument {arg:?} (known: config=PATH, debug, log_socket=PATH)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ArgsError {}
-
-/// Parses module arguments; an unknown argument is an error (a typo must not silently
-/// fall back to another configuration).
-pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
-    let mut out = Args { config: PathBuf::from(config::DEFAULT_PATH), debug: false, log_socket: None };
-    for arg in args {
-        let arg = arg.as_ref();
-        if arg == "debug" {
-            out.debug = true;
-        } else if let Some(p) = arg.strip_prefix("config=") {
-            out.config = PathBuf::from(p);
-        } else if let Some(p) = arg.strip_prefix("log_socket=") {
-            out.log_socket = Some(PathBuf::from(p));
-        } else {
-            return Err(ArgsError::Unknown(arg.to_string()));
-        }
-    }
-    Ok(out)
-}
 
 /// The one mapping from an outcome to a PAM return code.
 pub fn pam_code(outcome: Outcome) -> PamResultCode {
@@ -153,6 +107,16 @@ impl Mailer for HostMailer {
     }
 }
 
+/// The text message command, run like the mail command (see [`HostMailer`]).
+struct HostSms;
+
+impl SmsSender for HostSms {
+    fn send(&mut self, cfg: &SmsConfig, message: &TextMessage) -> Result<(), SmsError> {
+        let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
+        SmsCommand { setup: &child::isolate }.send(cfg, message)
+    }
+}
+
 fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -204,13 +168,14 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         }
     };
     let mut conv = PamConversation { conv: pamh.get_item::<Conv>().ok().flatten(), silent };
-    let request = Request { user: &user, typed: None, service: &service, rhost: &rhost, debug: args.debug };
+    let request = Request { user: &user, typed: None, uid: None, service: &service, rhost: &rhost, debug: args.debug };
     let mut login = Login {
         req: request,
         conv: &mut conv,
         log: &mut log,
         accounts: &Nss,
         mailer: &mut HostMailer,
+        sms: &mut HostSms,
         clock: &SystemClock,
     };
     pam_code(login.authenticate(&args.config))
@@ -226,7 +191,10 @@ impl PamHooks for TwoStep {
         match catch_unwind(AssertUnwindSafe(|| authenticate(pamh, &args, flags))) {
             Ok(code) => code,
             Err(_) => {
-                Syslog::connect("pam_twostep", None)
+                // The same log socket as the login's own lines (`log_socket=`).
+                let socket = args.iter().rev().find_map(|a| a.to_bytes().strip_prefix(b"log_socket="));
+                let socket = socket.and_then(|p| std::str::from_utf8(p).ok()).map(Path::new);
+                Syslog::connect("pam_twostep", socket)
                     .log(Level::Err, "result=unavailable reason=\"internal error (panic); please report a bug\"");
                 PamResultCode::PAM_SYSTEM_ERR
             }
@@ -247,20 +215,6 @@ impl PamHooks for TwoStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn module_arguments_parse_and_typos_are_refused() {
-        let a = parse_args(&["config=/tmp/x.toml", "debug"]).unwrap();
-        assert_eq!(a.config, PathBuf::from("/tmp/x.toml"));
-        assert!(a.debug);
-        assert_eq!(parse_args::<&str>(&[]).unwrap().config, PathBuf::from("/etc/security/twostep.toml"));
-        let e = parse_args(&["confg=/tmp/x"]).unwrap_err();
-        assert_eq!(e, ArgsError::Unknown("confg=/tmp/x".into()));
-        assert_eq!(
-            e.to_string(),
-            "unknown module argument \"confg=/tmp/x\" (known: config=PATH, debug, log_socket=PATH)"
-        );
-    }
 
     #[test]
     fn outcomes_map_to_distinct_pam_codes() {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::trusted_fs::{self, FsError, Owner, Trust, UserLock};
+use crate::trusted_fs::{self, Durability, FileId, FsError, Owner, Trust, UserLock};
 use crate::user::{self, UserNameError};
 
 /// A problem with a state directory or one of its files.
@@ -88,31 +88,51 @@ impl UserFiles {
 
     /// Reads and decodes `user`'s file; `Ok(None)` if it does not exist.
     pub fn read<T: DeserializeOwned + Versioned>(&self, user: &str, supported: u32) -> Result<Option<T>, StoreError> {
+        Ok(self.read_with_id(user, supported)?.map(|(value, _)| value))
+    }
+
+    /// [`UserFiles::read`], also returning the id of the file read (see [`UserFiles::id_of`]).
+    pub fn read_with_id<T: DeserializeOwned + Versioned>(
+        &self,
+        user: &str,
+        supported: u32,
+    ) -> Result<Option<(T, FileId)>, StoreError> {
         let path = self.file_of(user)?;
         let trust = Trust::Private(self.owner);
-        let Some(bytes) = trusted_fs::read_trusted(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
+        let Some((bytes, id)) = trusted_fs::read_trusted_with_id(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
             return Ok(None);
         };
         let bytes = Zeroizing::new(bytes);
-        decode(&path, &bytes, supported).map(Some)
+        Ok(Some((decode(&path, &bytes, supported)?, id)))
+    }
+
+    /// Which file `user`'s path names now, without reading it (`None`: no file):
+    /// an id equal to one returned by [`UserFiles::read_with_id`] means the file
+    /// has not been replaced or changed since.
+    pub fn id_of(&self, user: &str) -> Result<Option<FileId>, StoreError> {
+        Ok(trusted_fs::file_id(&self.file_of(user)?)?)
     }
 
     /// Encodes and atomically writes `user`'s file.
     pub fn write<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
-        self.write_unsynced(user, value)?;
-        Ok(trusted_fs::sync_dir(&self.dir)?)
+        self.write_as(user, value, Durability::Durable)
     }
 
     /// [`UserFiles::write`], durable only after [`UserFiles::sync`] (see
     /// [`trusted_fs::write_atomic_unsynced`]).
     pub fn write_unsynced<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
+        self.write_as(user, value, Durability::MayRevert)
+    }
+
+    /// [`UserFiles::write`] with a choice of [`Durability`].
+    pub fn write_as<T: Serialize>(&self, user: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
         let name = user::file_name(user)?;
         let text =
             Zeroizing::new(toml::to_string(value).map_err(|e| StoreError::Corrupt {
                 path: self.dir.join(&name),
                 message: format!("cannot encode: {e}"),
             })?);
-        trusted_fs::write_atomic_unsynced(&self.dir, &name, text.as_bytes())?;
+        trusted_fs::write_atomic_as(&self.dir, &name, text.as_bytes(), durability)?;
         Ok(())
     }
 
@@ -150,8 +170,11 @@ impl UserFiles {
 /// a file from a newer twostep is reported as such (it may have keys this one
 /// does not know), never as corrupt and never silently reset. The file is
 /// parsed once into `T`; only a file that does not fit `T` is looked at again,
-/// for its version alone, to say why.
-fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
+/// for its version alone, to say why. `path` is only used in messages.
+///
+/// Public so that the fuzz targets (`fuzz/`) and the property tests run the
+/// decoder that [`UserFiles::read`] runs, on bytes instead of files.
+pub fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], supported: u32) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { path: path.to_path_buf(), message };
     let newer = |found: i64| StoreError::NewerVersion { path: path.to_path_buf(), found, supported };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;

@@ -18,13 +18,13 @@ pub mod record;
 pub mod tally;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use files::{StoreError, UserFiles};
 use record::UserRecord;
 use tally::Tally;
 
-use crate::trusted_fs::Owner;
+use crate::trusted_fs::{Durability, FileId, Owner};
 
 /// The records directory and the tally directory, owned by `owner` (root).
 #[derive(Debug)]
@@ -35,6 +35,33 @@ pub struct UserStore {
     tally_dir: PathBuf,
     owner: Owner,
     tallies: OnceLock<UserFiles>,
+    /// What the unlocked reads saw, with the ids of the files they read: a read
+    /// under the lock reuses a value only while its file is the very same one
+    /// (a file replaced by rename, or removed, is read again). A login reads the
+    /// record and the tally before the prompt and again under the lock; this
+    /// spares it parsing both twice when nobody changed them meanwhile.
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    records: Vec<(String, Option<FileId>, Option<UserRecord>)>,
+    tallies: Vec<(String, Option<FileId>, Tally)>,
+}
+
+/// At most this many users' values are kept (a login needs one; `list` reads many once).
+const SEEN_MAX: usize = 4;
+
+fn remember<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Option<FileId>, value: V) {
+    list.retain(|(u, _, _)| u != user);
+    if list.len() >= SEEN_MAX {
+        list.remove(0);
+    }
+    list.push((user.to_string(), id, value));
+}
+
+fn recall<V: Clone>(list: &[(String, Option<FileId>, V)], user: &str, id: Option<FileId>) -> Option<V> {
+    list.iter().find(|(u, i, _)| u == user && *i == id).map(|(_, _, v)| v.clone())
 }
 
 impl UserStore {
@@ -49,7 +76,13 @@ impl UserStore {
     }
 
     fn new(records: UserFiles, tally_dir: &Path, owner: Owner) -> UserStore {
-        UserStore { records, tally_dir: tally_dir.to_path_buf(), owner, tallies: OnceLock::new() }
+        UserStore {
+            records,
+            tally_dir: tally_dir.to_path_buf(),
+            owner,
+            tallies: OnceLock::new(),
+            seen: Mutex::new(Seen::default()),
+        }
     }
 
     fn tallies(&self) -> Result<&UserFiles, StoreError> {
@@ -62,12 +95,21 @@ impl UserStore {
 
     /// `user`'s record as it is now (no lock held), `None` when there is none.
     pub fn record(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
-        record::read(&self.records, user)
+        let (value, id) = record::read_with_id(&self.records, user)?;
+        remember(&mut self.seen().records, user, id, value.clone());
+        Ok(value)
     }
 
     /// `user`'s tally as it is now (no lock held): the lock gate and display.
     pub fn tally(&self, user: &str) -> Result<Tally, StoreError> {
-        tally::read(self.tallies()?, user)
+        let (value, id) = tally::read(self.tallies()?, user)?;
+        remember(&mut self.seen().tallies, user, id, value.clone());
+        Ok(value)
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        // A panic while the guard was held left plain data: still usable.
+        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether `user` has a tally file (not read: one that cannot be read counts).
@@ -126,7 +168,13 @@ impl Entry<'_> {
     /// The record as it is on disk now.
     pub fn record(&mut self) -> Result<Option<&UserRecord>, StoreError> {
         if self.record.is_none() {
-            self.record = Some(record::read(&self.store.records, self.user)?);
+            let files = &self.store.records;
+            let id = files.id_of(self.user)?;
+            let seen = recall(&self.store.seen().records, self.user, id);
+            self.record = Some(match seen {
+                Some(value) => value,
+                None => record::read(files, self.user)?,
+            });
         }
         Ok(self.record.as_ref().and_then(Option::as_ref))
     }
@@ -158,16 +206,28 @@ impl Entry<'_> {
     /// The tally as it is on disk now (the empty tally when there is none).
     pub fn tally(&mut self) -> Result<&Tally, StoreError> {
         if self.tally.is_none() {
-            self.tally = Some(tally::read(self.store.tallies()?, self.user)?);
+            let files = self.store.tallies()?;
+            let id = files.id_of(self.user)?;
+            let seen = recall(&self.store.seen().tallies, self.user, id);
+            self.tally = Some(match seen {
+                Some(value) => value,
+                None => tally::read(files, self.user)?.0,
+            });
         }
         Ok(self.tally.get_or_insert_default())
     }
 
     /// Writes `next` if it differs from what is on disk (atomically, fsynced):
     /// when this returns `Ok`, `next` is durable.
-    pub fn save_tally(&mut self, mut next: Tally) -> Result<(), StoreError> {
+    pub fn save_tally(&mut self, next: Tally) -> Result<(), StoreError> {
+        self.save_tally_as(next, Durability::Durable)
+    }
+
+    /// [`Entry::save_tally`] for a write whose loss in a power failure may
+    /// bring back the tally saved durably before it (see [`Durability`]).
+    pub fn save_tally_as(&mut self, mut next: Tally, durability: Durability) -> Result<(), StoreError> {
         if self.tally()? != &next {
-            tally::write(self.store.tallies()?, self.user, &mut next)?;
+            tally::write(self.store.tallies()?, self.user, &mut next, durability)?;
             self.tally = Some(next);
         }
         Ok(())
@@ -230,7 +290,7 @@ mod tests {
         assert!(s.tally("alice").is_err());
         assert!(s.change("alice", |e| e.update_tally(|t| t.failures.clear())).is_err());
         assert_eq!(std::fs::read(d.path().join("t/alice")).unwrap(), b"version = 1\nfailures = \"lots\"\n");
-        let rec = UserRecord { secret: None, email: Some("a@b.example".into()), enabled: true, created: 1 };
+        let rec = UserRecord { email: Some("a@b.example".into()), enabled: true, created: 1, ..UserRecord::default() };
         s.change("alice", |e| e.save_record(rec)).unwrap();
         assert!(s.record("alice").unwrap().is_some());
     }
@@ -259,6 +319,33 @@ mod tests {
             }
         });
         assert_eq!(s.tally("bob").unwrap().failures.len(), 80);
+    }
+
+    #[test]
+    fn a_value_read_before_the_lock_is_reused_only_while_its_file_is_unchanged() {
+        let (d, s) = store();
+        let other = UserStore::for_admin(&d.path().join("r"), &d.path().join("t"), Owner::current()).unwrap();
+        let rec =
+            |email: &str| UserRecord { email: Some(email.into()), enabled: true, created: 1, ..UserRecord::default() };
+        s.change("dave", |e| e.save_record(rec("a@x.example"))).unwrap();
+        assert_eq!(s.record("dave").unwrap().unwrap().email.as_deref(), Some("a@x.example"));
+        // Unchanged: the locked read agrees.
+        let seen = s.change("dave", |e| e.record().map(|r| r.cloned())).unwrap();
+        assert_eq!(seen.unwrap().email.as_deref(), Some("a@x.example"));
+        // Changed by someone else (a new file): read again.
+        s.record("dave").unwrap();
+        other.change("dave", |e| e.save_record(rec("b@x.example"))).unwrap();
+        let seen = s.change("dave", |e| e.record().map(|r| r.cloned())).unwrap();
+        assert_eq!(seen.unwrap().email.as_deref(), Some("b@x.example"));
+        // Removed by someone else: gone.
+        s.record("dave").unwrap();
+        other.change("dave", |e| e.remove_record()).unwrap();
+        assert!(s.change("dave", |e| e.record().map(|r| r.is_none())).unwrap());
+        // The same for the tally.
+        s.change("dave", |e| e.update_tally(|t| t.failures.push(5))).unwrap();
+        assert_eq!(s.tally("dave").unwrap().failures, vec![5]);
+        other.change("dave", |e| e.update_tally(|t| t.failures.push(6))).unwrap();
+        assert_eq!(s.change("dave", |e| e.tally().map(|t| t.failures.clone())).unwrap(), vec![5, 6]);
     }
 
     #[test]

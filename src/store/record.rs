@@ -1,5 +1,6 @@
 //! The secrets store: one file per user in `secrets_dir` holding the TOTP
-//! secret, the fallback email address and the enabled flag.
+//! secret, the fallback email address, the phone number for text messages
+//! and the enabled flag.
 //!
 //! Written by the admin command (and by enrollment at login); read by the
 //! module. File format (TOML, root 0600):
@@ -8,18 +9,31 @@
 //! version = 1
 //! secret = "BASE32…"          # absent for an email-only user
 //! email = "jane@district.org" # absent when none is on file
+//! phone = "+15551234567"      # E.164; absent when none is on file (then version = 1)
 //! enabled = true
 //! created = 1763880000        # seconds since the epoch
 //! ```
+//!
+//! Versions: a record is written with the oldest version that can hold it:
+//! 1 without a phone number, 2 with one. Older twostep builds read version 1
+//! only and refuse anything newer by name ("written by a newer version"),
+//! so after a downgrade the users without a phone keep logging in and a user
+//! with one is refused (fail closed) instead of silently losing the method
+//! or tripping over an "unknown field". This build reads both.
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::files::{StoreError, UserFiles, Versioned};
+use super::files::{self, StoreError, UserFiles, Versioned};
 use crate::secret::TotpSecret;
+use crate::trusted_fs::FileId;
 
-/// Newest record format this build reads and the one it writes.
-pub const RECORD_VERSION: u32 = 1;
+/// Newest record format this build reads (2: `phone`).
+pub const RECORD_VERSION: u32 = 2;
+/// The version of a record without the newer keys (what older builds read).
+pub const RECORD_VERSION_WITHOUT_PHONE: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,16 +43,20 @@ struct RecordFile {
     secret: Option<Zeroizing<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
     enabled: bool,
     #[serde(default)]
     created: u64,
 }
 
 /// One user's second-factor setup.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UserRecord {
     pub secret: Option<TotpSecret>,
     pub email: Option<String>,
+    /// E.164 (`+15551234567`), checked when written; checked again before use.
+    pub phone: Option<String>,
     pub enabled: bool,
     pub created: u64,
 }
@@ -48,6 +66,8 @@ pub struct UserRecord {
 pub enum Method {
     Totp,
     Email,
+    /// A code by text message (`[sms] command`).
+    Sms,
 }
 
 impl Method {
@@ -55,6 +75,7 @@ impl Method {
         match self {
             Method::Totp => "totp",
             Method::Email => "email",
+            Method::Sms => "sms",
         }
     }
 }
@@ -69,13 +90,22 @@ impl UserRecord {
         if self.email.is_some() {
             m.push(Method::Email);
         }
+        if self.phone.is_some() {
+            m.push(Method::Sms);
+        }
         m
     }
 
     /// Whether this record sets up a second factor at all (enabled or not): the
     /// one answer to "is this user enrolled?".
     pub fn is_enrolled(&self) -> bool {
-        self.secret.is_some() || self.email.is_some()
+        self.secret.is_some() || self.email.is_some() || self.phone.is_some()
+    }
+
+    /// The number text-message codes go to: the one on file when it is valid
+    /// E.164 (a damaged one is never handed to the command).
+    pub fn code_phone(&self) -> Option<&str> {
+        self.phone.as_deref().filter(|p| crate::phone::validate_phone(p).is_ok())
     }
 
     /// Where email codes for `user` go: the address on file, else the
@@ -105,17 +135,33 @@ impl Versioned for RecordFile {
 
 /// `user`'s record in `files`, or `None` when the user is not enrolled.
 pub(super) fn read(files: &UserFiles, user: &str) -> Result<Option<UserRecord>, StoreError> {
-    let Some(file) = files.read::<RecordFile>(user, RECORD_VERSION)? else {
-        return Ok(None);
+    Ok(read_with_id(files, user)?.0)
+}
+
+/// [`read`], with the id of the file read (`None` when there is none).
+pub(super) fn read_with_id(files: &UserFiles, user: &str) -> Result<(Option<UserRecord>, Option<FileId>), StoreError> {
+    let Some((file, id)) = files.read_with_id::<RecordFile>(user, RECORD_VERSION)? else {
+        return Ok((None, None));
     };
+    Ok((Some(from_file(file, &files.file_of(user).unwrap_or_default())?), Some(id)))
+}
+
+/// Decodes the bytes of a record file exactly as [`read`] does after reading
+/// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
+/// the property tests.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<UserRecord, StoreError> {
+    from_file(files::decode::<RecordFile>(path, bytes, RECORD_VERSION)?, path)
+}
+
+fn from_file(file: RecordFile, path: &Path) -> Result<UserRecord, StoreError> {
     let secret = match &file.secret {
         None => None,
-        Some(b32) => Some(TotpSecret::from_base32(b32).map_err(|e| StoreError::Corrupt {
-            path: files.file_of(user).unwrap_or_default(),
-            message: format!("secret: {e}"),
-        })?),
+        Some(b32) => Some(
+            TotpSecret::from_base32(b32)
+                .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), message: format!("secret: {e}") })?,
+        ),
     };
-    Ok(Some(UserRecord { secret, email: file.email, enabled: file.enabled, created: file.created }))
+    Ok(UserRecord { secret, email: file.email, phone: file.phone, enabled: file.enabled, created: file.created })
 }
 
 /// Writes `user`'s record atomically.
@@ -126,10 +172,12 @@ pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Resul
 
 /// [`write`], durable only after [`UserFiles::sync`].
 pub(super) fn write_unsynced(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
+    let version = if record.phone.is_some() { RECORD_VERSION } else { RECORD_VERSION_WITHOUT_PHONE };
     let file = RecordFile {
-        version: RECORD_VERSION,
+        version,
         secret: record.secret.as_ref().map(TotpSecret::to_base32),
         email: record.email.clone(),
+        phone: record.phone.clone(),
         enabled: record.enabled,
         created: record.created,
     };
@@ -153,6 +201,7 @@ mod tests {
         let rec = UserRecord {
             secret: Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap()),
             email: Some("jane@district.org".into()),
+            phone: None,
             enabled: true,
             created: 42,
         };
@@ -166,6 +215,34 @@ mod tests {
     }
 
     #[test]
+    fn a_record_with_a_phone_is_version_2_and_one_without_stays_version_1() {
+        let (d, files) = files();
+        let mut rec = UserRecord { email: Some("jane@district.org".into()), enabled: true, ..UserRecord::default() };
+        write(&files, "jane", &rec).unwrap();
+        let text = std::fs::read_to_string(d.path().join("jane")).unwrap();
+        assert!(text.starts_with("version = 1\n") && !text.contains("phone"), "{text}");
+        rec.phone = Some("+15551234567".into());
+        write(&files, "jane", &rec).unwrap();
+        let text = std::fs::read_to_string(d.path().join("jane")).unwrap();
+        assert!(text.starts_with("version = 2\n") && text.contains("phone = \"+15551234567\""), "{text}");
+        let back = read(&files, "jane").unwrap().unwrap();
+        assert_eq!(back.phone.as_deref(), Some("+15551234567"));
+        assert_eq!(back.methods(), [Method::Email, Method::Sms]);
+        // What an older build (RECORD_VERSION 1) makes of it: refused by name.
+        let e = files.read_with_id::<RecordFile>("jane", RECORD_VERSION_WITHOUT_PHONE).err().unwrap().to_string();
+        assert!(e.contains("format version 2") && e.contains("only up to 1"), "{e}");
+    }
+
+    #[test]
+    fn a_phone_only_record_is_enrolled_and_a_damaged_number_is_not_used() {
+        let mut r = UserRecord { phone: Some("+15551234567".into()), enabled: true, ..UserRecord::default() };
+        assert!(r.is_enrolled());
+        assert_eq!(r.code_phone(), Some("+15551234567"));
+        r.phone = Some("+1555; reboot".into());
+        assert_eq!(r.code_phone(), None);
+    }
+
+    #[test]
     fn a_record_with_a_broken_secret_is_corrupt() {
         let (d, files) = files();
         trusted_fs::write_atomic(d.path(), "jane", b"version = 1\nsecret = \"!!\"\nenabled = true\n").unwrap();
@@ -175,7 +252,7 @@ mod tests {
 
     #[test]
     fn the_template_gives_an_address_only_to_an_enrolled_record() {
-        let mut r = UserRecord { secret: None, email: None, enabled: true, created: 0 };
+        let mut r = UserRecord { enabled: true, ..UserRecord::default() };
         assert_eq!(r.code_address("{user}@district.org", "bob"), None);
         r.secret = Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap());
         let a = r.code_address("{user}@district.org", "bob").unwrap();

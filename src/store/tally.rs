@@ -1,20 +1,28 @@
 //! The tally: per-user login state the module keeps in `tally_dir`.
 //!
 //! One root 0600 TOML file per user holding recent failed codes, the lock,
-//! the last TOTP step accepted (replay protection), a pending email code (only
-//! its salted hash) and the grace logins used. Every change is a
+//! the last TOTP step accepted (replay protection), the pending email and
+//! text-message codes (only their salted hashes, one per method, each with
+//! its own resend throttle) and the grace logins used. Every change is a
 //! read-modify-write under the user's exclusive `flock` ([`super::UserStore::change`]),
 //! written atomically, so parallel logins never lose a failure and exactly one
 //! of two logins racing with the same code wins. A file that cannot be read or
 //! parsed is an error: the login is refused, the count is never reset to zero.
 //! What the numbers *mean* (lock or not) is decided in [`crate::policy`].
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
-use super::files::{StoreError, UserFiles, Versioned};
+use super::files::{self, StoreError, UserFiles, Versioned};
+use crate::trusted_fs::{Durability, FileId};
 
-/// Newest tally format this build reads and the one it writes.
-pub const TALLY_VERSION: u32 = 1;
+/// Newest tally format this build reads (2: `sms_code`). Like the record, a
+/// tally is written with the oldest version that holds it: 1 unless a text
+/// code is pending (see `record.rs` for why).
+pub const TALLY_VERSION: u32 = 2;
+/// The version of a tally without a pending text code.
+pub const TALLY_VERSION_WITHOUT_SMS: u32 = 1;
 /// Most failure timestamps kept per user (bounds the file size whatever `deny` is).
 pub const MAX_FAILURES_KEPT: usize = 1000;
 
@@ -35,6 +43,9 @@ pub struct Tally {
     /// The email code that was sent and not yet used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_code: Option<EmailCode>,
+    /// The text-message code that was sent and not yet used (same rules as email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_code: Option<EmailCode>,
     /// Grace logins used while not enrolled.
     #[serde(default)]
     pub grace_used: u32,
@@ -43,17 +54,19 @@ pub struct Tally {
 impl Default for Tally {
     fn default() -> Self {
         Tally {
-            version: TALLY_VERSION,
+            version: TALLY_VERSION_WITHOUT_SMS,
             failures: Vec::new(),
             locked_at: None,
             last_step: None,
             email_code: None,
+            sms_code: None,
             grace_used: 0,
         }
     }
 }
 
-/// A pending email code: never the code itself, only a salted SHA-256 of it.
+/// A pending sent code (email or text message): never the code itself, only
+/// a salted SHA-256 of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailCode {
@@ -71,17 +84,33 @@ impl Versioned for Tally {
     }
 }
 
-/// `user`'s tally in `files` (the empty tally when there is no file yet).
-pub(super) fn read(files: &UserFiles, user: &str) -> Result<Tally, StoreError> {
-    Ok(files.read(user, TALLY_VERSION)?.unwrap_or_default())
+/// `user`'s tally in `files` (the empty tally when there is no file yet) and
+/// the id of the file read.
+pub(super) fn read(files: &UserFiles, user: &str) -> Result<(Tally, Option<FileId>), StoreError> {
+    Ok(match files.read_with_id(user, TALLY_VERSION)? {
+        Some((t, id)) => (t, Some(id)),
+        None => (Tally::default(), None),
+    })
+}
+
+/// Decodes the bytes of a tally file exactly as [`read`] does after reading
+/// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
+/// the property tests.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Tally, StoreError> {
+    files::decode(path, bytes, TALLY_VERSION)
 }
 
 /// Writes `tally` for `user`, keeping at most [`MAX_FAILURES_KEPT`] failures.
-pub(super) fn write(files: &UserFiles, user: &str, tally: &mut Tally) -> Result<(), StoreError> {
+pub(super) fn write(
+    files: &UserFiles,
+    user: &str,
+    tally: &mut Tally,
+    durability: Durability,
+) -> Result<(), StoreError> {
     if tally.failures.len() > MAX_FAILURES_KEPT {
         let excess = tally.failures.len() - MAX_FAILURES_KEPT;
         tally.failures.drain(..excess);
     }
-    tally.version = TALLY_VERSION;
-    files.write(user, tally)
+    tally.version = if tally.sms_code.is_some() { TALLY_VERSION } else { TALLY_VERSION_WITHOUT_SMS };
+    files.write_as(user, tally, durability)
 }

@@ -260,9 +260,15 @@ impl Env {
     }
 
     pub fn enroll_with(&self, user: &str, secret: Option<&str>, email: Option<&str>) {
+        self.enroll_phone(user, secret, email, None);
+    }
+
+    /// [`Env::enroll_with`] plus a phone number for text-message codes.
+    pub fn enroll_phone(&self, user: &str, secret: Option<&str>, email: Option<&str>, phone: Option<&str>) {
         let rec = UserRecord {
             secret: secret.map(|s| TotpSecret::from_base32(s).unwrap()),
             email: email.map(str::to_string),
+            phone: phone.map(str::to_string),
             enabled: true,
             created: now(),
         };

@@ -187,11 +187,22 @@ pub struct Sshd {
 impl Sshd {
     /// Starts sshd for `user` with the distribution's /etc/pam.d/sshd changed by
     /// the shipped `pam_snippet` (e.g. "pam-config/pam.d/sshd") and the shipped
-    /// `sshd_snippet` (e.g. "pam-config/sshd_config.d/twostep-password.conf")
+    /// `sshd_snippet` (e.g. "pam-config/sshd_config.d/10-twostep-password.conf")
     /// included at the top of the sshd_config.
     pub fn start(env: &Env, user: &TestUser, pam_snippet: &str, sshd_snippet: &str) -> Sshd {
+        Sshd::start_with(env, &[&user.name], pam_snippet, &shipped(sshd_snippet), "")
+    }
+
+    /// [`Sshd::start`] for several `users` (sshd's `AllowUsers`), with the
+    /// sshd_config snippet given as text (a shipped one with its commented
+    /// `Match` blocks turned on), included at the top as the distributions'
+    /// sshd_config includes `sshd_config.d/*.conf`, and `extra` lines at the
+    /// end (e.g. `ListenAddress ::1\n` to listen on IPv6 loopback too).
+    pub fn start_with(env: &Env, users: &[&str], pam_snippet: &str, sshd_text: &str, extra: &str) -> Sshd {
         let dir = env.path().join(unique("sshd"));
         std::fs::create_dir(&dir).unwrap();
+        let snippet = dir.join("snippet.conf");
+        std::fs::write(&snippet, sshd_text).unwrap();
         let pam = apply_snippet(&std::fs::read_to_string("/etc/pam.d/sshd").unwrap(), &shipped(pam_snippet), env);
         let service = PamService::new("twostep-test-sshd-", &pam);
         // OpenSSH names its PAM service after the program; it must run by absolute path.
@@ -209,11 +220,11 @@ impl Sshd {
                 &config,
                 format!(
                     "Include {snippet}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
-                     AllowUsers {user}\nPermitRootLogin no\nUseDNS no\nLogLevel VERBOSE\nPrintMotd no\n",
-                    snippet = repo().join(sshd_snippet).display(),
+                     AllowUsers {user}\nPermitRootLogin no\nUseDNS no\nLogLevel VERBOSE\nPrintMotd no\n{extra}",
+                    snippet = snippet.display(),
                     key = host_key.display(),
                     pid = dir.join("sshd.pid").display(),
-                    user = user.name,
+                    user = users.join(" "),
                 ),
             )
             .unwrap();
@@ -376,8 +387,20 @@ pub fn paramiko(
     answers: &[(&str, Vec<String>)],
     command: &str,
 ) -> ParamikoRun {
+    paramiko_at("127.0.0.1", sshd, user, key, answers, command)
+}
+
+/// [`paramiko`] connecting to `host` (`"127.0.0.1"`, `"::1"`).
+pub fn paramiko_at(
+    host: &str,
+    sshd: &Sshd,
+    user: &TestUser,
+    key: Option<&Path>,
+    answers: &[(&str, Vec<String>)],
+    command: &str,
+) -> ParamikoRun {
     let spec = serde_json::json!({
-        "port": sshd.port, "user": user.name, "answers": answers, "key": key, "command": command,
+        "host": host, "port": sshd.port, "user": user.name, "answers": answers, "key": key, "command": command,
     });
     python("paramiko_login.py", &spec)
 }

@@ -6,6 +6,13 @@
 # tests running at the same time do not see it. /proc, /dev, /sys and /tmp
 # are the real ones, and so are the directories listed in OVERLAY_BIND
 # (space-separated absolute paths, e.g. a cargo target directory to reuse).
+#
+# The copy starts as a machine where PAM does not use twostep, whatever the
+# real one does (an admin who followed the README quick start, or enabled the
+# pam-auth-update profile): the profile is removed from the common-* files
+# and every line loading pam_twostep.so is taken out of the copy's /etc/pam.d.
+# The tests install and remove the package from there; set OVERLAY_KEEP_PAM=1
+# to see the machine's PAM files as they are.
 # Used by tests/deb.rs and tests/install.rs.
 #   [OVERLAY_BIND="/dir ..."] tests/e2e/overlay.sh SCRATCH_DIR COMMAND [ARGS...]
 set -eu
@@ -17,5 +24,15 @@ exec unshare --mount --propagation private /bin/sh -eu -c '
     mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
     mount -t overlay twostep-overlay -o "lowerdir=/,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/root"
     for d in /proc /dev /sys /tmp ${OVERLAY_BIND:-}; do mount --rbind "$d" "$scratch/root$d"; done
-    exec chroot "$scratch/root" "$@"
+    exec chroot "$scratch/root" /bin/sh -eu -c "
+        if [ -z \"\${OVERLAY_KEEP_PAM:-}\" ]; then
+            if command -v pam-auth-update >/dev/null; then
+                DEBIAN_FRONTEND=noninteractive pam-auth-update --package --remove twostep
+            fi
+            for f in \$(grep -l -E \"^[^#]*pam_twostep\" /etc/pam.d/* 2>/dev/null || true); do
+                sed -i -E \"/^[^#]*pam_twostep/d\" \"\$f\"
+            done
+        fi
+        exec \"\$@\"
+    " overlay "$@"
 ' overlay "$scratch" "$@"

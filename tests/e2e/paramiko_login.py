@@ -4,7 +4,7 @@ keyboard-interactive, then runs one command. Used by tests/sshd.rs.
 
 Argument: one JSON object
   {"port": N, "user": NAME, "answers": [[PROMPT, [ANSWER, ...]], ...],
-   "key": PATH or null, "command": CMD}
+   "key": PATH or null, "command": CMD, "host": ADDRESS (default 127.0.0.1)}
 Prints one JSON object: {"ok": bool, "error": text or null,
 "rounds": [{"title", "instructions", "prompts": [[text, echo], ...]}, ...],
 "stdout": text, "exit": status or null}.
@@ -38,7 +38,7 @@ def main():
         return answers
 
     result = {"ok": False, "error": None, "rounds": rounds, "stdout": "", "exit": None}
-    sock = socket.create_connection(("127.0.0.1", spec["port"]), timeout=30)
+    sock = socket.create_connection((spec.get("host", "127.0.0.1"), spec["port"]), timeout=30)
     transport = paramiko.Transport(sock)
     try:
         transport.start_client(timeout=30)
