@@ -261,16 +261,13 @@ impl Config {
         }
         let policy = PolicyConfig::default().merged(raw_policy);
 
-        let issuer = raw.issuer.unwrap_or_else(|| "twostep".to_string());
-        if issuer.trim().is_empty() || issuer.len() > 100 {
-            return Err(invalid("issuer", "must be 1 to 100 characters"));
-        }
-        if issuer.contains(':') || issuer.chars().any(char::is_control) {
-            return Err(invalid(
-                "issuer",
-                "must not contain ':' or control characters (authenticator apps use ':' to separate issuer and user)",
-            ));
-        }
+        let issuer = match raw.issuer {
+            Some(issuer) => {
+                check_issuer(&issuer).map_err(|message| invalid("issuer", message))?;
+                issuer
+            }
+            None => issuer_from_host(host_name()).map_err(|message| invalid("issuer", &message))?,
+        };
         let secrets_dir = raw.secrets_dir.unwrap_or_else(|| "/var/lib/twostep/secrets".into());
         let tally_dir = raw.tally_dir.unwrap_or_else(|| "/var/lib/twostep/tally".into());
         if !secrets_dir.is_absolute() {
@@ -401,6 +398,41 @@ impl Config {
     }
 }
 
+/// Why `issuer` cannot label an authenticator entry, if it cannot.
+fn check_issuer(issuer: &str) -> Result<(), &'static str> {
+    if issuer.trim().is_empty() || issuer.len() > 100 {
+        return Err("must be 1 to 100 characters");
+    }
+    if issuer.contains(':') || issuer.chars().any(char::is_control) {
+        return Err(
+            "must not contain ':' or control characters (authenticator apps use ':' to separate issuer and user)",
+        );
+    }
+    Ok(())
+}
+
+/// The host's name (gethostname), `None` when it cannot be had as text.
+fn host_name() -> Option<String> {
+    nix::unistd::gethostname().ok()?.into_string().ok()
+}
+
+/// The issuer when `issuer` is not set: the host's name, as google-authenticator
+/// labels its entries, so that entries from different servers tell apart. A host
+/// name that cannot be an issuer is an error asking for `issuer` to be set.
+fn issuer_from_host(host: Option<String>) -> Result<String, String> {
+    let fix = "set issuer = \"Your District\" (the name users should see in their authenticator app)";
+    match host {
+        Some(host) if host != "(none)" => match check_issuer(&host) {
+            Ok(()) => Ok(host),
+            Err(why) => Err(format!(
+                "is not set, and the host name \"{}\" cannot stand in for it (it {why}); {fix}",
+                crate::user::for_terminal(&host)
+            )),
+        },
+        _ => Err(format!("is not set, and this host has no name to use in its place; {fix}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +444,9 @@ mod tests {
     #[test]
     fn an_empty_file_gives_the_documented_defaults() {
         let c = parse("").unwrap();
+        // The host's name, read here from procfs rather than the call the code makes.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(c.issuer, host.trim_end_matches('\n'));
         assert_eq!(c.secrets_dir, Path::new("/var/lib/twostep/secrets"));
         assert_eq!(c.tally_dir, Path::new("/var/lib/twostep/tally"));
         assert_eq!(c.totp, TotpConfig { digits: 6, period: 30, skew: 1 });
@@ -436,6 +471,15 @@ mod tests {
         assert!(c.policy.required);
         assert_eq!(c.policy.grace_logins, 0);
         assert!(c.services.is_empty());
+    }
+
+    #[test]
+    fn a_host_name_that_cannot_be_an_issuer_asks_for_the_issuer_to_be_set() {
+        assert_eq!(issuer_from_host(Some("web-1".into())), Ok("web-1".to_string()));
+        for host in [None, Some("(none)".to_string()), Some("a:b".to_string()), Some(String::new())] {
+            let e = issuer_from_host(host.clone()).unwrap_err();
+            assert!(e.starts_with("is not set, and ") && e.contains("set issuer = \"Your District\""), "{host:?}: {e}");
+        }
     }
 
     #[test]

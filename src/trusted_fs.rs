@@ -253,6 +253,17 @@ pub enum Durability {
     MayRevert,
 }
 
+/// [`write_atomic`] minus the fsync of the directory ([`Durability::MayRevert`]):
+/// the file is whole and fsynced before the rename, so a crash still leaves
+/// the old file or the new one, but the rename itself is durable only once
+/// [`sync_dir`] of `dir` returns `Ok`. For batches: many renames, then one
+/// directory fsync, which makes every one of them durable (the directory is
+/// one inode; its fsync writes all of its entries). Nothing may be reported
+/// as saved before it.
+pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_as(dir, name, data, Durability::MayRevert)
+}
+
 /// [`write_atomic`] with a choice of [`Durability`].
 pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
     let target = dir.join(name);
@@ -289,7 +300,8 @@ fn temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.tmp"))
 }
 
-fn sync_dir(dir: &Path) -> Result<(), FsError> {
+/// Makes the entries of `dir` (renames, new and removed files) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
 }
 

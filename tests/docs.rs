@@ -108,6 +108,9 @@ fn the_config_page_and_the_shipped_config_cover_the_same_keys() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(keys.len() >= 20, "{keys:?}");
+    // The issuer's default is the host name, not a value the file can show: both name it, the file as a comment.
+    assert!(text.contains("issuer (default: the host name)"), "{text}");
+    assert!(shipped.lines().any(|l| l.starts_with("# issuer = ")), "{shipped}");
     for key in keys {
         assert!(
             shipped.lines().any(|l| l.starts_with(&format!("{key} = "))),

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::google;
 use super::{CliError, Context};
+use super::{batch, google};
 use crate::address::validate_address;
 use crate::secret::TotpSecret;
 use crate::store::record::UserRecord;
@@ -20,7 +20,8 @@ use crate::{qr, totp};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The login name (as PAM sees it)
-    user: String,
+    #[arg(required_unless_present_any = ["batch", "from_google_authenticator_all"])]
+    user: Option<String>,
     /// Fallback address for email codes
     #[arg(long, value_name = "ADDR")]
     email: Option<String>,
@@ -36,6 +37,26 @@ pub struct Args {
     /// Print {"user","secret","otpauth_uri"} as JSON instead of the QR code
     #[arg(long)]
     json: bool,
+    /// How the terminal QR code is drawn: ansi (own colours, scans on any
+    /// background; the default on a terminal), dark or light (plain characters
+    /// for that background; dark is the default when output is not a terminal)
+    #[arg(long, value_name = "STYLE", value_enum)]
+    qr_style: Option<qr::Style>,
+    /// Enroll every user of a CSV file (header user,email,secret; email and
+    /// secret optional) or JSON lines file; - for standard input. Prints one
+    /// JSON line per user
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "email", "secret_stdin", "from_google_authenticator"])]
+    batch: Option<PathBuf>,
+    /// Migrate every account's ~/.google_authenticator (accounts from NSS;
+    /// the file must belong to the account). Prints one JSON line per user
+    #[arg(long, conflicts_with_all = ["user", "email", "secret_stdin", "from_google_authenticator", "batch"])]
+    from_google_authenticator_all: bool,
+    /// With --from-google-authenticator-all: only accounts whose home is under DIR
+    #[arg(long, value_name = "DIR", requires = "from_google_authenticator_all")]
+    home_root: Option<PathBuf>,
+    /// In batch: write one QR code per enrolled user to DIR/USER.svg (DIR created 0700, files 0600)
+    #[arg(long, value_name = "DIR", conflicts_with = "user")]
+    qr_svg: Option<PathBuf>,
 }
 
 fn read_stdin_secret() -> Result<TotpSecret, CliError> {
@@ -43,6 +64,22 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     std::io::stdin().take(4096).read_to_end(&mut buf).map_err(CliError::ReadStdin)?;
     let text = std::str::from_utf8(&buf).map_err(|_| CliError::StdinNotText)?;
     TotpSecret::from_base32(text.trim()).map_err(CliError::StdinSecret)
+}
+
+/// Colours on a terminal that has them; plain text elsewhere (a file, a pipe, mail).
+fn default_qr_style() -> qr::Style {
+    use std::io::IsTerminal;
+    let dumb = std::env::var_os("TERM").is_none_or(|t| t == "dumb");
+    if std::io::stdout().is_terminal() && !dumb { qr::Style::Ansi } else { qr::Style::Dark }
+}
+
+/// Prints a terminal QR code as it is: it holds only block characters, spaces
+/// and, in [`qr::Style::Ansi`], the colour sequences [`qr`] wrote (never text
+/// from a user or a file), so it bypasses `say!`'s escaping of ESC.
+fn print_qr(code: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{code}\n").and_then(|()| out.flush());
 }
 
 /// The secret, notes for the admin, and the last step google-authenticator saw used.
@@ -63,22 +100,32 @@ fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
 }
 
 /// An enrolled user keeps their secret unless `--force` says to replace it.
-fn refuse_enrolled(args: &Args, existing: Option<&UserRecord>) -> Result<(), CliError> {
+fn refuse_enrolled(args: &Args, user: &str, existing: Option<&UserRecord>) -> Result<(), CliError> {
     if existing.is_none_or(|r| r.secret.is_none()) || args.force {
         return Ok(());
     }
     let importing = args.from_google_authenticator.is_some() || args.secret_stdin;
-    Err(CliError::AlreadyEnrolled { user: args.user.clone(), importing })
+    Err(CliError::AlreadyEnrolled { user: user.to_string(), importing })
 }
 
-pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
-    args.user = ctx.account(&args.user)?;
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let source = match (&args.batch, args.from_google_authenticator_all) {
+        (Some(file), _) => Some(batch::Source::File(file.clone())),
+        (None, true) => Some(batch::Source::GoogleAuthenticatorHomes { under: args.home_root.clone() }),
+        (None, false) => None,
+    };
+    if let Some(source) = source {
+        return batch::run(ctx, batch::Options { source, force: args.force, qr_svg: args.qr_svg });
+    }
+    // clap requires the name unless a batch option is given.
+    let Some(typed) = &args.user else { return Err(crate::user::UserNameError::Empty.into()) };
+    let user = ctx.account(typed)?;
     if let Some(addr) = &args.email {
         validate_address(addr)?;
     }
     let store = ctx.store()?;
     // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
-    refuse_enrolled(&args, store.record(&args.user)?.as_ref())?;
+    refuse_enrolled(&args, &user, store.record(&user)?.as_ref())?;
     let (secret, notes, used_step) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
         None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
@@ -86,9 +133,9 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     };
     // Under the user's lock (the one a login enrolling at this moment holds while it
     // checks and saves), so neither enrollment silently overwrites the other.
-    let existing = store.change(&args.user, |u| -> Result<Option<UserRecord>, CliError> {
+    let existing = store.change(&user, |u| -> Result<Option<UserRecord>, CliError> {
         let existing = u.record()?.cloned();
-        refuse_enrolled(&args, existing.as_ref())?;
+        refuse_enrolled(&args, &user, existing.as_ref())?;
         let record = UserRecord {
             secret: Some(secret.clone()),
             email: args.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
@@ -108,12 +155,12 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         (None, Some(_)) => "re-enroll",
         (None, None) => "enroll",
     };
-    ctx.audit(action, &args.user);
+    ctx.audit(action, &user);
 
-    let uri = totp::otpauth_uri(&secret, &ctx.config.issuer, &args.user, &ctx.config.totp);
+    let uri = totp::otpauth_uri(&secret, &ctx.config.issuer, &user, &ctx.config.totp);
     let b32 = secret.to_base32();
     if args.json {
-        let mut value = serde_json::json!({ "user": args.user, "secret": &*b32, "otpauth_uri": &*uri });
+        let mut value = serde_json::json!({ "user": user, "secret": &*b32, "otpauth_uri": &*uri });
         if args.from_google_authenticator.is_some() {
             value["notes"] = serde_json::json!(notes);
         }
@@ -123,7 +170,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     if let Some(path) = &args.from_google_authenticator {
         say!(
             "Enrolled {} for two-step verification ({}) with the secret from {}.",
-            args.user,
+            user,
             ctx.config.issuer,
             path.display()
         );
@@ -133,12 +180,12 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         }
         say!("Once pam_google_authenticator.so is removed from /etc/pam.d, the old file can be deleted.\n");
     } else {
-        say!("Enrolled {} for two-step verification ({}).\n", args.user, ctx.config.issuer);
+        say!("Enrolled {} for two-step verification ({}).\n", user, ctx.config.issuer);
     }
     say!("Scan this QR code with Google Authenticator, Microsoft Authenticator or FreeOTP:\n");
-    say!("{}", qr::terminal(&uri)?);
+    print_qr(&qr::terminal_styled(&uri, args.qr_style.unwrap_or_else(default_qr_style))?);
     say!("Or add the account by hand:");
-    say!("  account: {}:{}", ctx.config.issuer, args.user);
+    say!("  account: {}:{}", ctx.config.issuer, user);
     say!("  secret key: {}", &*crate::secret::grouped(&b32));
     say!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
     say!("otpauth URI: {}", &*uri);

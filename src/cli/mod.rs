@@ -17,6 +17,8 @@ macro_rules! say {
     };
 }
 
+mod batch;
+mod batch_input;
 mod check;
 mod email;
 mod enable;
@@ -200,6 +202,8 @@ pub enum CliError {
     Fs(FsError),
     Secret(SecretError),
     Qr(QrError),
+    /// `enroll --batch` / `--from-google-authenticator-all` ([`batch`]).
+    Batch(batch::BatchError),
 }
 
 impl fmt::Display for CliError {
@@ -289,6 +293,7 @@ impl fmt::Display for CliError {
             CliError::Fs(e) => e.fmt(f),
             CliError::Secret(e) => e.fmt(f),
             CliError::Qr(e) => e.fmt(f),
+            CliError::Batch(e) => e.fmt(f),
         }
     }
 }
@@ -315,6 +320,7 @@ impl std::error::Error for CliError {
             CliError::Store(e) => Some(e),
             CliError::Fs(e) => Some(e),
             CliError::Qr(e) => Some(e),
+            CliError::Batch(e) => Some(e),
             CliError::NeedsRoot
             | CliError::ControlCharsInName { .. }
             | CliError::NotLoginName { .. }
@@ -384,6 +390,12 @@ impl From<SecretError> for CliError {
 impl From<QrError> for CliError {
     fn from(e: QrError) -> Self {
         CliError::Qr(e)
+    }
+}
+
+impl From<batch::BatchError> for CliError {
+    fn from(e: batch::BatchError) -> Self {
+        CliError::Batch(e)
     }
 }
 

@@ -118,6 +118,12 @@ impl UserFiles {
         self.write_as(user, value, Durability::Durable)
     }
 
+    /// [`UserFiles::write`], durable only after [`UserFiles::sync`] (see
+    /// [`trusted_fs::write_atomic_unsynced`]).
+    pub fn write_unsynced<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
+        self.write_as(user, value, Durability::MayRevert)
+    }
+
     /// [`UserFiles::write`] with a choice of [`Durability`].
     pub fn write_as<T: Serialize>(&self, user: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
         let name = user::file_name(user)?;
@@ -128,6 +134,11 @@ impl UserFiles {
             })?);
         trusted_fs::write_atomic_as(&self.dir, &name, text.as_bytes(), durability)?;
         Ok(())
+    }
+
+    /// Makes every file written here so far durable (one fsync of the directory).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        Ok(trusted_fs::sync_dir(&self.dir)?)
     }
 
     /// Deletes `user`'s file; returns whether it existed.

@@ -132,6 +132,12 @@ impl UserStore {
         Ok((self.records.file_of(user)?, self.tallies()?.file_of(user)?))
     }
 
+    /// Makes every record saved with [`Entry::save_record_unsynced`] so far
+    /// durable: one fsync of the records directory for any number of them.
+    pub fn sync_records(&self) -> Result<(), StoreError> {
+        self.records.sync()
+    }
+
     /// Runs `change` on `user`'s record and tally under the user's exclusive
     /// lock. What `change` reads is read under the lock, what it saves is
     /// durable when the save returns, and nobody else changes either file
@@ -176,6 +182,16 @@ impl Entry<'_> {
     /// Writes `record` (atomically, fsynced).
     pub fn save_record(&mut self, record: UserRecord) -> Result<(), StoreError> {
         record::write(&self.store.records, self.user, &record)?;
+        self.record = Some(Some(record));
+        Ok(())
+    }
+
+    /// Writes `record` atomically, but durable only once [`UserStore::sync_records`]
+    /// returns `Ok` (the file is whole; its rename may be lost in a crash until
+    /// then). For batches, which sync once for many users and must not report a
+    /// record as saved before that sync. Others see the record at once.
+    pub fn save_record_unsynced(&mut self, record: UserRecord) -> Result<(), StoreError> {
+        record::write_unsynced(&self.store.records, self.user, &record)?;
         self.record = Some(Some(record));
         Ok(())
     }

@@ -166,6 +166,12 @@ fn from_file(file: RecordFile, path: &Path) -> Result<UserRecord, StoreError> {
 
 /// Writes `user`'s record atomically.
 pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
+    write_unsynced(files, user, record)?;
+    files.sync()
+}
+
+/// [`write`], durable only after [`UserFiles::sync`].
+pub(super) fn write_unsynced(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
     let version = if record.phone.is_some() { RECORD_VERSION } else { RECORD_VERSION_WITHOUT_PHONE };
     let file = RecordFile {
         version,
@@ -175,7 +181,7 @@ pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Resul
         enabled: record.enabled,
         created: record.created,
     };
-    files.write(user, &file)
+    files.write_unsynced(user, &file)
 }
 
 #[cfg(test)]
