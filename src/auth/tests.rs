@@ -261,6 +261,7 @@ impl World {
             phone: phone.map(str::to_string),
             enabled: true,
             created: T0,
+            ..UserRecord::default()
         };
         self.store().change(user, |u| u.save_record(rec)).unwrap();
     }

@@ -2,7 +2,11 @@
 //! and show it three ways: a terminal QR code, the otpauth URI and the base32
 //! secret for manual entry. `--secret-stdin` imports an existing base32 secret;
 //! `--from-google-authenticator PATH` imports the secret of a google-authenticator
-//! file ([`super::google`]) so that the user's existing app entry keeps working.
+//! file ([`super::google`]) so that the user's existing app entry keeps working,
+//! and keeps the file's scratch codes as backup codes (hashed). `--backup-codes`
+//! also makes a new set of backup codes ([`super::backup`]) and shows it once.
+//! A re-enrollment keeps the backup codes and bypass code on file unless new
+//! ones come with it.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,7 @@ use zeroize::Zeroizing;
 use super::google;
 use super::{CliError, Context};
 use crate::address::validate_address;
+use crate::backup_codes;
 use crate::secret::TotpSecret;
 use crate::store::record::UserRecord;
 use crate::trusted_fs::{self, Trust};
@@ -33,6 +38,9 @@ pub struct Args {
     /// Replace an existing secret (the old authenticator entry stops working)
     #[arg(long)]
     force: bool,
+    /// Also make a new set of 10 backup codes (shown once; replaces any earlier set)
+    #[arg(long, conflicts_with = "from_google_authenticator")]
+    backup_codes: bool,
     /// Print {"user","secret","otpauth_uri"} as JSON instead of the QR code
     #[arg(long)]
     json: bool,
@@ -45,8 +53,9 @@ fn read_stdin_secret() -> Result<TotpSecret, CliError> {
     TotpSecret::from_base32(text.trim()).map_err(CliError::StdinSecret)
 }
 
-/// The secret, notes for the admin, and the last step google-authenticator saw used.
-type Imported = (TotpSecret, Vec<String>, Option<u64>);
+/// The secret, notes for the admin, the last step google-authenticator saw
+/// used and the file's scratch codes.
+type Imported = (TotpSecret, Vec<String>, Option<u64>, Vec<Zeroizing<String>>);
 
 /// Reads and checks a google-authenticator file.
 fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
@@ -59,7 +68,7 @@ fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     let file = google::GaFile::parse(&bytes).map_err(cannot)?;
     let notes = google::decide(&file, &ctx.config.totp).map_err(cannot)?;
     let used = file.last_used_step();
-    Ok((file.secret, notes, used))
+    Ok((file.secret, notes, used, file.scratch_codes))
 }
 
 /// An enrolled user keeps their secret unless `--force` says to replace it.
@@ -79,10 +88,19 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     let store = ctx.store()?;
     // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
     refuse_enrolled(&args, store.record(&args.user)?.as_ref())?;
-    let (secret, notes, used_step) = match &args.from_google_authenticator {
+    let (secret, notes, used_step, scratch) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
-        None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
-        None => (TotpSecret::generate()?, Vec::new(), None),
+        None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None, Vec::new()),
+        None => (TotpSecret::generate()?, Vec::new(), None, Vec::new()),
+    };
+    // New backup codes (shown below, once), or the imported scratch codes; else the ones on file stay.
+    let (shown_codes, new_codes) = if args.backup_codes {
+        let (codes, sealed) = backup_codes::new_set()?;
+        (codes, Some(sealed))
+    } else if !scratch.is_empty() {
+        (Vec::new(), Some(backup_codes::seal_all(&scratch)?))
+    } else {
+        (Vec::new(), None)
     };
     // Under the user's lock (the one a login enrolling at this moment holds while it
     // checks and saves), so neither enrollment silently overwrites the other.
@@ -95,6 +113,11 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
             phone: existing.as_ref().and_then(|r| r.phone.clone()),
             enabled: true,
             created: ctx.now,
+            disabled_until: None,
+            backup_codes: new_codes
+                .clone()
+                .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
+            bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
         };
         u.save_record(record)?;
         if let Some(step) = used_step {
@@ -109,6 +132,9 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         (None, None) => "enroll",
     };
     ctx.audit(action, &args.user);
+    if new_codes.is_some() {
+        ctx.audit("backup_codes", &args.user);
+    }
 
     let uri = totp::otpauth_uri(&secret, &ctx.config.issuer, &args.user, &ctx.config.totp);
     let b32 = secret.to_base32();
@@ -116,6 +142,9 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         let mut value = serde_json::json!({ "user": args.user, "secret": &*b32, "otpauth_uri": &*uri });
         if args.from_google_authenticator.is_some() {
             value["notes"] = serde_json::json!(notes);
+        }
+        if args.backup_codes {
+            value["backup_codes"] = super::backup::codes_json(&shown_codes);
         }
         super::say_json(&value);
         return Ok(());
@@ -142,5 +171,9 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     say!("  secret key: {}", &*crate::secret::grouped(&b32));
     say!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
     say!("otpauth URI: {}", &*uri);
+    if args.backup_codes {
+        say!("");
+        super::backup::show_codes(&args.user, &shown_codes);
+    }
     Ok(())
 }
