@@ -146,7 +146,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         if args.backup_codes {
             value["backup_codes"] = super::backup::codes_json(&shown_codes);
         }
-        super::say_json(&value);
+        super::backup::say_json_wiped(value);
         return Ok(());
     }
     if let Some(path) = &args.from_google_authenticator {
