@@ -44,6 +44,25 @@ fn digest(salt_hex: &str, code: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A fresh random salt, hex (for [`crate::backup_codes`] too).
+pub(crate) fn new_salt() -> Result<String, RandomError> {
+    let mut salt = [0u8; SALT_LEN];
+    fill_random(&mut salt)?;
+    Ok(to_hex(&salt))
+}
+
+/// Whether `code` hashed with `salt_hex` is `hash_hex`, in constant time
+/// (for [`crate::backup_codes`] too).
+pub(crate) fn hash_matches(salt_hex: &str, hash_hex: &str, code: &str) -> bool {
+    let got = to_hex(&digest(salt_hex, code));
+    bool::from(got.as_bytes().ct_eq(hash_hex.as_bytes()))
+}
+
+/// Hex salted SHA-256 of `code` (for [`crate::backup_codes`] too).
+pub(crate) fn hash_hex(salt_hex: &str, code: &str) -> String {
+    to_hex(&digest(salt_hex, code))
+}
+
 /// What the tally keeps of `code` sent at `now`: a salted hash, never the code.
 ///
 /// What the hash protects against, and what not: someone who sees the tally

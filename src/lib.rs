@@ -38,6 +38,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod backup_codes;
 pub mod cidr;
 pub mod cli;
 pub mod config;

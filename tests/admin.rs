@@ -151,7 +151,7 @@ fn a_google_authenticator_file_migrates_and_the_users_existing_codes_keep_workin
     let secret = google_authenticator(&file, &["-t", "-d", "-r", "3", "-R", "30", "-w", "5", "-e", "5"]);
     let out = ok(&env.twostep(&["enroll", "alice", "--from-google-authenticator", file.to_str().unwrap()]));
     assert!(out.contains("with the secret from") && out.contains("existing authenticator app entry keeps working"));
-    assert!(out.contains("5 emergency scratch code(s) no longer work"), "{out}");
+    assert!(out.contains("5 emergency scratch code(s) are kept as backup codes"), "{out}");
     assert!(out.contains("RATE_LIMIT 3 30 is not carried over") && out.contains("WINDOW_SIZE 5"), "{out}");
     assert!(out.contains(&format!("secret={secret}")), "the otpauth URI carries the same secret: {out}");
     assert!(env.log_lines().iter().any(|l| l.contains("user=alice action=migrate")));

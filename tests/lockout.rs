@@ -243,6 +243,7 @@ fn a_broken_or_insecure_tally_refuses_the_login_and_is_kept() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
 
+    // A version no build has written yet (2 is the current one, since text codes).
     std::fs::write(&file, "version = 99\nfailures = []\n").unwrap();
     assert_tally_refused(&env, "format version 99");
 

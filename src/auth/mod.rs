@@ -161,8 +161,10 @@ impl Login<'_> {
         // no record; the policy still decides, so `required = false` passes it.
         let unusable_name = user::file_name(user).err();
         let record = if unusable_name.is_none() { store.record(user)? } else { None };
+        // A record disabled `--for` a while is in force again once that ends.
+        let now = self.clock.now();
         let state = match record {
-            Some(r) if !r.enabled => RecordState::Disabled,
+            Some(r) if !r.enabled_at(now) => RecordState::Disabled,
             Some(r) if r.is_enrolled() => RecordState::Enabled(r),
             _ => RecordState::Missing,
         };

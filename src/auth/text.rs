@@ -35,6 +35,7 @@ pub const TEXT_REQUESTS: [&str; 2] = ["text", "sms"];
 
 pub const EMAIL_EXPIRED: &str = "That email code has expired. Log in again to get a new one.";
 pub const TEXT_EXPIRED: &str = "That text message code has expired. Log in again to get a new one.";
+pub const BYPASS_EXPIRED: &str = "That help-desk code has expired. Ask the help desk for a new one.";
 pub const EMAIL_NOT_SET_UP: &str = "Codes by email are not set up for your account.";
 pub const TEXT_NOT_SET_UP: &str = "Codes by text message are not set up for your account.";
 pub const ANSWER_TOO_LATE: &str = "That took too long. Log in again and type a current code.";
@@ -192,6 +193,15 @@ pub fn locked_now(lock: Lock, now: u64) -> String {
     }
 }
 
+/// After a successful login: `left` backup codes remain (2 or fewer).
+pub fn few_backup_codes(left: usize) -> String {
+    wrap(&match left {
+        0 => "That was your last backup code. Ask your administrator for new ones.".to_string(),
+        1 => "You have 1 backup code left. Ask your administrator for new ones.".to_string(),
+        n => format!("You have {n} backup codes left. Ask your administrator for new ones."),
+    })
+}
+
 /// An email code went out.
 pub fn email_sent(masked: &str, valid_for: &str) -> String {
     wrap(&format!("A verification code was sent to {masked}. It is valid for {valid_for}."))
@@ -256,6 +266,7 @@ mod tests {
             CHOOSE_TEXT_OR_EMAIL,
             EMAIL_EXPIRED,
             TEXT_EXPIRED,
+            BYPASS_EXPIRED,
             EMAIL_NOT_SET_UP,
             TEXT_NOT_SET_UP,
             ANSWER_TOO_LATE,
@@ -288,6 +299,9 @@ mod tests {
             all.push(wrong_code(replay, Some(0), Some(Lock::UntilUnlocked), now));
         }
         all.push(locked_now(Lock::Until(now + 60), now));
+        for left in 0..=2 {
+            all.push(few_backup_codes(left));
+        }
         all.push(email_sent(masked, "10 minutes"));
         all.push(code_too_soon(masked, now - 86_400, now + 86_400, now));
         all.push(email_failed());

@@ -18,11 +18,11 @@ use super::send_code::Dest;
 use super::text::{self, CHOOSE_TEXT_OR_EMAIL, PROMPT, PROMPT_WITH_EMAIL, PROMPT_WITH_TEXT, PROMPT_WITH_TEXT_OR_EMAIL};
 use super::text::{EMAIL_REQUEST, TEXT_REQUESTS, UNAVAILABLE};
 use super::{Broken, ConvError, Login, Outcome};
+use crate::backup_codes::{self, BypassCheck};
 use crate::config::Config;
 use crate::email_code::{self, CodeCheck};
 use crate::log::Level;
 use crate::policy::{self, AfterFailure, Lock};
-use crate::secret::TotpSecret;
 use crate::store::UserStore;
 use crate::store::files::StoreError;
 use crate::store::record::{Method, UserRecord};
@@ -49,7 +49,7 @@ impl<'a> Offer<'a> {
         match method {
             Method::Email => self.email.map(Dest::Email),
             Method::Sms => self.phone.map(Dest::Text),
-            Method::Totp => None,
+            Method::Totp | Method::Backup | Method::Bypass => None,
         }
     }
 
@@ -169,9 +169,9 @@ impl Login<'_> {
         }
 
         // 4. Under the user's lock: the time and the record as they are now.
-        let judged = store.change(user, |u| -> Result<Option<(Verdict, u64)>, StoreError> {
+        let judged = store.change(user, |u| -> Result<Option<(Verdict, u64, UserRecord)>, StoreError> {
             let now = self.clock.now();
-            let Some(record) = u.record()?.filter(|r| r.enabled && r.is_enrolled()).cloned() else {
+            let Some(mut record) = u.record()?.filter(|r| r.enabled_at(now) && r.is_enrolled()).cloned() else {
                 return Ok(None);
             };
             // 5. Written down as a failure (durably) before it is judged; a right
@@ -181,13 +181,19 @@ impl Login<'_> {
             policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
             u.save_tally(counted)?;
             let mut after = before;
-            let verdict = judge(&mut after, cfg, record.secret.as_ref(), &answer, exempt, now, method);
+            let verdict = judge(&mut after, cfg, &mut record, &answer, exempt, now, method);
+            if matches!(verdict, Verdict::Accepted(Method::Backup | Method::Bypass)) {
+                // A backup or bypass code is spent (durably) before the
+                // success is written: a failed write or a death in between
+                // leaves it spent and the failure counted.
+                u.save_record(record.clone())?;
+            }
             // The verdict needs no directory fsync: if a power loss undoes it,
             // the durable failure above is what remains (fails safe).
             u.save_tally_as(after, Durability::MayRevert)?;
-            Ok(Some((verdict, now)))
+            Ok(Some((verdict, now, record)))
         })?;
-        let Some((verdict, now)) = judged else {
+        let Some((verdict, now, record)) = judged else {
             let why = "record reset or disabled during the login";
             self.log_outcome(Level::Notice, "changed", method.name(), Some(why));
             let _ = self.conv.error(text::CHANGED_MEANWHILE);
@@ -195,13 +201,31 @@ impl Login<'_> {
         };
         Ok(match verdict {
             Verdict::Accepted(method) => {
-                self.log_outcome(Level::Info, "success", method.name(), None);
+                let left = record.backup_codes.len();
+                let line = self.line("success", method.name());
+                let line = match method {
+                    Method::Backup => line.field("backup_codes_left", &left.to_string()),
+                    Method::Bypass => {
+                        let uses = record.bypass.as_ref().map_or(0, |b| b.uses_left);
+                        line.field("bypass_uses_left", &uses.to_string())
+                    }
+                    _ => line,
+                };
+                self.log.log(Level::Info, line.as_str());
+                // Told while a few are left, and once when the last one is used.
+                if left <= backup_codes::FEW_LEFT && (left > 0 || method == Method::Backup) {
+                    let _ = self.conv.info(&text::few_backup_codes(left));
+                }
                 Outcome::Success
             }
             Verdict::Locked(lock) => self.refuse_locked(lock, now),
             Verdict::Expired(method) => {
                 self.log_outcome(Level::Notice, "expired", method.name(), None);
-                let _ = self.conv.error(if method == Method::Sms { text::TEXT_EXPIRED } else { text::EMAIL_EXPIRED });
+                let _ = self.conv.error(match method {
+                    Method::Sms => text::TEXT_EXPIRED,
+                    Method::Bypass => text::BYPASS_EXPIRED,
+                    _ => text::EMAIL_EXPIRED,
+                });
                 Outcome::Denied
             }
             Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock, now),
@@ -257,7 +281,8 @@ fn describe_until(lock: Lock) -> String {
 enum Verdict {
     Accepted(Method),
     Locked(Lock),
-    /// The pending code sent by this method, entered after it expired.
+    /// The pending code sent by this method (or the bypass code), entered
+    /// after it expired.
     Expired(Method),
     Wrong {
         replay: bool,
@@ -267,14 +292,18 @@ enum Verdict {
     },
 }
 
-/// Checks `answer` against the pending sent codes (email, text) and the TOTP
-/// window and records the result in `t` (called under the user's lock).
-/// Every pending code is compared (constant time, no early exit); a wrong
-/// answer is logged under `method` (what this login asked for).
+/// Checks `answer` against the pending sent codes (email, text), the TOTP
+/// window, the backup codes and the bypass code, and records the result in
+/// `t` (called under the user's lock); a backup or bypass code used is
+/// taken out of `record` (the caller saves it). Every code on file is
+/// compared (constant time, no early exit); a wrong answer is logged under
+/// `method` (what this login asked for), or as a backup or bypass code when
+/// it has their length. An app or sent code wins over a backup code of the
+/// same digits (`[totp] digits = 8`): none is spent on it.
 fn judge(
     t: &mut Tally,
     cfg: &Config,
-    secret: Option<&TotpSecret>,
+    record: &mut UserRecord,
     answer: &str,
     exempt: bool,
     now: u64,
@@ -302,7 +331,33 @@ fn judge(
     if let Some((m, _)) = sent.iter().find(|(_, c)| *c == Some(CodeCheck::Expired)) {
         return Verdict::Expired(*m);
     }
-    let check = secret.map(|s| totp::check(s, &cfg.totp, answer, now, t.last_step));
+    let check = record.secret.as_ref().map(|s| totp::check(s, &cfg.totp, answer, now, t.last_step));
+    let backup = backup_codes::find_backup(&record.backup_codes, answer);
+    let bypass = record.bypass.as_ref().map(|b| backup_codes::check_bypass(b, answer, now));
+    let spent = match (&check, backup, bypass) {
+        (Some(Check::Valid { .. }), _, _) => None,
+        (_, Some(i), _) => {
+            record.backup_codes.remove(i);
+            Some(Method::Backup)
+        }
+        (_, None, Some(BypassCheck::Valid)) => {
+            if let Some(b) = record.bypass.as_mut() {
+                b.uses_left -= 1;
+            }
+            if record.bypass.as_ref().is_some_and(|b| b.uses_left == 0) {
+                record.bypass = None;
+            }
+            Some(Method::Bypass)
+        }
+        (_, None, Some(BypassCheck::Expired)) => return Verdict::Expired(Method::Bypass),
+        _ => None,
+    };
+    if let Some(m) = spent {
+        policy::record_success(t);
+        t.email_code = None;
+        t.sms_code = None;
+        return Verdict::Accepted(m);
+    }
     match check {
         Some(Check::Valid { step }) => {
             policy::record_success(t);
@@ -315,8 +370,21 @@ fn judge(
         check => {
             let after = policy::record_failure(t, &cfg.lockout, exempt, now);
             let lock = policy::lock_state(t, &cfg.lockout, exempt, now);
+            let method = looks_like(answer, digits).unwrap_or(method);
             Verdict::Wrong { replay: matches!(check, Some(Check::Replayed { .. })), method, after, lock }
         }
+    }
+}
+
+/// A backup code or a bypass code, when `answer` has their digits and no
+/// app code could have them.
+fn looks_like(answer: &str, digits: u32) -> Option<Method> {
+    if digits != backup_codes::BACKUP_DIGITS && totp::normalize_answer(answer, backup_codes::BACKUP_DIGITS).is_some() {
+        Some(Method::Backup)
+    } else if totp::normalize_answer(answer, backup_codes::BYPASS_DIGITS).is_some() {
+        Some(Method::Bypass)
+    } else {
+        None
     }
 }
 
@@ -345,9 +413,14 @@ fn requested_method(answer: &str) -> Option<Method> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::TotpSecret;
 
     fn cfg() -> Config {
         Config::parse(std::path::Path::new("/test.toml"), "").unwrap()
+    }
+
+    fn rec(secret: Option<&TotpSecret>) -> UserRecord {
+        UserRecord { secret: secret.cloned(), enabled: true, ..UserRecord::default() }
     }
 
     fn pending(code: &str, now: u64) -> Tally {
@@ -358,10 +431,13 @@ mod tests {
     fn an_email_code_is_accepted_once_and_clears_the_failures() {
         let mut t = pending("123456", 1000);
         t.failures = vec![990, 995];
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1010, Method::Email), Verdict::Accepted(Method::Email));
+        assert_eq!(
+            judge(&mut t, &cfg(), &mut rec(None), "123456", false, 1010, Method::Email),
+            Verdict::Accepted(Method::Email)
+        );
         assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
         assert!(matches!(
-            judge(&mut t, &cfg(), None, "123456", false, 1011, Method::Email),
+            judge(&mut t, &cfg(), &mut rec(None), "123456", false, 1011, Method::Email),
             Verdict::Wrong { method: Method::Email, .. }
         ));
     }
@@ -369,16 +445,22 @@ mod tests {
     #[test]
     fn a_wrong_email_code_is_a_failure_and_the_code_stays_valid() {
         let mut t = pending("123456", 1000);
-        let v = judge(&mut t, &cfg(), None, "654321", false, 1010, Method::Email);
+        let v = judge(&mut t, &cfg(), &mut rec(None), "654321", false, 1010, Method::Email);
         assert!(matches!(v, Verdict::Wrong { method: Method::Email, replay: false, .. }), "{v:?}");
         assert_eq!(t.failures, vec![1010]);
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1020, Method::Email), Verdict::Accepted(Method::Email));
+        assert_eq!(
+            judge(&mut t, &cfg(), &mut rec(None), "123456", false, 1020, Method::Email),
+            Verdict::Accepted(Method::Email)
+        );
     }
 
     #[test]
     fn an_expired_email_code_is_refused_dropped_and_not_counted() {
         let mut t = pending("123456", 1000);
-        assert_eq!(judge(&mut t, &cfg(), None, "123456", false, 1600, Method::Email), Verdict::Expired(Method::Email));
+        assert_eq!(
+            judge(&mut t, &cfg(), &mut rec(None), "123456", false, 1600, Method::Email),
+            Verdict::Expired(Method::Email)
+        );
         assert_eq!((t.email_code.as_ref(), t.failures.len()), (None, 0));
     }
 
@@ -389,7 +471,10 @@ mod tests {
         let now = 1_700_000_000;
         let code = totp::code_at_step(&secret, &c.totp, totp::step_at(&c.totp, now));
         let mut t = pending("123456", now);
-        assert_eq!(judge(&mut t, &c, Some(&secret), &code, false, now, Method::Totp), Verdict::Accepted(Method::Totp));
+        assert_eq!(
+            judge(&mut t, &c, &mut rec(Some(&secret)), &code, false, now, Method::Totp),
+            Verdict::Accepted(Method::Totp)
+        );
         assert_eq!(t.email_code, None);
     }
 
@@ -397,13 +482,19 @@ mod tests {
     fn a_text_code_is_judged_like_an_email_code_and_either_retires_both() {
         let mut t = pending("123456", 1000);
         t.sms_code = Some(email_code::seal("654321", 1000, 600).unwrap());
-        assert_eq!(judge(&mut t, &cfg(), None, "654321", false, 1010, Method::Sms), Verdict::Accepted(Method::Sms));
+        assert_eq!(
+            judge(&mut t, &cfg(), &mut rec(None), "654321", false, 1010, Method::Sms),
+            Verdict::Accepted(Method::Sms)
+        );
         assert_eq!((t.email_code.as_ref(), t.sms_code.as_ref()), (None, None), "no live code left");
         let mut t = Tally { sms_code: Some(email_code::seal("654321", 1000, 600).unwrap()), ..Tally::default() };
-        assert_eq!(judge(&mut t, &cfg(), None, "654321", false, 1600, Method::Sms), Verdict::Expired(Method::Sms));
+        assert_eq!(
+            judge(&mut t, &cfg(), &mut rec(None), "654321", false, 1600, Method::Sms),
+            Verdict::Expired(Method::Sms)
+        );
         assert_eq!((t.sms_code.as_ref(), t.failures.len()), (None, 0), "dropped, not counted");
         let mut t = Tally { sms_code: Some(email_code::seal("654321", 1000, 600).unwrap()), ..Tally::default() };
-        let v = judge(&mut t, &cfg(), None, "111111", false, 1010, Method::Sms);
+        let v = judge(&mut t, &cfg(), &mut rec(None), "111111", false, 1010, Method::Sms);
         assert!(matches!(v, Verdict::Wrong { method: Method::Sms, .. }), "{v:?}");
         assert_eq!(t.failures, vec![1010]);
         assert!(t.sms_code.is_some(), "a wrong guess leaves the code valid");
@@ -423,7 +514,10 @@ mod tests {
         let mut t = pending("123456", 1000);
         t.locked_at = Some(999);
         let before = t.clone();
-        assert!(matches!(judge(&mut t, &cfg(), None, "123456", false, 1010, Method::Email), Verdict::Locked(_)));
+        assert!(matches!(
+            judge(&mut t, &cfg(), &mut rec(None), "123456", false, 1010, Method::Email),
+            Verdict::Locked(_)
+        ));
         assert_eq!(t, before);
     }
 }

@@ -324,10 +324,13 @@ impl Batch<'_> {
             let record = UserRecord {
                 secret: Some(secret.clone()),
                 email: w.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
-                // A phone on file stays, as with `enroll --force`.
+                // A phone, backup codes and a help-desk code on file stay, as with `enroll --force`.
                 phone: existing.as_ref().and_then(|r| r.phone.clone()),
                 enabled: true,
                 created: self.ctx.now,
+                disabled_until: None,
+                backup_codes: existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default(),
+                bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
             };
             if let Err(e) = u.save_record_unsynced(record) {
                 if let Some(path) = &qr {

@@ -666,7 +666,7 @@ fn check_next_login(r: &mut Report, cfg: &Config, users: &Users, loading: &Loadi
         let mut outcomes: BTreeMap<(Severity, String, String), Vec<String>> = BTreeMap::new();
         for (service, _) in loading {
             let state = match &record {
-                Some(r) if !r.enabled => RecordState::Disabled,
+                Some(r) if !r.enabled_at(now) => RecordState::Disabled,
                 Some(r) if r.is_enrolled() => RecordState::Enabled(()),
                 _ => RecordState::Missing,
             };

@@ -2,7 +2,11 @@
 //! and show it three ways: a terminal QR code, the otpauth URI and the base32
 //! secret for manual entry. `--secret-stdin` imports an existing base32 secret;
 //! `--from-google-authenticator PATH` imports the secret of a google-authenticator
-//! file ([`super::google`]) so that the user's existing app entry keeps working.
+//! file ([`super::google`]) so that the user's existing app entry keeps working,
+//! and keeps the file's scratch codes as backup codes (hashed). `--backup-codes`
+//! also makes a new set of backup codes ([`super::backup`]) and shows it once.
+//! A re-enrollment keeps the backup codes and bypass code on file unless new
+//! ones come with it.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,7 @@ use zeroize::Zeroizing;
 use super::{CliError, Context};
 use super::{batch, google};
 use crate::address::validate_address;
+use crate::backup_codes;
 use crate::secret::TotpSecret;
 use crate::store::record::UserRecord;
 use crate::trusted_fs::{self, Trust};
@@ -34,6 +39,9 @@ pub struct Args {
     /// Replace an existing secret (the old authenticator entry stops working)
     #[arg(long)]
     force: bool,
+    /// Also make a new set of 10 backup codes (shown once; replaces any earlier set)
+    #[arg(long, conflicts_with = "from_google_authenticator")]
+    backup_codes: bool,
     /// Print {"user","secret","otpauth_uri"} as JSON instead of the QR code
     #[arg(long)]
     json: bool,
@@ -82,8 +90,9 @@ fn print_qr(code: &str) {
     let _ = writeln!(out, "{code}\n").and_then(|()| out.flush());
 }
 
-/// The secret, notes for the admin, and the last step google-authenticator saw used.
-type Imported = (TotpSecret, Vec<String>, Option<u64>);
+/// The secret, notes for the admin, the last step google-authenticator saw
+/// used and the file's scratch codes.
+type Imported = (TotpSecret, Vec<String>, Option<u64>, Vec<Zeroizing<String>>);
 
 /// Reads and checks a google-authenticator file.
 fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
@@ -96,7 +105,7 @@ fn read_google_file(ctx: &Context, path: &Path) -> Result<Imported, CliError> {
     let file = google::GaFile::parse(&bytes).map_err(cannot)?;
     let notes = google::decide(&file, &ctx.config.totp).map_err(cannot)?;
     let used = file.last_used_step();
-    Ok((file.secret, notes, used))
+    Ok((file.secret, notes, used, file.scratch_codes))
 }
 
 /// An enrolled user keeps their secret unless `--force` says to replace it.
@@ -126,10 +135,19 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let store = ctx.store()?;
     // Fail fast, before reading a secret from stdin or a file; checked again under the lock.
     refuse_enrolled(&args, &user, store.record(&user)?.as_ref())?;
-    let (secret, notes, used_step) = match &args.from_google_authenticator {
+    let (secret, notes, used_step, scratch) = match &args.from_google_authenticator {
         Some(path) => read_google_file(ctx, path)?,
-        None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None),
-        None => (TotpSecret::generate()?, Vec::new(), None),
+        None if args.secret_stdin => (read_stdin_secret()?, Vec::new(), None, Vec::new()),
+        None => (TotpSecret::generate()?, Vec::new(), None, Vec::new()),
+    };
+    // New backup codes (shown below, once), or the imported scratch codes; else the ones on file stay.
+    let (shown_codes, new_codes) = if args.backup_codes {
+        let (codes, sealed) = backup_codes::new_set()?;
+        (codes, Some(sealed))
+    } else if !scratch.is_empty() {
+        (Vec::new(), Some(backup_codes::seal_all(&scratch)?))
+    } else {
+        (Vec::new(), None)
     };
     // Under the user's lock (the one a login enrolling at this moment holds while it
     // checks and saves), so neither enrollment silently overwrites the other.
@@ -142,6 +160,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             phone: existing.as_ref().and_then(|r| r.phone.clone()),
             enabled: true,
             created: ctx.now,
+            disabled_until: None,
+            backup_codes: new_codes
+                .clone()
+                .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
+            bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
         };
         u.save_record(record)?;
         if let Some(step) = used_step {
@@ -156,6 +179,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         (None, None) => "enroll",
     };
     ctx.audit(action, &user);
+    if new_codes.is_some() {
+        ctx.audit("backup_codes", &user);
+    }
 
     let uri = totp::otpauth_uri(&secret, &ctx.config.issuer, &user, &ctx.config.totp);
     let b32 = secret.to_base32();
@@ -164,7 +190,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         if args.from_google_authenticator.is_some() {
             value["notes"] = serde_json::json!(notes);
         }
-        super::say_json(&value);
+        if args.backup_codes {
+            value["backup_codes"] = super::backup::codes_json(&shown_codes);
+        }
+        super::backup::say_json_wiped(value);
         return Ok(());
     }
     if let Some(path) = &args.from_google_authenticator {
@@ -189,5 +218,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     say!("  secret key: {}", &*crate::secret::grouped(&b32));
     say!("  type: time-based, {} digits, every {} seconds\n", ctx.config.totp.digits, ctx.config.totp.period);
     say!("otpauth URI: {}", &*uri);
+    if args.backup_codes {
+        say!("");
+        super::backup::show_codes(&user, &shown_codes);
+    }
     Ok(())
 }

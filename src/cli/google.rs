@@ -31,8 +31,9 @@ pub struct GaFile {
     pub secret: TotpSecret,
     /// Option names with their arguments, in file order (`("WINDOW_SIZE", "3")`).
     pub options: Vec<(String, String)>,
-    /// How many scratch codes the file holds (the codes themselves are dropped).
-    pub scratch_codes: usize,
+    /// The file's scratch codes, each once (imported as backup codes, hashed;
+    /// wiped from memory when dropped).
+    pub scratch_codes: Vec<Zeroizing<String>>,
 }
 
 /// Why a file cannot be migrated. Never contains the secret or a scratch code
@@ -123,7 +124,7 @@ impl GaFile {
         }
         let secret = TotpSecret::from_base32(&first).map_err(GaError::BadSecret)?;
         let mut options = Vec::new();
-        let mut scratch_codes = 0;
+        let mut scratch_codes: Vec<Zeroizing<String>> = Vec::new();
         for (i, line) in lines.enumerate() {
             let n = i + 2;
             if line.trim().is_empty() {
@@ -136,7 +137,10 @@ impl GaFile {
                 }
                 options.push((name.to_string(), args.trim().to_string()));
             } else if line.len() == 8 && line.bytes().all(|b| b.is_ascii_digit()) {
-                scratch_codes += 1;
+                let code = Zeroizing::new(line.to_string());
+                if !scratch_codes.contains(&code) {
+                    scratch_codes.push(code);
+                }
             } else {
                 return Err(GaError::BadLine(n));
             }
@@ -192,10 +196,10 @@ pub fn decide(file: &GaFile, totp: &TotpConfig) -> Result<Vec<String>, GaError> 
         };
         notes.push(note);
     }
-    if file.scratch_codes > 0 {
+    if !file.scratch_codes.is_empty() {
         notes.push(format!(
-            "The file's {} emergency scratch code(s) no longer work: twostep has no scratch codes. Tell the user; for a lost phone, an administrator runs twostep reset.",
-            file.scratch_codes
+            "The file's {} emergency scratch code(s) are kept as backup codes: each still works once at the code prompt (twostep status shows how many are left).",
+            file.scratch_codes.len()
         ));
     }
     Ok(notes)
@@ -219,20 +223,20 @@ mod tests {
         .unwrap();
         assert_eq!(&*f.secret.to_base32(), "YACYEMNOVS4XB3UI45KWEWROKI");
         assert_eq!(f.last_used_step(), Some(58796000));
-        assert_eq!(f.scratch_codes, 2);
+        assert_eq!(f.scratch_codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["12345678", "87654321"]);
         let notes = decide(&f, &TOTP).unwrap().join("\n");
         assert!(notes.contains("WINDOW_SIZE 17") && notes.contains("1 step(s)"), "{notes}");
         let same_window = parse("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n\" WINDOW_SIZE 3\n").unwrap();
         assert!(decide(&same_window, &TOTP).unwrap().is_empty());
         assert!(notes.contains("RATE_LIMIT 3 30 is") && !notes.contains("1763880000"), "{notes}");
-        assert!(notes.contains("2 emergency scratch code(s) no longer work"), "{notes}");
+        assert!(notes.contains("2 emergency scratch code(s) are kept as backup codes"), "{notes}");
         assert!(!notes.contains("12345678"), "{notes}");
     }
 
     #[test]
     fn a_minimal_file_with_crlf_line_ends_is_accepted_without_notes() {
         let f = parse("JBSWY3DPEHPK3PXP\r\n\" TOTP_AUTH\r\n").unwrap();
-        assert_eq!(f.scratch_codes, 0);
+        assert!(f.scratch_codes.is_empty());
         assert!(decide(&f, &TOTP).unwrap().is_empty());
     }
 

@@ -17,9 +17,12 @@ macro_rules! say {
     };
 }
 
+mod backup;
 mod batch;
 mod batch_input;
+mod bypass;
 mod check;
+mod duration;
 mod email;
 mod enable;
 mod enroll;
@@ -83,8 +86,12 @@ enum Command {
     Email(email::Args),
     /// Set (or with --clear remove) the number text-message codes are sent to
     Phone(phone::Args),
+    /// Make a new set of single-use backup codes (shown once)
+    BackupCodes(backup::Args),
+    /// Make (or with --revoke cancel) a help-desk code for a user without their phone
+    Bypass(bypass::Args),
     /// Suspend a user's second factor (kept; they log in without a code)
-    Disable(enable::Args),
+    Disable(enable::DisableArgs),
     /// Restore a suspended second factor
     Enable(enable::Args),
     /// Delete a user's setup and login state (lost phone); they enroll again
@@ -387,6 +394,13 @@ impl From<SecretError> for CliError {
     }
 }
 
+/// Drawing a backup or bypass code.
+impl From<crate::secret::RandomError> for CliError {
+    fn from(e: crate::secret::RandomError) -> Self {
+        CliError::Secret(SecretError::Random(e))
+    }
+}
+
 impl From<QrError> for CliError {
     fn from(e: QrError) -> Self {
         CliError::Qr(e)
@@ -456,13 +470,24 @@ impl Context {
 
     /// Records an administrative change in syslog.
     pub fn audit(&self, action: &str, user: &str) {
-        // Who ran it: the sudo caller, else the login name of the real uid (else the uid).
-        let by = std::env::var("SUDO_USER").unwrap_or_else(|_| {
+        self.audit_with(action, user, &[]);
+    }
+
+    /// [`Context::audit`] with more `key=value` fields after `by=`.
+    pub fn audit_with(&self, action: &str, user: &str, fields: &[(&str, &str)]) {
+        let mut line = Line::new().field("user", user).field("action", action).field("by", &self.admin());
+        for (key, value) in fields {
+            line = line.field(key, value);
+        }
+        Syslog::connect("twostep", self.log_socket.as_deref()).log(Level::Notice, line.as_str());
+    }
+
+    /// Who runs the command: the sudo caller, else the login name of the real uid (else the uid).
+    pub fn admin(&self) -> String {
+        std::env::var("SUDO_USER").unwrap_or_else(|_| {
             let uid = nix::unistd::getuid();
             nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| uid.to_string(), |u| u.name)
-        });
-        let line = Line::new().field("user", user).field("action", action).field("by", &by);
-        Syslog::connect("twostep", self.log_socket.as_deref()).log(Level::Notice, line.as_str());
+        })
     }
 }
 
@@ -538,6 +563,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Unlock(a) => unlock::run(&ctx, a),
         Command::Email(a) => email::run(&ctx, a),
         Command::Phone(a) => phone::run(&ctx, a),
+        Command::BackupCodes(a) => backup::run(&ctx, a),
+        Command::Bypass(a) => bypass::run(&ctx, a),
         Command::Disable(a) => enable::disable(&ctx, a),
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),

@@ -75,6 +75,12 @@ fn describe_record(r: Option<&UserRecord>) -> String {
     if let Some(phone) = &r.phone {
         parts.push(format!("phone number {}", crate::phone::mask_phone(phone)));
     }
+    if !r.backup_codes.is_empty() {
+        parts.push(format!("{} backup code(s)", r.backup_codes.len()));
+    }
+    if r.bypass.is_some() {
+        parts.push("a help-desk code".into());
+    }
     if !r.enabled {
         parts.push("disabled".into());
     }

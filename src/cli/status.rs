@@ -6,7 +6,12 @@
 //! (masked, `•••• ••• 4567`, or null), `failures` (inside `fail_interval`),
 //! `locked_until` (RFC 3339, or null), `locked` (bool), `email_source`
 //! (`"record"`, `"template"` or null), `grace_used` (grace logins used while
-//! not enrolled; `twostep reset` sets it back to 0).
+//! not enrolled; `twostep reset` sets it back to 0), `disabled_until` (RFC
+//! 3339 end of a `disable --for` still running, else null), `backup_codes_left`
+//! (unused backup codes), `bypass_pending` (null, or `{"uses_left": N,
+//! "expires": RFC 3339}` for a help-desk code that still works). `enabled` is
+//! whether the second factor is in force now (a `disable --for` that ended
+//! counts as enabled).
 //!
 //! Like the module, an enrolled user with no address on file but one given by
 //! `[email] address_template` has the email method, with that address.
@@ -91,7 +96,13 @@ impl Row {
         json!({
             "user": self.user,
             "enrolled": self.record.as_ref().is_some_and(|r| !r.methods().is_empty()),
-            "enabled": self.record.as_ref().is_some_and(|r| r.enabled),
+            "enabled": self.record.as_ref().is_some_and(|r| r.enabled_at(self.now)),
+            "disabled_until": self.disabled_until().map(rfc3339),
+            "backup_codes_left": self.record.as_ref().map_or(0, |r| r.backup_codes.len()),
+            "bypass_pending": self.record.as_ref().and_then(|r| r.live_bypass(self.now)).map(|b| json!({
+                "uses_left": b.uses_left,
+                "expires": rfc3339(b.expires),
+            })),
             "methods": methods,
             "email": self.email.as_ref().map(|(a, _)| mask_address(a)),
             "email_source": self.email.as_ref().map(|(_, t)| if *t { "template" } else { "record" }),
@@ -104,6 +115,32 @@ impl Row {
                 _ => Value::Null,
             },
         })
+    }
+
+    /// The end of a `disable --for` that is still running.
+    fn disabled_until(&self) -> Option<u64> {
+        let r = self.record.as_ref()?;
+        r.disabled_until.filter(|_| !r.enabled_at(self.now))
+    }
+
+    /// What `status` says below the table: backup codes and a pending help-desk code.
+    fn details(&self) -> Vec<String> {
+        let Some(r) = self.record.as_ref().filter(|r| r.is_enrolled()) else {
+            return Vec::new();
+        };
+        let mut lines = vec![match r.backup_codes.len() {
+            0 => format!("Backup codes: none (make some with twostep backup-codes {})", self.user),
+            n => format!("Backup codes: {n} left"),
+        }];
+        if let Some(b) = r.live_bypass(self.now) {
+            let uses = if b.uses_left == 1 { "1 use".to_string() } else { format!("{} uses", b.uses_left) };
+            lines.push(format!(
+                "Help-desk code: pending, {uses} left until {} (made by {})",
+                crate::time::local_time(b.expires, self.now),
+                crate::user::for_terminal(&b.by)
+            ));
+        }
+        lines
     }
 
     /// "not enrolled", with the grace logins used during a roll-out.
@@ -124,8 +161,11 @@ impl Row {
             match r {
                 Some(r) if r.methods().is_empty() => self.not_enrolled(),
                 None => self.not_enrolled(),
-                Some(r) if r.enabled => "enabled".into(),
-                Some(_) => "disabled".into(),
+                Some(r) if r.enabled_at(self.now) => "enabled".into(),
+                Some(_) => match self.disabled_until() {
+                    Some(t) => format!("disabled until {}", crate::time::local_time(t, self.now)),
+                    None => "disabled".into(),
+                },
             },
             if methods.is_empty() { "-".into() } else { methods.join(",") },
             match &self.email {
@@ -168,6 +208,9 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<(), CliError> {
         super::say_json(&row.json());
     } else {
         say!("{}", table(&[row.cells()]).trim_end());
+        for line in row.details() {
+            say!("{line}");
+        }
     }
     Ok(())
 }

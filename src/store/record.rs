@@ -12,14 +12,29 @@
 //! phone = "+15551234567"      # E.164; absent when none is on file (then version = 1)
 //! enabled = true
 //! created = 1763880000        # seconds since the epoch
+//! disabled_until = 1763966400 # `disable --for`: enabled again from then on (version 3)
+//!
+//! [[backup_codes]]            # one per unused backup code (version 3)
+//! salt = "…"                  # hex; hash = hex SHA-256 of "salt:code"
+//! hash = "…"
+//!
+//! [bypass]                    # a pending help-desk code (version 3)
+//! salt = "…"
+//! hash = "…"
+//! created = 1763880000
+//! expires = 1763883600
+//! uses_left = 1
+//! by = "helpdesk-admin"
 //! ```
 //!
 //! Versions: a record is written with the oldest version that can hold it:
-//! 1 without a phone number, 2 with one. Older twostep builds read version 1
-//! only and refuse anything newer by name ("written by a newer version"),
-//! so after a downgrade the users without a phone keep logging in and a user
-//! with one is refused (fail closed) instead of silently losing the method
-//! or tripping over an "unknown field". This build reads both.
+//! 1 without a phone number, 2 with one, 3 with backup codes, a bypass code
+//! or a `disabled_until` (see [`crate::backup_codes`]). Older twostep builds
+//! refuse a version newer than theirs by name ("written by a newer
+//! version"), so after a downgrade the users without the newer keys keep
+//! logging in and the others are refused (fail closed) instead of silently
+//! losing a method, keeping a used code usable, or tripping over an
+//! "unknown field". This build reads all three.
 
 use std::path::Path;
 
@@ -27,13 +42,17 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::files::{self, StoreError, UserFiles, Versioned};
+use crate::backup_codes::{Bypass, CodeHash};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::FileId;
 
-/// Newest record format this build reads (2: `phone`).
-pub const RECORD_VERSION: u32 = 2;
+/// Newest record format this build reads (2: `phone`; 3: `backup_codes`,
+/// `bypass`, `disabled_until`).
+pub const RECORD_VERSION: u32 = 3;
 /// The version of a record without the newer keys (what older builds read).
 pub const RECORD_VERSION_WITHOUT_PHONE: u32 = 1;
+/// The version of a record with a phone number and none of version 3's keys.
+pub const RECORD_VERSION_WITH_PHONE: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +67,12 @@ struct RecordFile {
     enabled: bool,
     #[serde(default)]
     created: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disabled_until: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    backup_codes: Vec<CodeHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bypass: Option<Bypass>,
 }
 
 /// One user's second-factor setup.
@@ -59,6 +84,13 @@ pub struct UserRecord {
     pub phone: Option<String>,
     pub enabled: bool,
     pub created: u64,
+    /// `twostep disable USER --for`: with `enabled = false`, the record is
+    /// disabled only before this time ([`UserRecord::enabled_at`]).
+    pub disabled_until: Option<u64>,
+    /// The unused backup codes, hashed ([`crate::backup_codes`]).
+    pub backup_codes: Vec<CodeHash>,
+    /// The pending help-desk bypass code, hashed (possibly expired or used up).
+    pub bypass: Option<Bypass>,
 }
 
 /// The ways a user can prove the second factor.
@@ -68,6 +100,10 @@ pub enum Method {
     Email,
     /// A code by text message (`[sms] command`).
     Sms,
+    /// A backup code (never in [`UserRecord::methods`]: they come with one of the above).
+    Backup,
+    /// A help-desk bypass code (never in [`UserRecord::methods`]).
+    Bypass,
 }
 
 impl Method {
@@ -76,11 +112,24 @@ impl Method {
             Method::Totp => "totp",
             Method::Email => "email",
             Method::Sms => "sms",
+            Method::Backup => "backup",
+            Method::Bypass => "bypass",
         }
     }
 }
 
 impl UserRecord {
+    /// Whether the second factor is in force at `now`: enabled, or disabled
+    /// with `--for` and the end has come.
+    pub fn enabled_at(&self, now: u64) -> bool {
+        self.enabled || self.disabled_until.is_some_and(|until| now >= until)
+    }
+
+    /// The bypass code that can still let someone in at `now`.
+    pub fn live_bypass(&self, now: u64) -> Option<&Bypass> {
+        self.bypass.as_ref().filter(|b| b.is_live(now))
+    }
+
     /// The methods this record provides (an address derived from `address_template` is not counted here).
     pub fn methods(&self) -> Vec<Method> {
         let mut m = Vec::new();
@@ -161,7 +210,16 @@ fn from_file(file: RecordFile, path: &Path) -> Result<UserRecord, StoreError> {
                 .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), message: format!("secret: {e}") })?,
         ),
     };
-    Ok(UserRecord { secret, email: file.email, phone: file.phone, enabled: file.enabled, created: file.created })
+    Ok(UserRecord {
+        secret,
+        email: file.email,
+        phone: file.phone,
+        enabled: file.enabled,
+        created: file.created,
+        disabled_until: file.disabled_until,
+        backup_codes: file.backup_codes,
+        bypass: file.bypass,
+    })
 }
 
 /// Writes `user`'s record atomically.
@@ -172,7 +230,12 @@ pub(super) fn write(files: &UserFiles, user: &str, record: &UserRecord) -> Resul
 
 /// [`write`], durable only after [`UserFiles::sync`].
 pub(super) fn write_unsynced(files: &UserFiles, user: &str, record: &UserRecord) -> Result<(), StoreError> {
-    let version = if record.phone.is_some() { RECORD_VERSION } else { RECORD_VERSION_WITHOUT_PHONE };
+    let version3 = !record.backup_codes.is_empty() || record.bypass.is_some() || record.disabled_until.is_some();
+    let version = match (version3, record.phone.is_some()) {
+        (true, _) => RECORD_VERSION,
+        (false, true) => RECORD_VERSION_WITH_PHONE,
+        (false, false) => RECORD_VERSION_WITHOUT_PHONE,
+    };
     let file = RecordFile {
         version,
         secret: record.secret.as_ref().map(TotpSecret::to_base32),
@@ -180,6 +243,9 @@ pub(super) fn write_unsynced(files: &UserFiles, user: &str, record: &UserRecord)
         phone: record.phone.clone(),
         enabled: record.enabled,
         created: record.created,
+        disabled_until: record.disabled_until,
+        backup_codes: record.backup_codes.clone(),
+        bypass: record.bypass.clone(),
     };
     files.write_unsynced(user, &file)
 }
@@ -204,6 +270,7 @@ mod tests {
             phone: None,
             enabled: true,
             created: 42,
+            ..UserRecord::default()
         };
         write(&files, "jane", &rec).unwrap();
         let back = read(&files, "jane").unwrap().unwrap();
@@ -231,6 +298,49 @@ mod tests {
         // What an older build (RECORD_VERSION 1) makes of it: refused by name.
         let e = files.read_with_id::<RecordFile>("jane", RECORD_VERSION_WITHOUT_PHONE).err().unwrap().to_string();
         assert!(e.contains("format version 2") && e.contains("only up to 1"), "{e}");
+    }
+
+    #[test]
+    fn backup_codes_a_bypass_or_a_timed_disable_make_version_3_and_older_builds_refuse_it() {
+        let (d, files) = files();
+        let base = UserRecord {
+            secret: Some(TotpSecret::from_base32("JBSWY3DPEHPK3PXP").unwrap()),
+            phone: Some("+15551234567".into()),
+            enabled: true,
+            ..UserRecord::default()
+        };
+        let (_codes, sealed) = crate::backup_codes::new_set().unwrap();
+        let (_code, bypass) = crate::backup_codes::new_bypass(100, 3600, 2, "helpdesk").unwrap();
+        let with = [
+            UserRecord { backup_codes: sealed.clone(), ..base.clone() },
+            UserRecord { bypass: Some(bypass.clone()), ..base.clone() },
+            UserRecord { enabled: false, disabled_until: Some(5000), ..base.clone() },
+        ];
+        for rec in with {
+            write(&files, "jane", &rec).unwrap();
+            let text = std::fs::read_to_string(d.path().join("jane")).unwrap();
+            assert!(text.starts_with("version = 3\n"), "{text}");
+            let back = read(&files, "jane").unwrap().unwrap();
+            assert_eq!(
+                (&back.backup_codes, &back.bypass, back.disabled_until),
+                (&rec.backup_codes, &rec.bypass, rec.disabled_until)
+            );
+            // What the previous build (RECORD_VERSION 2) makes of it: refused by name.
+            let e = files.read_with_id::<RecordFile>("jane", RECORD_VERSION_WITH_PHONE).err().unwrap().to_string();
+            assert!(e.contains("format version 3") && e.contains("only up to 2"), "{e}");
+        }
+        // The last code used, the bypass gone: back to what older builds read.
+        write(&files, "jane", &base).unwrap();
+        let text = std::fs::read_to_string(d.path().join("jane")).unwrap();
+        assert!(text.starts_with("version = 2\n") && !text.contains("backup") && !text.contains("bypass"), "{text}");
+    }
+
+    #[test]
+    fn a_record_disabled_for_a_while_is_enabled_again_from_the_end_on() {
+        let r = UserRecord { enabled: false, disabled_until: Some(5000), ..UserRecord::default() };
+        assert!(!r.enabled_at(4999) && r.enabled_at(5000));
+        let r = UserRecord { disabled_until: None, ..r };
+        assert!(!r.enabled_at(u64::MAX), "disabled without an end: until enabled");
     }
 
     #[test]

@@ -271,6 +271,7 @@ impl Env {
             phone: phone.map(str::to_string),
             enabled: true,
             created: now(),
+            ..UserRecord::default()
         };
         self.store().change(user, |u| u.save_record(rec)).unwrap();
     }
