@@ -178,3 +178,53 @@ pub fn ldap(path: &Path, raw: Option<RawLdap>) -> Result<Option<LdapConfig>, Con
         timeout,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Backend, Config};
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("/etc/security/twostep.toml"), text).map_err(|e| e.to_string())
+    }
+
+    const OK: &str = "[ldap]\nuris = [\"ldaps://a.example\", \"ldap://b.example\"]\nstarttls = true\n\
+                      ca_file = \"/etc/ssl/ca.pem\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=s,dc=x\"\n\
+                      password_file = \"/etc/twostep/ldap.pw\"\n";
+
+    #[test]
+    fn files_stay_the_default_and_ldap_needs_its_table() {
+        let c = parse("").unwrap();
+        assert_eq!((c.backend, c.ldap), (Backend::Files, None));
+        assert!(parse("[store]\nbackend = \"ldap\"").unwrap_err().contains("no [ldap] table"));
+        let c = parse(&format!("[store]\nbackend = \"ldap\"\n{OK}")).unwrap();
+        let l = c.ldap.unwrap();
+        assert_eq!((c.backend, l.timeout, l.user_filter.as_str()), (Backend::Ldap, 5, "(uid={user})"));
+        assert_eq!(l.totp_params_dn, "cn=twostep-totp,dc=x");
+    }
+
+    #[test]
+    fn insecure_or_unknown_ldap_settings_are_refused_by_key() {
+        for (text, key) in [
+            ("[store]\nbackend = \"sql\"", "store.backend"),
+            ("[store]\nbackends = \"ldap\"", "backends"),
+            ("[ldap]\nuri = \"ldaps://a\"", "uri"),
+            ("[ldap]\nuris = []\nbase_dn = \"dc=x\"", "ldap.uris"),
+            ("[ldap]\nuris = [\"ldap://a\"]\nca_file = \"/ca\"\nbase_dn = \"dc=x\"", "ldap.uris"),
+            ("[ldap]\nuris = [\"http://a\"]", "ldap.uris"),
+            ("[ldap]\nuris = [\"ldaps://a ldaps://b\"]", "ldap.uris"),
+            ("[ldap]\nuris = [\"ldaps://a\"]\nbase_dn = \"dc=x\"", "ldap.ca_file"),
+            ("[ldap]\nuris = [\"ldaps://a\"]\nca_file = \"/ca\"\nbase_dn = \"dc=x\"", "ldap.bind_dn"),
+            ("[ldap]\nuris = [\"ldapi:///\"]\nbase_dn = \"dc=x\"\nbind_dn = \"cn=s\"", "ldap.password_file"),
+            ("[ldap]\nuris = [\"ldapi:///\"]\nbase_dn = \"dc=x\"\nuser_filter = \"uid=x\"", "ldap.user_filter"),
+            ("[ldap]\nuris = [\"ldapi:///\"]\nbase_dn = \"dc=x\\ndn: cn=evil\"", "ldap.base_dn"),
+            ("[ldap]\nuris = [\"ldapi:///\"]\nbase_dn = \"dc=x\"\ntimeout = 0", "ldap.timeout"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        // Plain LDAP only to the local socket, then SASL EXTERNAL without a password.
+        let c = parse("[ldap]\nuris = [\"ldapi:///\"]\nbase_dn = \"dc=x\"").unwrap();
+        assert_eq!(c.ldap.unwrap().bind_dn, None);
+    }
+}
