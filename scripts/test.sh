@@ -16,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=""
-for pkg in libpam0g-dev libfaketime pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool libpam-google-authenticator libpam-oath valgrind strace man-db lintian build-essential pkg-config dpkg-dev curl ca-certificates libnss-wrapper; do
+for pkg in libpam0g-dev libfaketime pamtester openssh-server openssh-client python3-paramiko python3-pexpect python3-aiosmtpd msmtp oathtool libpam-google-authenticator libpam-oath valgrind strace man-db lintian build-essential pkg-config dpkg-dev curl ca-certificates libnss-wrapper slapd ldap-utils; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

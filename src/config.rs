@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::address::{Sender, parse_sender};
 pub use crate::cidr::Cidr;
+pub use crate::store::ldap::config::{Backend, LdapConfig};
 use crate::trusted_fs::{self, FsError, Trust};
 
 /// Where the module and the admin command look when no `config=PATH` is given.
@@ -55,6 +56,8 @@ struct RawConfig {
     sms: Option<RawSms>,
     policy: Option<RawPolicy>,
     services: Option<BTreeMap<String, RawPolicy>>,
+    store: Option<crate::store::ldap::config::RawStore>,
+    ldap: Option<crate::store::ldap::config::RawLdap>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +127,10 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// `[services.NAME]` tables, already merged over `[policy]`.
     pub services: BTreeMap<String, PolicyConfig>,
+    /// `[store] backend`: files (the default) or the `[ldap]` directory.
+    pub backend: Backend,
+    /// `[ldap]`, when present (required by `backend = "ldap"`).
+    pub ldap: Option<LdapConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,7 +396,13 @@ impl Config {
             services.insert(name, policy.merged(raw_policy));
         }
 
-        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, sms, policy, services })
+        let backend = crate::store::ldap::config::backend(path, raw.store)?;
+        let ldap = crate::store::ldap::config::ldap(path, raw.ldap)?;
+        if backend == Backend::Ldap && ldap.is_none() {
+            return Err(invalid("store.backend", "is \"ldap\", but there is no [ldap] table"));
+        }
+
+        Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, sms, policy, services, backend, ldap })
     }
 
     /// The policy that applies to logins through PAM service `service`.

@@ -156,7 +156,7 @@ impl Login<'_> {
 
     fn run(&mut self, cfg: &Config, owner: Owner) -> Result<Outcome, Broken> {
         let user = self.req.user;
-        let store = UserStore::for_login(&cfg.secrets_dir, &cfg.tally_dir, owner)?;
+        let store = UserStore::open_for_login(cfg, owner)?;
         // A name that cannot be a file name (empty, or too long once encoded) has
         // no record; the policy still decides, so `required = false` passes it.
         let unusable_name = user::file_name(user).err();

@@ -424,7 +424,7 @@ impl Context {
     /// The records and tallies (directories created 0700 if missing); every
     /// change to a user goes through its [`UserStore::change`].
     pub fn store(&self) -> Result<UserStore, CliError> {
-        Ok(UserStore::for_admin(&self.config.secrets_dir, &self.config.tally_dir, Owner::ROOT)?)
+        Ok(UserStore::open_for_admin(&self.config, Owner::ROOT)?)
     }
 
     /// The name `user`'s record is kept under, as the module keys logins: the
@@ -446,7 +446,8 @@ impl Context {
     /// before records were keyed on it) are never used by logins: say where
     /// they are, so that they are not mistaken for the account's.
     fn note_stale_spelling(&self, spelling: &str) -> Result<(), CliError> {
-        let (record, tally) = self.store()?.files_of(spelling)?;
+        // The directory keys entries by its own filter: no files to point at.
+        let Some((record, tally)) = self.store()?.files_of(spelling)? else { return Ok(()) };
         let mut stale = Vec::new();
         for file in [record, tally] {
             if std::fs::symlink_metadata(&file).is_ok() {

@@ -121,7 +121,17 @@ fn item_string(bytes: Option<&CStr>) -> String {
     bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// The directory client's children start like the mail command's (see [`HostMailer`]).
+fn host_around(run: &mut dyn FnMut()) {
+    let _sigchld = host::SignalGuard::default_action(nix::sys::signal::Signal::SIGCHLD);
+    run()
+}
+
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    crate::store::ldap::client::use_host_hooks(crate::store::ldap::client::ChildHooks {
+        setup: child::isolate,
+        around: host_around,
+    });
     let silent = flags & PAM_SILENT != 0;
     // A caller's low file size limit makes our writes fail, never kills us mid-write.
     let _xfsz = host::SignalGuard::ignore(nix::sys::signal::Signal::SIGXFSZ);

@@ -21,8 +21,17 @@ use crate::user::{self, UserNameError};
 pub enum StoreError {
     Fs(FsError),
     UserName(UserNameError),
-    Corrupt { path: PathBuf, message: String },
-    NewerVersion { path: PathBuf, found: i64, supported: u32 },
+    Corrupt {
+        path: PathBuf,
+        message: String,
+    },
+    NewerVersion {
+        path: PathBuf,
+        found: i64,
+        supported: u32,
+    },
+    /// The directory backend (`[store] backend = "ldap"`).
+    Directory(super::ldap::DirectoryError),
 }
 
 impl fmt::Display for StoreError {
@@ -30,6 +39,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Fs(e) => e.fmt(f),
             StoreError::UserName(e) => e.fmt(f),
+            StoreError::Directory(e) => e.fmt(f),
             StoreError::Corrupt { path, message } => {
                 write!(f, "{} is corrupt ({message}); inspect it, then repair or remove it", path.display())
             }
@@ -47,6 +57,12 @@ impl std::error::Error for StoreError {}
 impl From<FsError> for StoreError {
     fn from(e: FsError) -> Self {
         StoreError::Fs(e)
+    }
+}
+
+impl From<super::ldap::DirectoryError> for StoreError {
+    fn from(e: super::ldap::DirectoryError) -> Self {
+        StoreError::Directory(e)
     }
 }
 

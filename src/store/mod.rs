@@ -14,6 +14,7 @@
 //! an admin's reset cannot interleave with a login's judging.
 
 pub mod files;
+pub mod ldap;
 pub mod record;
 pub mod tally;
 
@@ -24,11 +25,12 @@ use files::{StoreError, UserFiles};
 use record::UserRecord;
 use tally::Tally;
 
+use crate::config::{Backend, Config, LdapConfig};
 use crate::trusted_fs::{Durability, FileId, Owner};
 
 /// The records directory and the tally directory, owned by `owner` (root).
 #[derive(Debug)]
-pub struct UserStore {
+struct FileStore {
     records: UserFiles,
     /// Checked (and created 0700 if missing, as pam_faillock does) on first
     /// use: a login that never needs the tally does not depend on it.
@@ -64,19 +66,19 @@ fn recall<V: Clone>(list: &[(String, Option<FileId>, V)], user: &str, id: Option
     list.iter().find(|(u, i, _)| u == user && *i == id).map(|(_, _, v)| v.clone())
 }
 
-impl UserStore {
+impl FileStore {
     /// For a login: the records directory must exist (the module never makes one up).
-    pub fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
-        Ok(UserStore::new(UserFiles::open(records, owner)?, tallies, owner))
+    fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<FileStore, StoreError> {
+        Ok(FileStore::new(UserFiles::open(records, owner)?, tallies, owner))
     }
 
     /// For the admin command: the records directory is created 0700 when missing.
-    pub fn for_admin(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
-        Ok(UserStore::new(UserFiles::create(records, owner)?, tallies, owner))
+    fn for_admin(records: &Path, tallies: &Path, owner: Owner) -> Result<FileStore, StoreError> {
+        Ok(FileStore::new(UserFiles::create(records, owner)?, tallies, owner))
     }
 
-    fn new(records: UserFiles, tally_dir: &Path, owner: Owner) -> UserStore {
-        UserStore {
+    fn new(records: UserFiles, tally_dir: &Path, owner: Owner) -> FileStore {
+        FileStore {
             records,
             tally_dir: tally_dir.to_path_buf(),
             owner,
@@ -149,22 +151,22 @@ impl UserStore {
         change: impl FnOnce(&mut Entry<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let _lock = self.tallies()?.lock(user)?;
-        let mut entry = Entry { store: self, user, record: None, tally: None };
+        let mut entry = Entry(EntryOf::Files(FileEntry { store: self, user, record: None, tally: None }));
         change(&mut entry)
     }
 }
 
-/// One user's record and tally, under the user's lock (see [`UserStore::change`]).
+/// One user's record and tally files, under the user's lock.
 #[derive(Debug)]
-pub struct Entry<'a> {
-    store: &'a UserStore,
+struct FileEntry<'a> {
+    store: &'a FileStore,
     user: &'a str,
     /// Read on first use.
     record: Option<Option<UserRecord>>,
     tally: Option<Tally>,
 }
 
-impl Entry<'_> {
+impl FileEntry<'_> {
     /// The record as it is on disk now.
     pub fn record(&mut self) -> Result<Option<&UserRecord>, StoreError> {
         if self.record.is_none() {
@@ -217,12 +219,6 @@ impl Entry<'_> {
         Ok(self.tally.get_or_insert_default())
     }
 
-    /// Writes `next` if it differs from what is on disk (atomically, fsynced):
-    /// when this returns `Ok`, `next` is durable.
-    pub fn save_tally(&mut self, next: Tally) -> Result<(), StoreError> {
-        self.save_tally_as(next, Durability::Durable)
-    }
-
     /// [`Entry::save_tally`] for a write whose loss in a power failure may
     /// bring back the tally saved durably before it (see [`Durability`]).
     pub fn save_tally_as(&mut self, mut next: Tally, durability: Durability) -> Result<(), StoreError> {
@@ -231,6 +227,240 @@ impl Entry<'_> {
             self.tally = Some(next);
         }
         Ok(())
+    }
+
+    /// Deletes the tally; returns whether there was one.
+    pub fn remove_tally(&mut self) -> Result<bool, StoreError> {
+        let existed = self.store.tallies()?.remove(self.user)?;
+        self.tally = Some(Tally::default());
+        Ok(existed)
+    }
+}
+
+/// Where records and tallies are: the file store (the default) or the
+/// directory ([`ldap`], `[store] backend = "ldap"`). Both give the same
+/// guarantees to the code above: reads, and [`UserStore::change`] under the
+/// user's lock.
+#[derive(Debug)]
+pub struct UserStore(Backing);
+
+#[derive(Debug)]
+enum Backing {
+    Files(FileStore),
+    Directory(ldap::DirectoryStore),
+}
+
+impl UserStore {
+    /// For a login: the records directory must exist (the module never makes one up).
+    pub fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
+        Ok(UserStore(Backing::Files(FileStore::for_login(records, tallies, owner)?)))
+    }
+
+    /// For the admin command: the records directory is created 0700 when missing.
+    pub fn for_admin(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
+        Ok(UserStore(Backing::Files(FileStore::for_admin(records, tallies, owner)?)))
+    }
+
+    /// The store `cfg` names, for a login ([`UserStore::for_login`] or the directory).
+    pub fn open_for_login(cfg: &Config, owner: Owner) -> Result<UserStore, StoreError> {
+        match (&cfg.backend, &cfg.ldap) {
+            (Backend::Ldap, Some(l)) => UserStore::directory(l, owner),
+            _ => UserStore::for_login(&cfg.secrets_dir, &cfg.tally_dir, owner),
+        }
+    }
+
+    /// The store `cfg` names, for the admin command ([`UserStore::for_admin`] or the directory).
+    pub fn open_for_admin(cfg: &Config, owner: Owner) -> Result<UserStore, StoreError> {
+        match (&cfg.backend, &cfg.ldap) {
+            (Backend::Ldap, Some(l)) => UserStore::directory(l, owner),
+            _ => UserStore::for_admin(&cfg.secrets_dir, &cfg.tally_dir, owner),
+        }
+    }
+
+    /// The directory `ldap` describes (its files checked; nothing contacted yet).
+    pub fn directory(ldap: &LdapConfig, owner: Owner) -> Result<UserStore, StoreError> {
+        Ok(UserStore(Backing::Directory(ldap::DirectoryStore::open(ldap, owner)?)))
+    }
+
+    /// Whether this is the file store.
+    pub fn is_files(&self) -> bool {
+        matches!(self.0, Backing::Files(_))
+    }
+
+    /// `user`'s record as it is now (no lock held), `None` when there is none.
+    pub fn record(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.record(user),
+            Backing::Directory(d) => d.record(user),
+        }
+    }
+
+    /// Makes every record saved with [`Entry::save_record_unsynced`] so far
+    /// durable (the file store: one fsync of the records directory; the
+    /// directory: nothing to do, each write is the server's).
+    pub fn sync_records(&self) -> Result<(), StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.sync_records(),
+            Backing::Directory(_) => Ok(()),
+        }
+    }
+
+    /// `user`'s tally as it is now (no lock held): the lock gate and display.
+    pub fn tally(&self, user: &str) -> Result<Tally, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.tally(user),
+            Backing::Directory(d) => d.tally(user),
+        }
+    }
+
+    /// Whether `user` has a tally (not read: one that cannot be read counts).
+    pub fn has_tally(&self, user: &str) -> Result<bool, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.has_tally(user),
+            Backing::Directory(d) => d.has_tally(user),
+        }
+    }
+
+    /// Every user with a record.
+    pub fn enrolled_users(&self) -> Result<Vec<String>, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.enrolled_users(),
+            Backing::Directory(d) => d.users(true),
+        }
+    }
+
+    /// Every user with a tally (a login state, possibly without a record).
+    pub fn tally_users(&self) -> Result<Vec<String>, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.tally_users(),
+            Backing::Directory(d) => d.users(false),
+        }
+    }
+
+    /// Where `user`'s record and tally files are (for messages); `None` for the directory.
+    pub fn files_of(&self, user: &str) -> Result<Option<(PathBuf, PathBuf)>, StoreError> {
+        match &self.0 {
+            Backing::Files(f) => f.files_of(user).map(Some),
+            Backing::Directory(_) => Ok(None),
+        }
+    }
+
+    /// Runs `change` on `user`'s record and tally under the user's exclusive
+    /// lock (a `flock` for files, the entry's `twostepLock` in the directory).
+    /// What `change` reads is read under the lock, what it saves is durable
+    /// when the save returns, and nobody else changes either until `change`
+    /// returns. Neither is read unless `change` asks for it, so a damaged
+    /// tally does not block a change to the record alone.
+    pub fn change<R, E: From<StoreError>>(
+        &self,
+        user: &str,
+        change: impl FnOnce(&mut Entry<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        match &self.0 {
+            Backing::Files(f) => f.change(user, change),
+            Backing::Directory(d) => {
+                d.change(user, |dir| change(&mut Entry(EntryOf::Directory(DirView { dir, record: None, tally: None }))))
+            }
+        }
+    }
+}
+
+/// One user's record and tally, under the user's lock (see [`UserStore::change`]).
+#[derive(Debug)]
+pub struct Entry<'a>(EntryOf<'a>);
+
+#[derive(Debug)]
+enum EntryOf<'a> {
+    Files(FileEntry<'a>),
+    Directory(DirView<'a>),
+}
+
+/// The directory entry, with the values handed out by reference.
+#[derive(Debug)]
+struct DirView<'a> {
+    dir: ldap::DirEntry<'a>,
+    record: Option<Option<UserRecord>>,
+    tally: Option<Tally>,
+}
+
+impl Entry<'_> {
+    /// The record as it is now.
+    pub fn record(&mut self) -> Result<Option<&UserRecord>, StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.record(),
+            EntryOf::Directory(d) => {
+                if d.record.is_none() {
+                    d.record = Some(d.dir.record()?);
+                }
+                Ok(d.record.as_ref().and_then(Option::as_ref))
+            }
+        }
+    }
+
+    /// Writes `record` (durable when this returns).
+    pub fn save_record(&mut self, record: UserRecord) -> Result<(), StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.save_record(record),
+            EntryOf::Directory(d) => {
+                d.dir.save_record(&record)?;
+                d.record = Some(Some(record));
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `record`, durable only once [`UserStore::sync_records`] returns
+    /// `Ok` (for batches, which must not report a record as saved before).
+    pub fn save_record_unsynced(&mut self, record: UserRecord) -> Result<(), StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.save_record_unsynced(record),
+            EntryOf::Directory(_) => self.save_record(record),
+        }
+    }
+
+    /// Deletes the record; returns whether there was one.
+    pub fn remove_record(&mut self) -> Result<bool, StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.remove_record(),
+            EntryOf::Directory(d) => {
+                let existed = d.dir.remove_record()?;
+                d.record = Some(None);
+                Ok(existed)
+            }
+        }
+    }
+
+    /// The tally as it is now (the empty tally when there is none).
+    pub fn tally(&mut self) -> Result<&Tally, StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.tally(),
+            EntryOf::Directory(d) => {
+                if d.tally.is_none() {
+                    d.tally = Some(d.dir.tally()?);
+                }
+                Ok(d.tally.get_or_insert_default())
+            }
+        }
+    }
+
+    /// Writes `next` if it differs from what is stored: when this returns
+    /// `Ok`, `next` is durable.
+    pub fn save_tally(&mut self, next: Tally) -> Result<(), StoreError> {
+        self.save_tally_as(next, Durability::Durable)
+    }
+
+    /// [`Entry::save_tally`] for a write whose loss in a power failure may
+    /// bring back the tally saved durably before it (see [`Durability`]; the
+    /// directory makes every write durable).
+    pub fn save_tally_as(&mut self, next: Tally, durability: Durability) -> Result<(), StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.save_tally_as(next, durability),
+            EntryOf::Directory(d) => {
+                d.dir.save_tally(&next)?;
+                d.tally = Some(next);
+                Ok(())
+            }
+        }
     }
 
     /// Applies `f` to a copy of the tally and saves the result; returns what `f` returned.
@@ -243,9 +473,14 @@ impl Entry<'_> {
 
     /// Deletes the tally; returns whether there was one.
     pub fn remove_tally(&mut self) -> Result<bool, StoreError> {
-        let existed = self.store.tallies()?.remove(self.user)?;
-        self.tally = Some(Tally::default());
-        Ok(existed)
+        match &mut self.0 {
+            EntryOf::Files(f) => f.remove_tally(),
+            EntryOf::Directory(d) => {
+                let existed = d.dir.remove_tally()?;
+                d.tally = Some(Tally::default());
+                Ok(existed)
+            }
+        }
     }
 }
 

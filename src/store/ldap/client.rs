@@ -1,0 +1,483 @@
+//! Talking to the directory: Debian's `ldapsearch` and `ldapmodify`
+//! (ldap-utils) as short-lived child processes.
+//!
+//! Why child processes and not a library: this code runs inside sshd. The
+//! Rust LDAP client (`ldap3`) is built on tokio, also behind its synchronous
+//! API, so it would start a runtime and threads inside the host; linking
+//! libldap directly would leave its TLS and connection state in the host.
+//! A child that connects, does one operation and exits leaves nothing
+//! behind: no thread, no socket, no runtime survives `pam_sm_authenticate`,
+//! and a directory that hangs costs exactly the timeout (the child's whole
+//! process group is killed with SIGKILL, then reaped).
+//!
+//! Every child gets: a fixed argv (no shell; the user name only inside an
+//! RFC 4515-escaped filter), a cleared environment (`PATH`, `HOME` pointing
+//! nowhere, the TLS settings: CA file, certificate check `demand`), `/` as
+//! its directory, stdin/stdout/stderr on anonymous in-memory files (writing
+//! can never block), and the host's clean-child hook (`src/pam/child.rs`,
+//! installed with [`use_host_hooks`]). The bind password is never on the
+//! command line: `-y FILE` (the root-only `password_file`). Every value
+//! written goes base64-encoded into the LDIF (`attr:: …`), so no value can
+//! inject LDIF.
+//!
+//! URIs are tried in order; only a client-side failure (cannot connect, TLS
+//! failure, timeout: exit codes of 80 and above, which ldap-utils uses for
+//! negative libldap results) moves on to the next. An answer from a server
+//! (wrong credentials, no such entry, a failed compare-and-swap) is final.
+
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::config::LdapConfig;
+
+/// Where the ldap-utils programs are (Debian's paths; absolute, never `$PATH`).
+pub const LDAPSEARCH: &str = "/usr/bin/ldapsearch";
+pub const LDAPMODIFY: &str = "/usr/bin/ldapmodify";
+/// Most bytes of a command's output read (a search for `twostep list` of
+/// thousands of users fits many times over).
+const MAX_OUTPUT: u64 = 64 << 20;
+/// Bytes of stderr kept for the log.
+const MAX_DETAIL: usize = 300;
+
+/// How children are started: the PAM glue installs its clean-child hook and
+/// its SIGCHLD guard (see `src/pam/mod.rs`); the admin command and the tests
+/// use the default (a process group of its own, nothing around).
+#[derive(Clone, Copy)]
+pub struct ChildHooks {
+    pub setup: fn(&mut Command),
+    pub around: fn(&mut dyn FnMut()),
+}
+
+static HOOKS: OnceLock<ChildHooks> = OnceLock::new();
+
+/// Installs `hooks` for every later child (the first call wins: the PAM glue
+/// installs the same ones on every login).
+pub fn use_host_hooks(hooks: ChildHooks) {
+    let _ = HOOKS.set(hooks);
+}
+
+fn hooks() -> ChildHooks {
+    *HOOKS.get_or_init(|| ChildHooks { setup: crate::sendmail::own_process_group, around: |f| f() })
+}
+
+/// Why a directory operation failed; every variant names the URI(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryError {
+    /// No URI could be used (down, TLS failure, timeout); one reason per URI.
+    Unreachable(Vec<String>),
+    /// The server answered with an LDAP error.
+    Refused { uri: String, code: i32, detail: String },
+    /// The entry changed under us (another server or the `otp` overlay):
+    /// the compare-and-swap failed and nothing was written.
+    Conflict { dn: String },
+    /// The user's lock is held by another login for longer than the timeout.
+    Busy { dn: String, holder: String },
+    /// More than one entry matches the user filter.
+    Ambiguous { filter: String, count: usize },
+    /// Something in the directory that twostep cannot read.
+    Damaged { dn: String, message: String },
+    /// A local problem (a program missing, a child that could not start).
+    Local(String),
+}
+
+impl std::fmt::Display for DirectoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DirectoryError::Unreachable(why) => {
+                write!(f, "directory unavailable: {}; check the server and [ldap] uris", why.join("; "))
+            }
+            DirectoryError::Refused { uri, code, detail } => {
+                write!(f, "directory {uri} refused the operation (LDAP result {code}: {detail})")
+            }
+            DirectoryError::Conflict { dn } => {
+                write!(f, "{dn} was changed by another server during this change; nothing was written, try again")
+            }
+            DirectoryError::Busy { dn, holder } => {
+                write!(f, "{dn} is being changed by another login ({holder}); try again")
+            }
+            DirectoryError::Ambiguous { filter, count } => {
+                write!(f, "{count} directory entries match {filter}; make [ldap] user_filter match one entry per user")
+            }
+            DirectoryError::Damaged { dn, message } => write!(f, "{dn}: {message}; repair the entry"),
+            DirectoryError::Local(why) => write!(f, "directory client: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DirectoryError {}
+
+/// LDAP result codes a caller tells apart.
+pub mod code {
+    pub const NO_SUCH_ATTRIBUTE: i32 = 16;
+    pub const CONSTRAINT_VIOLATION: i32 = 19;
+    pub const TYPE_OR_VALUE_EXISTS: i32 = 20;
+    pub const NO_SUCH_OBJECT: i32 = 32;
+    pub const OBJECT_CLASS_VIOLATION: i32 = 65;
+}
+
+/// One entry of a search result: its DN and its attributes (names in lower case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LdifEntry {
+    pub dn: String,
+    pub attrs: Vec<(String, Vec<u8>)>,
+}
+
+impl LdifEntry {
+    /// The values of `name` (any case).
+    pub fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let name = name.to_ascii_lowercase();
+        self.attrs.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// The first value of `name`.
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.values(name).next()
+    }
+
+    /// The first value of `name` as text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.first(name).map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// Whether the entry has object class `class`.
+    pub fn has_class(&self, class: &str) -> bool {
+        self.values("objectclass").any(|v| v.eq_ignore_ascii_case(class.as_bytes()))
+    }
+}
+
+/// A client for one `[ldap]` table. It remembers which URI answered last, so
+/// that the rest of a login goes there first.
+#[derive(Debug)]
+pub struct Client {
+    cfg: LdapConfig,
+    preferred: AtomicUsize,
+}
+
+/// How one run of a program ended.
+enum Ran {
+    Exited { code: i32, stdout: Vec<u8>, stderr: String },
+    TimedOut,
+}
+
+impl Client {
+    pub fn new(cfg: LdapConfig) -> Client {
+        Client { cfg, preferred: AtomicUsize::new(0) }
+    }
+
+    pub fn config(&self) -> &LdapConfig {
+        &self.cfg
+    }
+
+    /// Searches `base` (scope `sub` or `base`) for `filter`; returns the entries.
+    pub fn search(
+        &self,
+        base: &str,
+        scope: &str,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<LdifEntry>, DirectoryError> {
+        let mut args: Vec<String> = vec!["-LLL".into(), "-o".into(), "ldif-wrap=no".into()];
+        args.extend(["-b".into(), base.into(), "-s".into(), scope.into(), filter.into()]);
+        args.extend(attrs.iter().map(|a| a.to_string()));
+        match self.run(LDAPSEARCH, &args, b"") {
+            Ok(out) => parse_ldif(&out),
+            // No such base: nothing found (a base-scope read of a deleted entry).
+            Err(DirectoryError::Refused { code: code::NO_SUCH_OBJECT, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies `ldif` (one or more change records) with `ldapmodify`.
+    pub fn modify(&self, ldif: &[u8]) -> Result<(), DirectoryError> {
+        self.run(LDAPMODIFY, &[], ldif).map(drop)
+    }
+
+    /// Runs `program` against each URI in turn, from the one that answered last.
+    fn run(&self, program: &str, op_args: &[String], stdin: &[u8]) -> Result<Vec<u8>, DirectoryError> {
+        let n = self.cfg.uris.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n;
+        let mut failures = Vec::new();
+        for i in (0..n).map(|k| (first + k) % n) {
+            let uri = &self.cfg.uris[i];
+            let mut args = self.connection_args(uri);
+            args.extend_from_slice(op_args);
+            match self.run_once(program, &args, stdin)? {
+                Ran::TimedOut => failures.push(format!("{uri}: no answer within {} s", self.cfg.timeout)),
+                Ran::Exited { code: 0, stdout, .. } => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(stdout);
+                }
+                // ldap-utils exit with the result code; negative libldap codes
+                // (server down -1, timeout -5, connect/TLS error -11, …) as 256 + code.
+                Ran::Exited { code, stderr, .. } if code >= 80 => failures.push(format!("{uri}: {stderr}")),
+                Ran::Exited { code, stderr, .. } => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Err(DirectoryError::Refused { uri: uri.clone(), code, detail: stderr });
+                }
+            }
+        }
+        Err(DirectoryError::Unreachable(failures))
+    }
+
+    fn connection_args(&self, uri: &str) -> Vec<String> {
+        let t = self.cfg.timeout.to_string();
+        let mut a: Vec<String> = vec!["-H".into(), uri.into(), "-o".into(), format!("nettimeout={t}")];
+        let lower = uri.to_ascii_lowercase();
+        if lower.starts_with("ldap://") && self.cfg.starttls {
+            // -ZZ: StartTLS must succeed, never a fallback to clear text.
+            a.push("-ZZ".into());
+        }
+        match (&self.cfg.bind_dn, &self.cfg.password_file) {
+            (Some(dn), Some(file)) => {
+                a.extend(["-x".into(), "-D".into(), dn.clone(), "-y".into(), file.display().to_string()]);
+            }
+            _ => a.extend(["-Q".into(), "-Y".into(), "EXTERNAL".into()]),
+        }
+        a
+    }
+
+    fn run_once(&self, program: &str, args: &[String], stdin: &[u8]) -> Result<Ran, DirectoryError> {
+        let local = |what: &str, e: io::Error| DirectoryError::Local(format!("{what}: {e}"));
+        let input = memory_file(stdin).map_err(|e| local("prepare input", e))?;
+        let out = memory_file(b"").map_err(|e| local("prepare output", e))?;
+        let err = memory_file(b"").map_err(|e| local("prepare output", e))?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", crate::sendmail::MAIL_PATH)
+            .env("HOME", "/nonexistent")
+            .env("LDAPTLS_REQCERT", "demand")
+            .current_dir("/")
+            .stdin(Stdio::from(input))
+            .stdout(Stdio::from(out.try_clone().map_err(|e| local("prepare output", e))?))
+            .stderr(Stdio::from(err.try_clone().map_err(|e| local("prepare output", e))?));
+        if let Some(ca) = &self.cfg.ca_file {
+            cmd.env("LDAPTLS_CACERT", ca);
+        }
+        let hooks = hooks();
+        (hooks.setup)(&mut cmd);
+        let timeout = Duration::from_secs(self.cfg.timeout);
+        let mut result = Err(DirectoryError::Local("not run".into()));
+        (hooks.around)(&mut || result = wait_for(&mut cmd, program, timeout));
+        drop(cmd);
+        let status = match result? {
+            Some(status) => status,
+            None => return Ok(Ran::TimedOut),
+        };
+        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        let stdout = read_all(out).map_err(|e| local("read output", e))?;
+        let stderr = read_all(err).map_err(|e| local("read output", e))?;
+        Ok(Ran::Exited { code, stdout, stderr: detail(&stderr) })
+    }
+}
+
+/// Spawns `cmd` and waits at most `timeout`; `None` when it had to be killed.
+fn wait_for(
+    cmd: &mut Command,
+    program: &str,
+    timeout: Duration,
+) -> Result<Option<std::process::ExitStatus>, DirectoryError> {
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(DirectoryError::Local(format!("{program} is missing; install ldap-utils")));
+        }
+        Err(e) => return Err(DirectoryError::Local(format!("cannot start {program}: {e}"))),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Some(status)),
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(DirectoryError::Local(format!("wait for {program}: {e}")));
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            kill_group(&mut child);
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILL to the child's process group, then reap the child.
+fn kill_group(child: &mut std::process::Child) {
+    // Not reaped yet, so its pid (= its group id) cannot have been reused.
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn memory_file(bytes: &[u8]) -> io::Result<std::fs::File> {
+    let fd = nix::sys::memfd::memfd_create(c"twostep-ldap", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(io::Error::from)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+fn read_all(mut file: std::fs::File) -> io::Result<Vec<u8>> {
+    file.rewind()?;
+    let mut bytes = Vec::new();
+    (&mut file).take(MAX_OUTPUT).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The command's stderr for the log: one line, bounded.
+fn detail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let mut one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.len() > MAX_DETAIL {
+        let mut cut = MAX_DETAIL;
+        while !one.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        one.truncate(cut);
+        one.push('…');
+    }
+    if one.is_empty() { "no message".into() } else { one }
+}
+
+/// Parses `ldapsearch -LLL -o ldif-wrap=no` output (continuation lines handled too).
+pub fn parse_ldif(bytes: &[u8]) -> Result<Vec<LdifEntry>, DirectoryError> {
+    let damaged = |message: String| DirectoryError::Damaged { dn: "search result".into(), message };
+    let text = std::str::from_utf8(bytes).map_err(|_| damaged("output is not UTF-8".into()))?;
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match (line.strip_prefix(' '), lines.last_mut()) {
+            (Some(rest), Some(last)) if !last.is_empty() => last.push_str(rest),
+            _ => lines.push(line.to_string()),
+        }
+    }
+    let mut entries = Vec::new();
+    let mut current: Option<LdifEntry> = None;
+    for line in lines {
+        if line.is_empty() {
+            entries.extend(current.take());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| damaged(format!("no ':' in line {line:?}")))?;
+        let value = if let Some(b64) = value.strip_prefix(':') {
+            base64_decode(b64.trim()).ok_or_else(|| damaged(format!("bad base64 for {name}")))?
+        } else {
+            value.strip_prefix(' ').unwrap_or(value).as_bytes().to_vec()
+        };
+        let name = name.to_ascii_lowercase();
+        match &mut current {
+            None if name == "dn" => {
+                current = Some(LdifEntry {
+                    dn: String::from_utf8(value).map_err(|_| damaged("DN is not UTF-8".into()))?,
+                    attrs: Vec::new(),
+                })
+            }
+            None => return Err(damaged(format!("attribute {name} before a dn"))),
+            Some(e) => e.attrs.push((name, value)),
+        }
+    }
+    entries.extend(current);
+    Ok(entries)
+}
+
+/// `value` escaped for an RFC 4515 filter: everything but letters, digits
+/// and `.-_@` as `\xx`, so a user name can never change the filter's shape.
+pub fn filter_escape(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"._-@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:02x}"));
+        }
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (LDIF's `::` values).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard base64 (padding optional); `None` for anything else.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_every_length() {
+        for n in 0..20u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
+        }
+        assert_eq!(base64_encode(b"Man"), "TWFu");
+        assert_eq!(base64_encode(b"Ma"), "TWE=");
+        assert!(base64_decode("a*b").is_none());
+    }
+
+    #[test]
+    fn a_user_name_cannot_change_the_filter() {
+        assert_eq!(filter_escape("alice"), "alice");
+        assert_eq!(filter_escape("*)(uid=*"), "\\2a\\29\\28uid\\3d\\2a");
+        assert_eq!(filter_escape("DOMAIN\\bob"), "DOMAIN\\5cbob");
+        assert_eq!(filter_escape("é"), "\\c3\\a9");
+    }
+
+    #[test]
+    fn ldif_output_is_parsed_with_base64_and_continuations() {
+        let out = b"dn: uid=a,dc=x\nobjectClass: top\noathSecret:: AAEC\nmail: a@\n x.org\n\ndn:: dWlkPWIsZGM9eA==\n\n";
+        let e = parse_ldif(out).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].dn, "uid=a,dc=x");
+        assert_eq!(e[0].first("OATHSECRET"), Some(&[0u8, 1, 2][..]));
+        assert_eq!(e[0].text("mail").as_deref(), Some("a@x.org"));
+        assert!(e[0].has_class("TOP"));
+        assert_eq!(e[1].dn, "uid=b,dc=x");
+        assert!(parse_ldif(b"mail: x\n").is_err());
+    }
+}

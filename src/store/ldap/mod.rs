@@ -1,0 +1,535 @@
+//! The directory backend: records and tallies kept in the user's own LDAP
+//! entry, shared by every server (`[store] backend = "ldap"`).
+//!
+//! Schema (documented for administrators in `pam-config/ldap/README.md`):
+//! the OATH-LDAP classes that slapd's `otp` overlay also reads, on the user's
+//! entry — `oathTOTPUser` (`oathTOTPToken`: a DN pointing to the entry
+//! itself) and `oathTOTPToken` (`oathSecret` raw bytes, `oathTOTPParams` the
+//! shared parameters entry, `oathTOTPLastTimeStep` the replay state,
+//! `oathFailureCount` and `oathLastFailure` mirrored from the tally) — plus
+//! the auxiliary class `twostepUser` for what OATH-LDAP has no place for
+//! (see [`attr`]).
+//!
+//! Concurrency: a change ([`DirectoryStore::change`]) holds the user's
+//! directory lock, `twostepLock` (single-valued: adding it fails while
+//! another login holds it; a lease that ran out is taken over by a
+//! compare-and-swap). Every write of the change is one modify that also
+//! deletes and re-adds our exact lock value (so it fails if the lease was
+//! lost) and deletes each old value it replaces (so it fails if anyone, the
+//! `otp` overlay included, changed that value meanwhile): a write either
+//! applies to exactly the state that was read, or not at all (a
+//! [`DirectoryError::Conflict`], refused, fail closed). Within one provider
+//! this makes the failure count exact and a time step usable once; across
+//! providers of a multi-provider setup see `docs/security.md`.
+
+pub mod client;
+pub mod config;
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use client::DirectoryError;
+use client::{Client, LdifEntry, base64_encode, code, filter_escape};
+use config::LdapConfig;
+
+use super::files::StoreError;
+use super::record::UserRecord;
+use super::tally::{EmailCode, MAX_FAILURES_KEPT, Tally};
+use crate::secret::TotpSecret;
+use crate::trusted_fs::{self, Owner, Trust};
+
+/// Attribute and class names (the one place they are spelled).
+pub mod attr {
+    pub const SECRET: &str = "oathSecret";
+    pub const TOKEN_DN: &str = "oathTOTPToken";
+    pub const PARAMS_DN: &str = "oathTOTPParams";
+    pub const LAST_STEP: &str = "oathTOTPLastTimeStep";
+    pub const FAILURE_COUNT: &str = "oathFailureCount";
+    pub const LAST_FAILURE: &str = "oathLastFailure";
+    /// The fallback address for email codes (not `mail`: clearing it must not
+    /// touch the account's own address).
+    pub const EMAIL: &str = "twostepEmail";
+    /// E.164 number for text codes (not `mobile`, for the same reason).
+    pub const PHONE: &str = "twostepPhone";
+    pub const DISABLED: &str = "twostepDisabled";
+    pub const CREATED: &str = "twostepCreated";
+    /// Recent failure times, space-separated seconds since the epoch.
+    pub const FAILURES: &str = "twostepFailures";
+    pub const LOCKED_AT: &str = "twostepLockedAt";
+    pub const GRACE_USED: &str = "twostepGraceUsed";
+    /// "HASH SALT SENT_AT EXPIRES_AT" of a pending email / text code.
+    pub const EMAIL_CODE: &str = "twostepEmailCode";
+    pub const TEXT_CODE: &str = "twostepTextCode";
+    /// "HOLDER EXPIRES_AT": who changes this entry now.
+    pub const LOCK: &str = "twostepLock";
+
+    pub const CLASS_USER: &str = "oathTOTPUser";
+    pub const CLASS_TOKEN: &str = "oathTOTPToken";
+    pub const CLASS_TWOSTEP: &str = "twostepUser";
+
+    pub const RECORD: [&str; 7] = [SECRET, TOKEN_DN, PARAMS_DN, EMAIL, PHONE, DISABLED, CREATED];
+    pub const TALLY: [&str; 8] =
+        [LAST_STEP, FAILURE_COUNT, LAST_FAILURE, FAILURES, LOCKED_AT, GRACE_USED, EMAIL_CODE, TEXT_CODE];
+}
+
+/// The directory store for one `[ldap]` table.
+#[derive(Debug)]
+pub struct DirectoryStore {
+    client: Client,
+    /// The entry an unlocked `record` read, reused by the next `tally` of the
+    /// same user (one search for the lock gate's two reads).
+    last_read: Mutex<Option<(String, Option<LdifEntry>)>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl DirectoryStore {
+    /// Checks the files `[ldap]` names (password file root's alone, CA file
+    /// not writable by others) and makes the client. Nothing is contacted yet.
+    pub fn open(cfg: &LdapConfig, owner: Owner) -> Result<DirectoryStore, StoreError> {
+        if let Some(file) = &cfg.password_file {
+            let bytes = trusted_fs::read_trusted(file, Trust::Private(owner), 4096)?
+                .ok_or_else(|| trusted_fs::FsError::Missing(file.clone()))?;
+            if bytes.ends_with(b"\n") {
+                return Err(StoreError::Directory(DirectoryError::Local(format!(
+                    "{} ends with a newline, which ldap-utils would send as part of the password; \
+                     write it with printf '%s'",
+                    file.display()
+                ))));
+            }
+        }
+        if let Some(ca) = &cfg.ca_file {
+            trusted_fs::read_trusted(ca, Trust::Protected(owner), 1 << 20)?
+                .ok_or_else(|| trusted_fs::FsError::Missing(ca.clone()))?;
+        }
+        Ok(DirectoryStore { client: Client::new(cfg.clone()), last_read: Mutex::new(None) })
+    }
+
+    fn cfg(&self) -> &LdapConfig {
+        self.client.config()
+    }
+
+    /// The user's entry (all attributes), `None` when no entry matches.
+    fn find(&self, user: &str) -> Result<Option<LdifEntry>, StoreError> {
+        let filter = self.cfg().user_filter.replace("{user}", &filter_escape(user));
+        let mut found = self.client.search(&self.cfg().base_dn, "sub", &filter, &["*"])?;
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.pop()),
+            count => Err(DirectoryError::Ambiguous { filter, count }.into()),
+        }
+    }
+
+    fn read_dn(&self, dn: &str) -> Result<Option<LdifEntry>, StoreError> {
+        Ok(self.client.search(dn, "base", "(objectClass=*)", &["*"])?.pop())
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Option<(String, Option<LdifEntry>)>> {
+        self.last_read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn record(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
+        let entry = self.find(user)?;
+        let record = entry.as_ref().map(record_of).transpose()?.flatten();
+        *self.remembered() = Some((user.to_string(), entry));
+        Ok(record)
+    }
+
+    pub fn tally(&self, user: &str) -> Result<Tally, StoreError> {
+        let entry = match self.remembered().take() {
+            Some((u, entry)) if u == user => entry,
+            _ => self.find(user)?,
+        };
+        entry.as_ref().map_or_else(|| Ok(Tally::default()), tally_of)
+    }
+
+    pub fn has_tally(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self.find(user)?.is_some_and(|e| attr::TALLY.iter().any(|a| e.first(a).is_some())))
+    }
+
+    /// The users (by `user_attribute`) whose entries have the twostep class.
+    pub fn users(&self, with_record: bool) -> Result<Vec<String>, StoreError> {
+        let ua = self.cfg().user_attribute.clone();
+        let filter = format!("(objectClass={})", attr::CLASS_TWOSTEP);
+        let mut users = Vec::new();
+        for e in self.client.search(&self.cfg().base_dn, "sub", &filter, &["*"])? {
+            let keep =
+                if with_record { record_of(&e)?.is_some() } else { attr::TALLY.iter().any(|a| e.first(a).is_some()) };
+            if let (true, Some(name)) = (keep, e.text(&ua)) {
+                users.push(name);
+            }
+        }
+        users.sort();
+        Ok(users)
+    }
+
+    /// Runs `change` under the user's directory lock (see the module doc).
+    pub fn change<R, E: From<StoreError>>(
+        &self,
+        user: &str,
+        change: impl FnOnce(DirEntry<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        self.remembered().take();
+        let Some(found) = self.find(user)? else {
+            // No entry: reads see nothing, a write is refused by name.
+            return change(DirEntry { store: self, user, lock: None, entry: LdifEntry::default() });
+        };
+        let lock = self.acquire(&found.dn)?;
+        let result = (|| {
+            let entry = self.read_dn(&found.dn)?.ok_or_else(|| {
+                StoreError::from(DirectoryError::Damaged {
+                    dn: found.dn.clone(),
+                    message: "the entry vanished during the change".into(),
+                })
+            })?;
+            change(DirEntry { store: self, user, lock: Some(lock.clone()), entry })
+        })();
+        self.release(&found.dn, &lock);
+        result
+    }
+
+    /// Seconds a lock is held at most before another login may take it over.
+    fn lease(&self) -> u64 {
+        4 * self.cfg().timeout + 10
+    }
+
+    fn acquire(&self, dn: &str) -> Result<String, StoreError> {
+        let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut nonce = [0u8; 6];
+        crate::secret::fill_random(&mut nonce).map_err(|e| DirectoryError::Local(e.to_string()))?;
+        let holder: String =
+            format!("{host}/{}/{}", std::process::id(), hex(&nonce)).chars().filter(|c| c.is_ascii_graphic()).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.cfg().timeout);
+        let mut added_class = false;
+        loop {
+            let token = format!("{holder} {}", now_secs() + self.lease());
+            let mut m = Modify::new(dn);
+            m.add(attr::LOCK, token.as_bytes());
+            match self.client.modify(&m.ldif) {
+                Ok(()) => return Ok(token),
+                Err(DirectoryError::Refused { code: code::OBJECT_CLASS_VIOLATION, .. }) if !added_class => {
+                    added_class = true;
+                    let mut m = Modify::new(dn);
+                    m.add("objectClass", attr::CLASS_TWOSTEP.as_bytes());
+                    match self.client.modify(&m.ldif) {
+                        Ok(()) | Err(DirectoryError::Refused { code: code::TYPE_OR_VALUE_EXISTS, .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    continue;
+                }
+                Err(DirectoryError::Refused {
+                    code: code::TYPE_OR_VALUE_EXISTS | code::CONSTRAINT_VIOLATION, ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            // Held by someone: take it over when the lease ran out, else wait.
+            let current = self.client.search(dn, "base", "(objectClass=*)", &[attr::LOCK])?;
+            let held = current.first().and_then(|e| e.text(attr::LOCK));
+            if let Some(held) = &held {
+                let expires = held.rsplit(' ').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+                if expires < now_secs() {
+                    let mut m = Modify::new(dn);
+                    m.replace(attr::LOCK, Some(held.as_bytes()), Some(token.as_bytes()));
+                    match self.client.modify(&m.ldif) {
+                        Ok(()) => return Ok(token),
+                        Err(DirectoryError::Refused { code: code::NO_SUCH_ATTRIBUTE, .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                let holder = held.unwrap_or_default();
+                return Err(DirectoryError::Busy { dn: dn.to_string(), holder }.into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Best effort: a lock that cannot be removed runs out with its lease.
+    fn release(&self, dn: &str, token: &str) {
+        let mut m = Modify::new(dn);
+        m.delete(attr::LOCK, token.as_bytes());
+        let _ = self.client.modify(&m.ldif);
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One LDIF modify record being built (every value base64: no injection).
+struct Modify {
+    ldif: Vec<u8>,
+    empty: bool,
+}
+
+impl Modify {
+    fn new(dn: &str) -> Modify {
+        Modify {
+            ldif: format!("dn:: {}\nchangetype: modify\n", base64_encode(dn.as_bytes())).into_bytes(),
+            empty: true,
+        }
+    }
+
+    fn op(&mut self, op: &str, name: &str, value: Option<&[u8]>) {
+        self.ldif.extend_from_slice(format!("{op}: {name}\n").as_bytes());
+        if let Some(v) = value {
+            self.ldif.extend_from_slice(format!("{name}:: {}\n", base64_encode(v)).as_bytes());
+        }
+        self.ldif.extend_from_slice(b"-\n");
+        self.empty = false;
+    }
+
+    fn add(&mut self, name: &str, value: &[u8]) {
+        self.op("add", name, Some(value));
+    }
+
+    fn delete(&mut self, name: &str, value: &[u8]) {
+        self.op("delete", name, Some(value));
+    }
+
+    /// `old` → `new` as a compare-and-swap: deleting the exact old value fails
+    /// when it is not there any more.
+    fn replace(&mut self, name: &str, old: Option<&[u8]>, new: Option<&[u8]>) {
+        if let Some(old) = old {
+            self.delete(name, old);
+        }
+        if let Some(new) = new {
+            self.add(name, new);
+        }
+    }
+}
+
+/// One user's entry under the user's directory lock (see [`DirectoryStore::change`]).
+#[derive(Debug)]
+pub struct DirEntry<'a> {
+    store: &'a DirectoryStore,
+    user: &'a str,
+    /// `None`: the user has no entry.
+    lock: Option<String>,
+    entry: LdifEntry,
+}
+
+impl DirEntry<'_> {
+    pub fn record(&self) -> Result<Option<UserRecord>, StoreError> {
+        if self.lock.is_none() {
+            return Ok(None);
+        }
+        record_of(&self.entry)
+    }
+
+    pub fn tally(&self) -> Result<Tally, StoreError> {
+        if self.lock.is_none() {
+            return Ok(Tally::default());
+        }
+        tally_of(&self.entry)
+    }
+
+    pub fn save_record(&mut self, record: &UserRecord) -> Result<(), StoreError> {
+        // Backup codes, help-desk codes and timed disables have no attributes
+        // in the directory schema yet: refuse rather than drop them silently.
+        if !record.backup_codes.is_empty() || record.bypass.is_some() || record.disabled_until.is_some() {
+            return Err(StoreError::Directory(client::DirectoryError::Local(
+                "backup codes, help-desk codes and `disable --for` are not kept in the directory yet".into(),
+            )));
+        }
+        let dn = self.entry.dn.clone();
+        let params = self.store.cfg().totp_params_dn.clone();
+        let secret = record.secret.as_ref().map(|s| s.expose().to_vec());
+        let has_secret = secret.is_some();
+        let values: Vec<(&str, Option<Vec<u8>>)> = vec![
+            (attr::SECRET, secret),
+            (attr::TOKEN_DN, has_secret.then(|| dn.clone().into_bytes())),
+            (attr::PARAMS_DN, has_secret.then(|| params.into_bytes())),
+            (attr::EMAIL, record.email.clone().map(String::into_bytes)),
+            (attr::PHONE, record.phone.clone().map(String::into_bytes)),
+            (attr::DISABLED, (!record.enabled).then(|| b"TRUE".to_vec())),
+            (attr::CREATED, Some(record.created.to_string().into_bytes())),
+        ];
+        let mut classes = vec![attr::CLASS_TWOSTEP];
+        if has_secret {
+            classes.extend([attr::CLASS_TOKEN, attr::CLASS_USER]);
+        }
+        self.write(&classes, &values)
+    }
+
+    pub fn remove_record(&mut self) -> Result<bool, StoreError> {
+        let existed = self.record()?.is_some();
+        if existed {
+            let values: Vec<(&str, Option<Vec<u8>>)> = attr::RECORD.iter().map(|a| (*a, None)).collect();
+            self.write_removing_class(&values, Some(attr::CLASS_USER))?;
+        }
+        Ok(existed)
+    }
+
+    pub fn save_tally(&mut self, tally: &Tally) -> Result<(), StoreError> {
+        let mut failures = tally.failures.clone();
+        if failures.len() > MAX_FAILURES_KEPT {
+            failures.drain(..failures.len() - MAX_FAILURES_KEPT);
+        }
+        let joined = failures.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+        let code = |c: &Option<EmailCode>| {
+            c.as_ref().map(|c| format!("{} {} {} {}", c.hash, c.salt, c.sent_at, c.expires_at).into_bytes())
+        };
+        let values: Vec<(&str, Option<Vec<u8>>)> = vec![
+            (attr::LAST_STEP, tally.last_step.map(|s| s.to_string().into_bytes())),
+            (attr::FAILURE_COUNT, (!failures.is_empty()).then(|| failures.len().to_string().into_bytes())),
+            (attr::LAST_FAILURE, failures.last().map(|t| generalized_time(*t).into_bytes())),
+            (attr::FAILURES, (!failures.is_empty()).then(|| joined.into_bytes())),
+            (attr::LOCKED_AT, tally.locked_at.map(|t| t.to_string().into_bytes())),
+            (attr::GRACE_USED, (tally.grace_used > 0).then(|| tally.grace_used.to_string().into_bytes())),
+            (attr::EMAIL_CODE, code(&tally.email_code)),
+            (attr::TEXT_CODE, code(&tally.sms_code)),
+        ];
+        self.write(&[attr::CLASS_TWOSTEP, attr::CLASS_TOKEN], &values)
+    }
+
+    pub fn remove_tally(&mut self) -> Result<bool, StoreError> {
+        let existed = attr::TALLY.iter().any(|a| self.entry.first(a).is_some());
+        if existed {
+            let values: Vec<(&str, Option<Vec<u8>>)> = attr::TALLY.iter().map(|a| (*a, None)).collect();
+            self.write(&[], &values)?;
+        }
+        Ok(existed)
+    }
+
+    fn write(&mut self, classes: &[&str], values: &[(&str, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let classes: Vec<&str> = classes.iter().copied().filter(|c| !self.entry.has_class(c)).collect();
+        self.apply(&classes, values, None)
+    }
+
+    fn write_removing_class(
+        &mut self,
+        values: &[(&str, Option<Vec<u8>>)],
+        class: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let class = class.filter(|c| self.entry.has_class(c));
+        self.apply(&[], values, class)
+    }
+
+    /// One modify: the lock fence, the classes to add, every changed value as
+    /// a compare-and-swap, and a class to remove (after its attributes).
+    fn apply(
+        &mut self,
+        classes: &[&str],
+        values: &[(&str, Option<Vec<u8>>)],
+        remove_class: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(lock) = self.lock.clone() else {
+            let message = format!("no directory entry matches [ldap] user_filter for {}", self.user);
+            return Err(DirectoryError::Damaged { dn: self.store.cfg().base_dn.clone(), message }.into());
+        };
+        let dn = self.entry.dn.clone();
+        let mut m = Modify::new(&dn);
+        for class in classes {
+            m.add("objectClass", class.as_bytes());
+        }
+        let mut changed = false;
+        for (name, new) in values {
+            let old = self.entry.first(name).map(<[u8]>::to_vec);
+            if old != *new {
+                m.replace(name, old.as_deref(), new.as_deref());
+                changed = true;
+            }
+        }
+        if let Some(class) = remove_class {
+            m.delete("objectClass", class.as_bytes());
+        }
+        if !changed && classes.is_empty() && remove_class.is_none() {
+            return Ok(());
+        }
+        // The fence: fails unless we still hold the lock.
+        m.replace(attr::LOCK, Some(lock.as_bytes()), Some(lock.as_bytes()));
+        debug_assert!(!m.empty);
+        match self.store.client.modify(&m.ldif) {
+            Ok(()) => {}
+            Err(DirectoryError::Refused {
+                code: code::NO_SUCH_ATTRIBUTE | code::TYPE_OR_VALUE_EXISTS | code::CONSTRAINT_VIOLATION,
+                ..
+            }) => return Err(DirectoryError::Conflict { dn }.into()),
+            Err(e) => return Err(e.into()),
+        }
+        // What the directory holds now.
+        for class in classes {
+            self.entry.attrs.push(("objectclass".into(), class.as_bytes().to_vec()));
+        }
+        if let Some(class) = remove_class {
+            self.entry.attrs.retain(|(n, v)| !(n == "objectclass" && v.eq_ignore_ascii_case(class.as_bytes())));
+        }
+        for (name, new) in values {
+            let lower = name.to_ascii_lowercase();
+            self.entry.attrs.retain(|(n, _)| *n != lower);
+            if let Some(v) = new {
+                self.entry.attrs.push((lower, v.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn generalized_time(secs: u64) -> String {
+    chrono::DateTime::from_timestamp(secs as i64, 0).map_or_else(String::new, |t| t.format("%Y%m%d%H%M%SZ").to_string())
+}
+
+fn damaged(entry: &LdifEntry, name: &str) -> StoreError {
+    DirectoryError::Damaged { dn: entry.dn.clone(), message: format!("{name} is not what twostep writes") }.into()
+}
+
+fn number<T: std::str::FromStr>(entry: &LdifEntry, name: &str) -> Result<Option<T>, StoreError> {
+    match entry.text(name) {
+        None => Ok(None),
+        Some(t) => t.trim().parse().map(Some).map_err(|_| damaged(entry, name)),
+    }
+}
+
+/// The record in `entry`: `None` unless twostep enrolled it (a secret or `twostepCreated`).
+fn record_of(entry: &LdifEntry) -> Result<Option<UserRecord>, StoreError> {
+    let secret = entry.first(attr::SECRET).map(TotpSecret::from_bytes);
+    let created: Option<u64> = number(entry, attr::CREATED)?;
+    if secret.is_none() && created.is_none() {
+        return Ok(None);
+    }
+    let disabled = entry.text(attr::DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("TRUE"));
+    Ok(Some(UserRecord {
+        secret,
+        email: entry.text(attr::EMAIL),
+        phone: entry.text(attr::PHONE),
+        enabled: !disabled,
+        created: created.unwrap_or(0),
+        // Not kept in the directory yet: `save_record` refuses records that have them.
+        ..UserRecord::default()
+    }))
+}
+
+fn tally_of(entry: &LdifEntry) -> Result<Tally, StoreError> {
+    let failures = match entry.text(attr::FAILURES) {
+        None => Vec::new(),
+        Some(t) => t
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| damaged(entry, attr::FAILURES))?,
+    };
+    let code = |name: &str| -> Result<Option<EmailCode>, StoreError> {
+        let Some(t) = entry.text(name) else { return Ok(None) };
+        let parts: Vec<&str> = t.split(' ').collect();
+        let [hash, salt, sent, expires] = parts[..] else { return Err(damaged(entry, name)) };
+        let n = |s: &str| s.parse::<u64>().map_err(|_| damaged(entry, name));
+        Ok(Some(EmailCode { hash: hash.into(), salt: salt.into(), sent_at: n(sent)?, expires_at: n(expires)? }))
+    };
+    let mut tally = Tally {
+        failures,
+        locked_at: number(entry, attr::LOCKED_AT)?,
+        last_step: number(entry, attr::LAST_STEP)?,
+        email_code: code(attr::EMAIL_CODE)?,
+        sms_code: code(attr::TEXT_CODE)?,
+        grace_used: number(entry, attr::GRACE_USED)?.unwrap_or(0),
+        ..Tally::default()
+    };
+    if tally.sms_code.is_some() {
+        tally.version = super::tally::TALLY_VERSION;
+    }
+    Ok(tally)
+}
