@@ -20,6 +20,7 @@
 
 mod broken;
 mod enroll;
+mod enroll_contact;
 mod send_code;
 pub mod text;
 mod verify;
@@ -52,6 +53,11 @@ pub struct ConvError;
 pub trait Conversation {
     /// Asks a question without echo and returns the answer.
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
+    /// Asks a question whose answer is shown as it is typed (a phone number,
+    /// an address, a choice: nothing secret).
+    fn ask_visible(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
+        self.ask(prompt)
+    }
     /// Shows an informational message (not shown when the application asked for silence).
     fn info(&mut self, text: &str) -> Result<(), ConvError>;
     /// Shows what the next prompt cannot be answered without (the enrollment
