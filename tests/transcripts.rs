@@ -7,7 +7,7 @@
 //!
 //! `TWOSTEP_UPDATE_GOLDEN=1 cargo test --test transcripts` rewrites the
 //! golden files (and the README's copies) instead of comparing; a failing
-//! comparison prints a diff. The README shows two transcripts; a test checks
+//! comparison prints a diff. The README shows three transcripts; a test checks
 //! that its copies are the golden files.
 //!
 //! Not covered: backup codes (not on main when this was written).
@@ -27,7 +27,7 @@ const CODE: &str = "Verification code: ";
 const WITH_TEXT: &str = "Verification code (or type \"text\" to get a code by text message): ";
 const WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";
 /// The transcripts the README shows, each between `<!-- golden: NAME -->` and the end of its code block.
-const IN_README: [&str; 2] = ["app-code.txt", "text-code.txt"];
+const IN_README: [&str; 3] = ["app-code.txt", "text-code.txt", "enroll-text.txt"];
 
 fn golden_dir() -> PathBuf {
     repo().join("tests/golden")

@@ -5,7 +5,9 @@
 //!    NSS groups only when a rule needs them) says: step aside, refuse, must
 //!    enroll, or verify. A login from a trusted network steps aside first.
 //! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
-//!    one confirming code, then the record is saved), or a refusal.
+//!    one confirming code, then the record is saved; or a choice, and a typed
+//!    number or address confirmed by a code sent to it: [`enroll_contact`]),
+//!    or a refusal.
 //! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
 //!    prompt (typing `email` or `text`, or having no app and one way to get
 //!    a code, sends one: [`send_code`]), the answer's age, then under the user's lock the answer
