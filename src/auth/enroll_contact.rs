@@ -319,7 +319,8 @@ impl Login<'_> {
         match reserved {
             Reserve::TooSoon { sent_at, next_at } => {
                 self.log.log(Level::Info, line.field("next", &rfc3339(next_at)).as_str());
-                let _ = self.conv.info(&text::code_too_soon(&masked, sent_at, next_at, now));
+                // What the next prompt needs: shown even under PAM_SILENT.
+                let _ = self.conv.instructions(&text::code_too_soon(&masked, sent_at, next_at, now));
                 return Ok(None);
             }
             Reserve::Capped { next_at } => {
@@ -351,7 +352,7 @@ impl Login<'_> {
         let line = self.line("contact_offered", method.name()).field("to", &dest.masked_for_log());
         self.log.log(Level::Info, line.as_str());
         let valid_for = email_code::describe_duration(valid);
-        let _ = self.conv.info(&text::contact_sent(choice, &masked, &valid_for, true));
+        let _ = self.conv.instructions(&text::contact_sent(choice, &masked, &valid_for, true));
         Ok(None)
     }
 
