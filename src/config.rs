@@ -104,6 +104,7 @@ struct RawPolicy {
     required: Option<bool>,
     grace_logins: Option<u32>,
     enroll_at_login: Option<bool>,
+    enroll_methods: Option<Vec<EnrollMethod>>,
     required_groups: Option<Vec<String>>,
     exempt_groups: Option<Vec<String>>,
     trusted_networks: Option<Vec<Cidr>>,
@@ -189,6 +190,9 @@ pub struct PolicyConfig {
     pub required: bool,
     pub grace_logins: u32,
     pub enroll_at_login: bool,
+    /// What a user may choose at enrollment at login, in the order offered
+    /// (never empty, no repeats; `text` only with `[sms] command`).
+    pub enroll_methods: Vec<EnrollMethod>,
     pub required_groups: Vec<String>,
     pub exempt_groups: Vec<String>,
     /// Logins from these networks (PAM_RHOST a literal address) are never
@@ -199,12 +203,36 @@ pub struct PolicyConfig {
     pub exempt: bool,
 }
 
+/// A way to set up two-step verification at login (`[policy] enroll_methods`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnrollMethod {
+    /// An authenticator app: the QR code and one confirming code.
+    App,
+    /// A mobile number the user types, confirmed with a code sent to it.
+    Text,
+    /// An email address the user types, confirmed with a code sent to it.
+    Email,
+}
+
+impl EnrollMethod {
+    /// The word the user types to choose it (and the word in the config).
+    pub fn word(self) -> &'static str {
+        match self {
+            EnrollMethod::App => "app",
+            EnrollMethod::Text => "text",
+            EnrollMethod::Email => "email",
+        }
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             required: true,
             grace_logins: 0,
             enroll_at_login: false,
+            enroll_methods: vec![EnrollMethod::App],
             required_groups: Vec::new(),
             exempt_groups: Vec::new(),
             trusted_networks: Vec::new(),
@@ -219,12 +247,28 @@ impl PolicyConfig {
             required: raw.required.unwrap_or(self.required),
             grace_logins: raw.grace_logins.unwrap_or(self.grace_logins),
             enroll_at_login: raw.enroll_at_login.unwrap_or(self.enroll_at_login),
+            enroll_methods: raw.enroll_methods.unwrap_or_else(|| self.enroll_methods.clone()),
             required_groups: raw.required_groups.unwrap_or_else(|| self.required_groups.clone()),
             exempt_groups: raw.exempt_groups.unwrap_or_else(|| self.exempt_groups.clone()),
             trusted_networks: raw.trusted_networks.unwrap_or_else(|| self.trusted_networks.clone()),
             exempt: raw.exempt.unwrap_or(self.exempt),
         }
     }
+}
+
+/// `enroll_methods` must name something, each method once, and `text` only
+/// when texts can be sent.
+fn check_enroll_methods(methods: &[EnrollMethod], sms: &SmsConfig) -> Result<(), &'static str> {
+    if methods.is_empty() {
+        return Err("must name at least one of \"app\", \"text\", \"email\"");
+    }
+    if methods.iter().enumerate().any(|(i, m)| methods[..i].contains(m)) {
+        return Err("names a method twice");
+    }
+    if methods.contains(&EnrollMethod::Text) && !sms.enabled() {
+        return Err("has \"text\", but [sms] command is not set: set it, or remove \"text\"");
+    }
+    Ok(())
 }
 
 impl Config {
@@ -394,6 +438,9 @@ impl Config {
         let mut services = BTreeMap::new();
         for (name, raw_policy) in raw.services.unwrap_or_default() {
             services.insert(name, policy.merged(raw_policy));
+        }
+        for p in std::iter::once(&policy).chain(services.values()) {
+            check_enroll_methods(&p.enroll_methods, &sms).map_err(|why| invalid("policy.enroll_methods", why))?;
         }
 
         let backend = crate::store::ldap::config::backend(path, raw.store)?;
@@ -604,10 +651,30 @@ exempt = true
             ("[sms]\nphone = 1", "phone"),
             ("[lockout]\nanswer_timeout = 5", "lockout.answer_timeout"),
             ("[policy]\nexempt = true", "policy.exempt"),
+            ("[policy]\nenroll_methods = []", "policy.enroll_methods"),
+            ("[policy]\nenroll_methods = [\"app\", \"app\"]", "policy.enroll_methods"),
+            ("[policy]\nenroll_methods = [\"app\", \"text\"]", "policy.enroll_methods"),
+            ("[services.sshd]\nenroll_methods = [\"text\"]", "policy.enroll_methods"),
+            ("[policy]\nenroll_methods = [\"sms\"]", "enroll_methods"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn enroll_methods_default_to_the_app_alone_and_a_service_may_offer_more() {
+        let c = parse("").unwrap();
+        assert_eq!(c.policy.enroll_methods, [EnrollMethod::App]);
+        let c = parse(
+            "[sms]\ncommand = [\"/usr/bin/sms-send\", \"{phone}\"]\n\
+             [policy]\nenroll_methods = [\"email\", \"app\"]\n\
+             [services.sshd]\nenroll_methods = [\"app\", \"text\", \"email\"]\n[services.su]\nrequired = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.enroll_methods, [EnrollMethod::Email, EnrollMethod::App], "in the order given");
+        assert_eq!(c.policy_for("sshd").enroll_methods, [EnrollMethod::App, EnrollMethod::Text, EnrollMethod::Email]);
+        assert_eq!(c.policy_for("su").enroll_methods, c.policy.enroll_methods, "inherited");
     }
 
     #[test]

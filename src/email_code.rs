@@ -79,6 +79,17 @@ pub fn seal(code: &str, now: u64, valid_for: u64) -> Result<EmailCode, RandomErr
     Ok(EmailCode { hash, salt, sent_at: now, expires_at: now.saturating_add(valid_for) })
 }
 
+/// The tag that ties `sealed` (a code sent to a contact typed at
+/// enrollment) to that contact: a salted hash of it, never the contact.
+pub fn contact_tag(sealed: &EmailCode, contact: &str) -> String {
+    to_hex(&digest(&sealed.salt, &format!("contact:{contact}")))
+}
+
+/// Whether `tag` is [`contact_tag`] of `sealed` and `contact` (constant time).
+pub fn is_contact(sealed: &EmailCode, tag: &str, contact: &str) -> bool {
+    bool::from(contact_tag(sealed, contact).as_bytes().ct_eq(tag.as_bytes()))
+}
+
 /// How an answer compares with the pending email code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
@@ -183,6 +194,16 @@ mod tests {
         assert_eq!(may_resend(Some(&sealed), 300, 1299), Resend::TooSoon { sent_at: 1000, next_at: 1300 });
         assert_eq!(may_resend(Some(&sealed), 300, 1300), Resend::Allowed);
         assert_eq!(may_resend(Some(&sealed), 600, 1600), Resend::Allowed, "expired: always allowed");
+    }
+
+    #[test]
+    fn a_contact_tag_matches_only_its_contact_and_shows_nothing_of_it() {
+        let sealed = seal("123456", 1000, 600).unwrap();
+        let tag = contact_tag(&sealed, "+15551234567");
+        assert!(is_contact(&sealed, &tag, "+15551234567"));
+        assert!(!is_contact(&sealed, &tag, "+15551234568"));
+        assert!(!tag.contains("5551234567") && tag != sealed.hash);
+        assert_ne!(contact_tag(&seal("123456", 1000, 600).unwrap(), "+15551234567"), tag, "salted");
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!    groups only when a rule needs them; a login from a `trusted_networks`
 //!    network, [`cidr`], steps aside first).
 //! 4. Must enroll (`src/auth/enroll.rs`): a grace login, enrollment at login
-//!    (QR code from [`qr`], a new secret from [`secret`]), or a refusal.
+//!    (QR code from [`qr`], a new secret from [`secret`]; or, when
+//!    `enroll_methods` offers more, a menu and a typed number or address
+//!    confirmed with a code sent to it, `src/auth/enroll_contact.rs`), or a refusal.
 //! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
 //!    (`store/tally.rs`); the prompt (every text in `src/auth/text.rs`); on
 //!    `email` or `text`, a code is sent (`src/auth/send_code.rs`:

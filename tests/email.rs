@@ -711,3 +711,33 @@ fn a_test_message_the_mail_system_refuses_is_reported_with_the_commands_error_an
         assert_eq!(env.twostep(args).status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_new_user_sets_up_a_typed_address_at_login_confirmed_through_msmtp() {
+    let (env, smtp) = setup("[policy]\nenroll_at_login = true\nenroll_methods = [\"app\", \"email\"]\n");
+    let mut s = Session::start(&env, "newbie");
+    let menu = s.next();
+    assert!(menu.text.contains("\n  email  email to your address"), "{menu:?}");
+    let m = s.next();
+    assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_on", "Type app or email: "));
+    s.answer("email");
+    let m = s.next();
+    assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_on", "Email address: "));
+    s.answer("new.user@district.org");
+    let sent = s.said("info");
+    assert!(sent.starts_with("A code was sent to n***@district.org. It is valid for 10 minutes."), "{sent}");
+    s.prompt(PLAIN);
+    let message = smtp.wait_message(1);
+    assert_eq!(smtp.recipients(1).trim(), "new.user@district.org");
+    assert!(env.store().record("newbie").unwrap().is_none(), "nothing saved before the code");
+    let code = code_in(&message);
+    s.answer(&code);
+    assert!(s.said("info").starts_with("Two-step verification is set up."));
+    assert!(s.finish().succeeded());
+    let rec = env.store().record("newbie").unwrap().unwrap();
+    assert_eq!((rec.email.as_deref(), rec.secret.is_some()), (Some("new.user@district.org"), false));
+    let logs = env.log_lines();
+    let want = "result=contact_verified method=email to=n***@district.org";
+    assert!(logs.iter().any(|l| l.contains(want)), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&code)), "{logs:?}");
+}

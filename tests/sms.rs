@@ -433,3 +433,66 @@ fn twostep_check_names_a_missing_sms_command_when_users_have_a_phone() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("codes by text message cannot be sent, and logins that need one are refused"), "{text}");
 }
+
+/// The next message, which must be a visible prompt (echo on) with this text.
+fn visible_prompt(s: &mut Session, text: &str) {
+    let m = s.next();
+    assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_on", text), "{:?}", s.seen);
+}
+
+#[test]
+fn a_new_user_sets_up_a_typed_number_at_login_confirmed_through_the_http_gateway() {
+    let (env, gateway) =
+        http_setup("[policy]\nenroll_at_login = true\nenroll_methods = [\"app\", \"text\"]\n", "/v1/messages");
+    let mut s = Session::start(&env, "newbie");
+    let menu = s.next();
+    assert!(menu.text.contains("\n  text   text messages to your mobile phone"), "{menu:?}");
+    visible_prompt(&mut s, "Type app or text: ");
+    s.answer("text");
+    visible_prompt(&mut s, "Mobile number with country code, e.g. +1 555 123 4567: ");
+    s.answer("+1 555 123-4567");
+    assert_eq!(
+        s.said("info"),
+        "A code was sent by text message to •••• ••• 4567. It is valid for 10 minutes. \
+         Type it to confirm the number, or press Enter to go back."
+    );
+    s.prompt(PLAIN);
+    let (_, _, fields) = posted(&gateway, 1);
+    assert_eq!(field(&fields, "To"), PHONE, "the typed number, in E.164 form");
+    let code = code_in_text(field(&fields, "Body"));
+    assert!(env.store().record("newbie").unwrap().is_none(), "nothing saved before the code");
+    s.answer(&code);
+    let told = s.said("info");
+    assert!(told.starts_with("Two-step verification is set up."), "{told}");
+    assert!(s.finish().succeeded());
+    assert_eq!(env.store().record("newbie").unwrap().unwrap().phone.as_deref(), Some(PHONE));
+    let logs = env.log_lines();
+    for result in ["contact_offered", "contact_verified", "enrolled"] {
+        let want = format!("result={result} method=sms to=****4567");
+        assert!(logs.iter().any(|l| l.contains("user=newbie") && l.contains(&want)), "{want}: {logs:?}");
+    }
+    assert!(!logs.iter().any(|l| l.contains(&code) || l.contains(TOKEN) || l.contains("5551234567")), "{logs:?}");
+
+    // The next login: a text-only user, the code comes through the gateway without asking.
+    let mut s = Session::start(&env, "newbie");
+    assert_eq!(s.said("info"), SENT);
+    s.prompt(PLAIN);
+    s.answer(&code_in_text(field(&posted(&gateway, 2).2, "Body")));
+    assert!(s.finish().succeeded());
+}
+
+#[test]
+fn a_wrong_confirmation_code_through_real_pam_saves_nothing_and_counts_no_failure() {
+    let (env, gateway) = http_setup("[policy]\nenroll_at_login = true\nenroll_methods = [\"text\"]\n", "/v1/messages");
+    // One method: no menu. Ctrl-D after one wrong code.
+    let t = env.login("newbie", &["+15551234567", "000000"]);
+    assert_eq!(t.result, "PAM_CONV_ERR", "{t:?}");
+    let code = code_in_text(field(&posted(&gateway, 1).2, "Body"));
+    assert_ne!(code, "000000");
+    assert!(t.said().contains("That code does not match. 2 more tries for this code."), "{t:?}");
+    assert!(env.store().record("newbie").unwrap().is_none());
+    let tally = env.store().tally("newbie").unwrap();
+    assert_eq!((tally.failures.len(), tally.contact_code.map(|c| c.tries)), (0, Some(1)));
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=contact_failed method=sms to=****4567")), "{logs:?}");
+}

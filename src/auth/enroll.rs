@@ -1,6 +1,10 @@
 //! A user who must use a second factor and has none ([`policy::unenrolled`]):
 //! a grace login with a reminder, enrollment at login, or a refusal.
 //!
+//! When `[policy] enroll_methods` offers more than the app, the user first
+//! chooses, and a typed phone number or address is confirmed with a code
+//! sent to it (`enroll_contact.rs`); the app is set up here.
+//!
 //! Enrollment at login shows a new secret (QR code, otpauth address, base32
 //! for typing in), asks for one code from the app to confirm it, and only then
 //! saves the record, under the user's lock and only if nobody set one up
@@ -12,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::text::{self, PROMPT};
 use super::{Broken, ConvError, Login, Outcome};
-use crate::config::{Config, PolicyConfig};
+use crate::config::{Config, EnrollMethod, PolicyConfig};
 use crate::log::Level;
 use crate::policy::{self, Unenrolled};
 use crate::qr;
@@ -38,7 +42,10 @@ impl Login<'_> {
         match policy::unenrolled(policy, grace_used) {
             Unenrolled::Refuse { grace_used_up } => Ok(self.refuse_not_enrolled(grace_used_up)),
             Unenrolled::Grace => self.grace_login(store, policy),
-            Unenrolled::Enroll { skips_left } => self.enroll_at_login(cfg, store, policy, skips_left),
+            Unenrolled::Enroll { skips_left } if policy.enroll_methods == [EnrollMethod::App] => {
+                self.enroll_app(cfg, store, policy, skips_left, true)
+            }
+            Unenrolled::Enroll { skips_left } => self.enroll_with_choice(cfg, store, policy, skips_left),
         }
     }
 
@@ -51,7 +58,7 @@ impl Login<'_> {
 
     /// Uses one grace login under the tally lock (so parallel logins cannot share
     /// one) and lets the login through with a reminder.
-    fn grace_login(&mut self, store: &UserStore, policy: &PolicyConfig) -> Result<Outcome, Broken> {
+    pub(super) fn grace_login(&mut self, store: &UserStore, policy: &PolicyConfig) -> Result<Outcome, Broken> {
         let left = store.change(self.req.user, |u| u.update_tally(|t| policy::take_grace(t, policy)))?;
         let Some(left) = left else {
             return Ok(self.refuse_not_enrolled(true));
@@ -62,12 +69,15 @@ impl Login<'_> {
         Ok(Outcome::Ignore)
     }
 
-    fn enroll_at_login(
+    /// Sets up the app: QR code, one confirming code. `heading` when nothing
+    /// was shown before (no menu).
+    pub(super) fn enroll_app(
         &mut self,
         cfg: &Config,
         store: &UserStore,
         policy: &PolicyConfig,
         skips_left: u32,
+        heading: bool,
     ) -> Result<Outcome, Broken> {
         let user = self.req.user;
         let secret = TotpSecret::generate()?;
@@ -76,7 +86,7 @@ impl Login<'_> {
         let picture = Zeroizing::new(qr::terminal(&uri)?);
         let shown = user::for_terminal(user);
         let texts = [
-            Zeroizing::new(text::enroll_intro(&cfg.issuer, &shown)),
+            Zeroizing::new(text::enroll_intro(&cfg.issuer, &shown, heading)),
             picture,
             Zeroizing::new(text::enroll_by_hand(&secret::grouped(&secret.to_base32()), cfg, &uri)),
             Zeroizing::new(text::enroll_type_code(skips_left)),

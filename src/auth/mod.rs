@@ -5,7 +5,9 @@
 //!    NSS groups only when a rule needs them) says: step aside, refuse, must
 //!    enroll, or verify. A login from a trusted network steps aside first.
 //! 2. Must enroll ([`enroll`]): a grace login, enrollment at login (QR code,
-//!    one confirming code, then the record is saved), or a refusal.
+//!    one confirming code, then the record is saved; or a choice, and a typed
+//!    number or address confirmed by a code sent to it: [`enroll_contact`]),
+//!    or a refusal.
 //! 3. Verify ([`verify`]): the lock gate (a locked user is never asked), the
 //!    prompt (typing `email` or `text`, or having no app and one way to get
 //!    a code, sends one: [`send_code`]), the answer's age, then under the user's lock the answer
@@ -20,6 +22,7 @@
 
 mod broken;
 mod enroll;
+mod enroll_contact;
 mod send_code;
 pub mod text;
 mod verify;
@@ -52,6 +55,11 @@ pub struct ConvError;
 pub trait Conversation {
     /// Asks a question without echo and returns the answer.
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError>;
+    /// Asks a question whose answer is shown as it is typed (a phone number,
+    /// an address, a choice: nothing secret).
+    fn ask_visible(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
+        self.ask(prompt)
+    }
     /// Shows an informational message (not shown when the application asked for silence).
     fn info(&mut self, text: &str) -> Result<(), ConvError>;
     /// Shows what the next prompt cannot be answered without (the enrollment

@@ -42,7 +42,7 @@ impl Dest<'_> {
     }
 
     /// The masked form for the log (`to=`), ASCII.
-    fn masked_for_log(self) -> String {
+    pub(super) fn masked_for_log(self) -> String {
         match self {
             Dest::Email(a) => crate::address::mask_address(a),
             Dest::Text(p) => crate::phone::mask_phone_for_log(p),
@@ -74,12 +74,44 @@ enum Reserve {
 }
 
 /// A composed message of either kind.
-enum Outgoing {
+pub(super) enum Outgoing {
     Mail(sendmail::Message),
     Text(crate::sms::TextMessage),
 }
 
+/// The message carrying `code` to `dest`, with the method's `code_valid` and
+/// `resend_after`.
+pub(super) fn compose(
+    cfg: &Config,
+    dest: Dest<'_>,
+    user: &str,
+    code: &str,
+    now: u64,
+) -> Result<(u64, u64, Outgoing), Broken> {
+    let host = sendmail::hostname();
+    Ok(match dest {
+        Dest::Email(to) => {
+            let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code, now })?;
+            (cfg.email.code_valid, cfg.email.resend_after, Outgoing::Mail(message))
+        }
+        Dest::Text(to) => {
+            let message = crate::sms::compose(&cfg.sms, to, &host, code);
+            (cfg.sms.code_valid, cfg.sms.resend_after, Outgoing::Text(message))
+        }
+    })
+}
+
 impl Login<'_> {
+    /// Hands `outgoing` to the mail or text message command; the error is
+    /// for the log (the runner keeps the code out of it, even when the
+    /// command echoes the message).
+    pub(super) fn deliver(&mut self, cfg: &Config, outgoing: &Outgoing) -> Result<(), String> {
+        match outgoing {
+            Outgoing::Mail(message) => self.mailer.send(&cfg.email, message).map_err(|e| e.to_string()),
+            Outgoing::Text(message) => self.sms.send(&cfg.sms, message).map_err(|e| e.to_string()),
+        }
+    }
+
     /// Sends a new code to `dest`, or says when one may be sent again.
     /// `Some(outcome)` ends the login (locked, or the code could not be sent).
     pub(super) fn send_code(
@@ -91,17 +123,7 @@ impl Login<'_> {
     ) -> Result<Option<Outcome>, Broken> {
         let (user, now) = (self.req.user, self.clock.now());
         let code = email_code::new_code(cfg.totp.digits)?;
-        let host = sendmail::hostname();
-        let (valid, resend_after, outgoing) = match dest {
-            Dest::Email(to) => {
-                let message = sendmail::compose(&cfg.email, &Letter { to, user, host: &host, code: &code, now })?;
-                (cfg.email.code_valid, cfg.email.resend_after, Outgoing::Mail(message))
-            }
-            Dest::Text(to) => {
-                let message = crate::sms::compose(&cfg.sms, to, &host, &code);
-                (cfg.sms.code_valid, cfg.sms.resend_after, Outgoing::Text(message))
-            }
-        };
+        let (valid, resend_after, outgoing) = compose(cfg, dest, user, &code, now)?;
         let sealed = email_code::seal(&code, now, valid)?;
         let reserved = store.change(user, |u| {
             u.update_tally(|t| {
@@ -132,12 +154,7 @@ impl Login<'_> {
             }
             Reserve::Send => {}
         }
-        // The runner keeps the code out of the error (the command may echo the message).
-        let sent = match &outgoing {
-            Outgoing::Mail(message) => self.mailer.send(&cfg.email, message).map_err(|e| e.to_string()),
-            Outgoing::Text(message) => self.sms.send(&cfg.sms, message).map_err(|e| e.to_string()),
-        };
-        if let Err(why) = sent {
+        if let Err(why) = self.deliver(cfg, &outgoing) {
             store.change(user, |u| {
                 u.update_tally(|t| {
                     let slot = dest.slot(t);

@@ -21,7 +21,8 @@ use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_SILENT, PAM_TEXT_INFO, PamFlag, PamResultCode};
+use pam_bindings::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SILENT, PAM_TEXT_INFO};
+use pam_bindings::constants::{PamFlag, PamResultCode};
 use pam_bindings::conv::Conv;
 use pam_bindings::items::{RHost, Service, User};
 use pam_bindings::module::{PamHandle, PamHooks};
@@ -76,6 +77,9 @@ impl PamConversation<'_> {
 impl Conversation for PamConversation<'_> {
     fn ask(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
         self.send(PAM_PROMPT_ECHO_OFF, prompt)?.ok_or(ConvError)
+    }
+    fn ask_visible(&mut self, prompt: &str) -> Result<Zeroizing<String>, ConvError> {
+        self.send(PAM_PROMPT_ECHO_ON, prompt)?.ok_or(ConvError)
     }
     fn info(&mut self, text: &str) -> Result<(), ConvError> {
         if self.silent {

@@ -3,7 +3,9 @@
 //! One root 0600 TOML file per user holding recent failed codes, the lock,
 //! the last TOTP step accepted (replay protection), the pending email and
 //! text-message codes (only their salted hashes, one per method, each with
-//! its own resend throttle) and the grace logins used. Every change is a
+//! its own resend throttle), the grace logins used, and, while a user sets
+//! up a phone number or address at login, the code sent to confirm it and
+//! when such codes went out (their own throttle). Every change is a
 //! read-modify-write under the user's exclusive `flock` ([`super::UserStore::change`]),
 //! written atomically, so parallel logins never lose a failure and exactly one
 //! of two logins racing with the same code wins. A file that cannot be read or
@@ -17,10 +19,13 @@ use serde::{Deserialize, Serialize};
 use super::files::{self, StoreError, UserFiles, Versioned};
 use crate::trusted_fs::{Durability, FileId};
 
-/// Newest tally format this build reads (2: `sms_code`). Like the record, a
-/// tally is written with the oldest version that holds it: 1 unless a text
-/// code is pending (see `record.rs` for why).
-pub const TALLY_VERSION: u32 = 2;
+/// Newest tally format this build reads (2: `sms_code`; 3: `contact_code`
+/// and `contact_sends`). Like the record, a tally is written with the oldest
+/// version that holds it: 1 unless a text code is pending, 3 while a contact
+/// is being confirmed (see `record.rs` for why).
+pub const TALLY_VERSION: u32 = 3;
+/// The version of a tally with a pending text code and no contact being confirmed.
+pub const TALLY_VERSION_WITHOUT_CONTACT: u32 = 2;
 /// The version of a tally without a pending text code.
 pub const TALLY_VERSION_WITHOUT_SMS: u32 = 1;
 /// Most failure timestamps kept per user (bounds the file size whatever `deny` is).
@@ -49,6 +54,29 @@ pub struct Tally {
     /// Grace logins used while not enrolled.
     #[serde(default)]
     pub grace_used: u32,
+    /// The code sent to a phone number or address typed at enrollment, not
+    /// yet confirmed. Never accepted as a login code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_code: Option<ContactCode>,
+    /// When codes to typed contacts went out recently (the hourly cap), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contact_sends: Vec<u64>,
+}
+
+/// A code sent to confirm a phone number or address typed at enrollment: the
+/// code (salted hash) and the contact it belongs to (a salted hash too, so
+/// that a code confirms only the contact it was sent to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCode {
+    /// `sms` or `email` (a [`crate::store::record::Method`] name).
+    pub method: String,
+    /// Hex SHA-256 of `code.salt || ":" || contact`.
+    pub to: String,
+    /// Wrong answers given to this code so far.
+    #[serde(default)]
+    pub tries: u32,
+    pub code: EmailCode,
 }
 
 impl Default for Tally {
@@ -61,6 +89,8 @@ impl Default for Tally {
             email_code: None,
             sms_code: None,
             grace_used: 0,
+            contact_code: None,
+            contact_sends: Vec::new(),
         }
     }
 }
@@ -111,6 +141,12 @@ pub(super) fn write(
         let excess = tally.failures.len() - MAX_FAILURES_KEPT;
         tally.failures.drain(..excess);
     }
-    tally.version = if tally.sms_code.is_some() { TALLY_VERSION } else { TALLY_VERSION_WITHOUT_SMS };
+    tally.version = if tally.contact_code.is_some() || !tally.contact_sends.is_empty() {
+        TALLY_VERSION
+    } else if tally.sms_code.is_some() {
+        TALLY_VERSION_WITHOUT_CONTACT
+    } else {
+        TALLY_VERSION_WITHOUT_SMS
+    };
     files.write_as(user, tally, durability)
 }
