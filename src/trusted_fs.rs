@@ -251,17 +251,28 @@ pub enum Durability {
     /// directory may still show the previous file: for a write whose loss only
     /// brings back the state written durably before it.
     MayRevert,
+    /// Nothing is fsynced: durable only once [`sync_filesystem`] of the
+    /// directory returns `Ok`. For batches, which make thousands of files
+    /// durable with one sync and report none of them as saved before it.
+    Deferred,
 }
 
-/// [`write_atomic`] minus the fsync of the directory ([`Durability::MayRevert`]):
-/// the file is whole and fsynced before the rename, so a crash still leaves
-/// the old file or the new one, but the rename itself is durable only once
-/// [`sync_dir`] of `dir` returns `Ok`. For batches: many renames, then one
-/// directory fsync, which makes every one of them durable (the directory is
-/// one inode; its fsync writes all of its entries). Nothing may be reported
-/// as saved before it.
+/// [`write_atomic`] with nothing fsynced ([`Durability::Deferred`]): durable
+/// only once [`sync_filesystem`] of `dir` returns `Ok`. For batches: many
+/// files, then one sync of the file system, which writes all of them (data,
+/// inodes and directory entries). Nothing may be reported as saved before it.
+/// A crash before that sync may leave a new file empty (the name renamed, the
+/// data not yet written): it then reads as corrupt, never as someone else's.
 pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
-    write_atomic_as(dir, name, data, Durability::MayRevert)
+    write_atomic_as(dir, name, data, Durability::Deferred)
+}
+
+/// Makes everything written on the file system that holds `dir` durable
+/// (`syncfs`): one call for all the files a batch wrote with
+/// [`Durability::Deferred`].
+pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
+    let d = File::open(dir).map_err(io_err(dir, "open"))?;
+    nix::unistd::syncfs(&d).map_err(|e| io_err(dir, "sync the file system of")(io::Error::from_raw_os_error(e as i32)))
 }
 
 /// [`write_atomic`] with a choice of [`Durability`].
@@ -282,11 +293,13 @@ pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durabili
             .open(&tmp)
             .map_err(io_err(&tmp, "create"))?;
         f.write_all(data).map_err(io_err(&tmp, "write"))?;
-        f.sync_all().map_err(io_err(&tmp, "fsync"))?;
+        if durability != Durability::Deferred {
+            f.sync_all().map_err(io_err(&tmp, "fsync"))?;
+        }
         std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
         match durability {
             Durability::Durable => sync_dir(dir),
-            Durability::MayRevert => Ok(()),
+            Durability::MayRevert | Durability::Deferred => Ok(()),
         }
     })();
     if result.is_err() {

@@ -351,7 +351,7 @@ impl Batch<'_> {
     fn flush(&mut self) {
         if self.pending.iter().any(|o| matches!(o.status, Status::Enrolled { .. })) {
             let synced = self.store.sync_records().map_err(CliError::from).and_then(|()| match &self.qr_dir {
-                Some(dir) => trusted_fs::sync_dir(dir).map_err(CliError::from),
+                Some(dir) => trusted_fs::sync_filesystem(dir).map_err(CliError::from),
                 None => Ok(()),
             });
             if let Err(e) = synced {

@@ -137,7 +137,7 @@ impl UserFiles {
     /// [`UserFiles::write`], durable only after [`UserFiles::sync`] (see
     /// [`trusted_fs::write_atomic_unsynced`]).
     pub fn write_unsynced<T: Serialize>(&self, user: &str, value: &T) -> Result<(), StoreError> {
-        self.write_as(user, value, Durability::MayRevert)
+        self.write_as(user, value, Durability::Deferred)
     }
 
     /// [`UserFiles::write`] with a choice of [`Durability`].
@@ -154,7 +154,7 @@ impl UserFiles {
 
     /// Makes every file written here so far durable (one fsync of the directory).
     pub fn sync(&self) -> Result<(), StoreError> {
-        Ok(trusted_fs::sync_dir(&self.dir)?)
+        Ok(trusted_fs::sync_filesystem(&self.dir)?)
     }
 
     /// Deletes `user`'s file; returns whether it existed.
