@@ -271,6 +271,43 @@ fn every_accounts_google_authenticator_file_migrates_when_it_is_the_accounts_own
 }
 
 #[test]
+fn the_batch_migration_keeps_the_scratch_codes_as_backup_codes_that_work_once() {
+    let env = Env::new("");
+    let homes = env.path().join("home");
+    std::fs::create_dir(&homes).unwrap();
+    let scratch = ["31415926", "27182818", "14142135"];
+    let a = HomeAccount::new(&homes);
+    a.ga_file(&format!("{SECRET}\n\" TOTP_AUTH\n{}\n", scratch.join("\n")), a.uid, 0o400);
+    let b = HomeAccount::new(&homes);
+    b.ga_file(&format!("{SECRET}\n\" TOTP_AUTH\n"), b.uid, 0o600);
+
+    let out = env.twostep(&["enroll", "--from-google-authenticator-all", "--home-root", homes.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(scratch.iter().all(|c| !stdout(&out).contains(c) && !stderr(&out).contains(c)), "not echoed");
+    let got = lines(&out);
+    let line = by_user(&got, &a.name);
+    assert_eq!(line["status"], "enrolled", "{line}");
+    assert!(line["notes"].to_string().contains("3 emergency scratch code(s) are kept as backup codes"), "{line}");
+    let left = |user: &str| {
+        let s: serde_json::Value = serde_json::from_str(&stdout(&env.twostep(&["status", user, "--json"]))).unwrap();
+        s["backup_codes_left"].as_u64()
+    };
+    assert_eq!((left(&a.name), left(&b.name)), (Some(3), Some(0)));
+    let on_disk = std::fs::read_to_string(env.secrets.join(&a.name)).unwrap();
+    assert!(scratch.iter().all(|c| !on_disk.contains(c)), "only hashes are stored: {on_disk}");
+
+    assert!(env.login(&a.name, &[scratch[1]]).succeeded());
+    assert_eq!(env.login(&a.name, &[scratch[1]]).result, "PAM_AUTH_ERR", "once");
+    assert!(env.login(&a.name, &["1414 2135"]).succeeded(), "typed grouped");
+    assert_eq!(left(&a.name), Some(1));
+    assert!(env.login(&b.name, &[scratch[0]]).result == "PAM_AUTH_ERR", "another user's codes are not theirs");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains(&format!("user={} action=backup_codes", a.name))), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&format!("user={} action=backup_codes", b.name))), "{logs:?}");
+    assert!(logs.iter().all(|l| scratch.iter().all(|c| !l.contains(c))), "no code in a log line: {logs:?}");
+}
+
+#[test]
 fn enroll_draws_the_qr_code_in_colour_only_when_asked_or_on_a_terminal_and_escapes_names_still() {
     let env = Env::new("");
     let plain = env.twostep(&["enroll", "kim"]);

@@ -273,3 +273,47 @@ fn the_man_pages_are_dated_by_the_newest_changelog_entry() {
         assert!(render(page).lines().last().unwrap().contains(&date), "{page}");
     }
 }
+
+/// The public items of `src/auth/text.rs` (top level, before its tests): (name, the
+/// value of a string constant as the user sees it, else None).
+fn login_texts() -> Vec<(String, Option<String>)> {
+    let source = std::fs::read_to_string(repo().join("src/auth/text.rs")).unwrap();
+    let source = source.split("#[cfg(test)]").next().unwrap();
+    let mut items = Vec::new();
+    for (at, _) in source.match_indices("\npub ") {
+        let rest = &source[at + 5..];
+        let Some((kind, rest)) = rest.split_once(' ') else { continue };
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        assert!(!name.is_empty(), "cannot read the item at {:?}", &rest[..rest.len().min(40)]);
+        let value = (kind == "const" && rest[name.len()..].starts_with(": &str")).then(|| {
+            let body = &rest[rest.find('=').unwrap() + 1..rest.find(";\n").unwrap()];
+            let literal = &body[body.find('"').unwrap() + 1..body.rfind('"').unwrap()];
+            literal.replace("\\n", "\n").replace("\\\"", "\"")
+        });
+        items.push((name, value));
+    }
+    items
+}
+
+/// docs/messages.md describes every text a user can see at a login: each
+/// public item of src/auth/text.rs is named there (as `NAME`), and each
+/// message constant is shown as it is.
+#[test]
+fn the_messages_document_names_every_login_text_and_shows_the_constants_as_they_are() {
+    let doc = std::fs::read_to_string(repo().join("docs/messages.md")).unwrap();
+    let items = login_texts();
+    for name in ["UNAVAILABLE", "PROMPT", "wrong_code", "few_backup_codes", "wrap"] {
+        assert!(items.iter().any(|(n, _)| n == name), "{name} not found in src/auth/text.rs: {items:?}");
+    }
+    let flat = unwrapped(&doc);
+    let missing: Vec<&str> =
+        items.iter().map(|(n, _)| n.as_str()).filter(|n| !doc.contains(&format!("`{n}`"))).collect();
+    assert!(missing.is_empty(), "docs/messages.md does not describe {missing:?} (src/auth/text.rs)");
+    for (name, value) in &items {
+        if let Some(v) = value.as_deref().filter(|v| v.len() > 8) {
+            assert!(flat.contains(&unwrapped(v)), "docs/messages.md does not show {name} as it is: {v:?}");
+        }
+    }
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(readme.contains("](docs/messages.md)"), "README.md links docs/messages.md");
+}

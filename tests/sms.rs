@@ -7,9 +7,12 @@
 //!   a local SMTP server (aiosmtpd), as tests/email.rs does.
 //!
 //! Plus: a failing and a hung gateway (refused, the reservation rolled back,
-//! the code and the token never in the log), and `twostep phone`.
+//! the code and the token never in the log), and `twostep phone`; and the
+//! same gateway behind a real sshd (tests/e2e): a login with a text code,
+//! and the lockout counting app, text and backup codes alike.
 
 mod common;
+mod e2e;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use e2e::{Sshd, TestUser, from_file, paramiko, pty, times};
 
 const PHONE: &str = "+15551234567";
 const TOKEN: &str = "test-token-3f9a1c";
@@ -495,4 +499,88 @@ fn a_wrong_confirmation_code_through_real_pam_saves_nothing_and_counts_no_failur
     assert_eq!((tally.failures.len(), tally.contact_code.map(|c| c.tries)), (0, Some(1)));
     let logs = env.log_lines();
     assert!(logs.iter().any(|l| l.contains("result=contact_failed method=sms to=****4567")), "{logs:?}");
+}
+
+const PW_PAM: &str = "pam-config/pam.d/sshd";
+const PW_SSHD: &str = "pam-config/sshd_config.d/10-twostep-password.conf";
+const PASSWORD: &str = "Password: ";
+
+/// The answer the e2e drivers type at a prompt: the code of the gateway's
+/// request `n`, read from what it recorded once it arrives.
+fn code_from_gateway(gateway: &Server, n: usize) -> String {
+    from_file(&gateway.outdir.join(format!("{n:03}.json")), r"Body=(\d{6})\+is\+your")
+}
+
+#[test]
+fn a_text_code_through_the_http_gateway_logs_in_over_a_real_sshd() {
+    let (env, gateway) = http_setup("", "/v1/messages");
+    let user = TestUser::new();
+    env.enroll_phone(&user.name, Some(SECRET), None, Some(PHONE));
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+    let answers = [
+        (PASSWORD, vec![user.password.clone()]),
+        (WITH_TEXT, vec!["text".to_string()]),
+        (PLAIN, vec![code_from_gateway(&gateway, 1)]),
+    ];
+    let run = paramiko(&sshd, &user, None, &answers, "id -un");
+    assert!(run.ok, "{run:?}\n{}", sshd.log_text());
+    assert_eq!(run.stdout.trim(), user.name);
+    assert_eq!(run.prompts().len(), 3, "{run:?}");
+    assert!(unwrapped(run.prompts()[2]).starts_with(SENT), "the notice in front of the prompt: {run:?}");
+    let (_, headers, fields) = posted(&gateway, 1);
+    assert_eq!((field(&fields, "To"), &headers["Authorization"]), (PHONE, &format!("Bearer {TOKEN}").into()));
+    let code = code_in_text(field(&fields, "Body"));
+    let logs = env.log_lines();
+    let ok = format!("user={} service={} rhost=127.0.0.1 result=success method=sms", user.name, sshd.service());
+    assert!(logs.iter().any(|l| l.contains(&ok)), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&code) || l.contains(TOKEN)), "{logs:?}");
+
+    // Used once: the same code again over sshd is refused.
+    let again = [(PASSWORD, vec![user.password.clone()]), (WITH_TEXT, vec![code])];
+    let run = paramiko(&sshd, &user, None, &again, "true");
+    assert!(!run.ok && run.instructions().contains("Incorrect verification code. 4 attempts remain"), "{run:?}");
+    assert_eq!(gateway.received("json").len(), 1, "one text sent in all");
+}
+
+#[test]
+fn the_lockout_counts_app_text_and_backup_codes_alike_over_a_real_sshd() {
+    let (env, gateway) = http_setup("[lockout]\ndeny = 3\nunlock_time = 600", "/v1/messages");
+    let user = TestUser::new();
+    env.enroll_phone(&user.name, Some(SECRET), None, Some(PHONE));
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+    // OpenSSH's three rounds: a wrong app code; a text asked for, then a wrong
+    // code; a wrong 8-digit (backup) code, which locks.
+    let wrong = wrong_code(SECRET);
+    let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "true");
+    let answers = [
+        (PASSWORD, times(&user.password, 3)),
+        (WITH_TEXT, vec![wrong.clone(), "text".into(), "0000 0000".into()]),
+        (PLAIN, vec![wrong]),
+    ];
+    let run = pty(&argv, &answers, &[]);
+    assert_ne!(run.exit, Some(0), "{run:?}");
+    let seen = unwrapped(&run.transcript);
+    for told in [
+        "Incorrect verification code. 2 attempts remain",
+        SENT,
+        "Incorrect verification code. 1 attempt remains",
+        "Incorrect verification code. Too many incorrect codes. Try again after ",
+    ] {
+        assert!(seen.contains(told), "{told:?} not in {seen}");
+    }
+    let logs = env.log_lines();
+    for (result, method) in
+        [("wrong_code", "totp"), ("wrong_code", "sms"), ("wrong_code", "backup"), ("locked", "backup")]
+    {
+        let want = format!("result={result} method={method}");
+        assert!(logs.iter().any(|l| l.contains(&user.name) && l.contains(&want)), "{want}: {logs:?}");
+    }
+
+    // Locked: the text code still pending is not even asked for.
+    let pending = [(PASSWORD, vec![user.password.clone()]), (PLAIN, vec![code_from_gateway(&gateway, 1)])];
+    let run = paramiko(&sshd, &user, None, &pending, "true");
+    assert!(!run.ok && run.instructions().contains("Too many incorrect codes"), "{run:?}");
+    assert_eq!(run.prompts(), [PASSWORD], "{run:?}");
+    assert_eq!(gateway.received("json").len(), 1);
+    assert!(env.store().tally(&user.name).unwrap().sms_code.is_some(), "still pending, unjudged");
 }

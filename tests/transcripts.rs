@@ -8,9 +8,8 @@
 //! `TWOSTEP_UPDATE_GOLDEN=1 cargo test --test transcripts` rewrites the
 //! golden files (and the README's copies) instead of comparing; a failing
 //! comparison prints a diff. The README shows three transcripts; a test checks
-//! that its copies are the golden files.
-//!
-//! Not covered: backup codes (not on main when this was written).
+//! that its copies are the golden files. docs/messages.md describes every
+//! message these show.
 
 mod common;
 mod e2e;
@@ -176,6 +175,73 @@ fn the_email_code_login_looks_like_the_golden_transcript() {
     let (run, text) = record(&sshd, &user, &answers);
     assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
     check_golden("email-code.txt", &text);
+}
+
+/// Runs the real `twostep` binary and parses its `--json` output.
+fn twostep_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let out = env.twostep(args);
+    assert!(out.status.success(), "twostep {args:?}: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// Refused over sshd: the same answer a second time (paramiko, one round).
+fn refused_again(sshd: &Sshd, user: &TestUser, answer: &str) {
+    let answers = [(PASSWORD, vec![user.password.clone()]), (CODE, vec![answer.to_string()])];
+    let run = paramiko(sshd, user, None, &answers, "true");
+    assert!(!run.ok, "used twice: {run:?}");
+    assert!(run.instructions().contains("Incorrect verification code. 4 attempts remain"), "{run:?}");
+}
+
+#[test]
+fn the_backup_code_login_looks_like_the_golden_transcript() {
+    let env = Env::new("");
+    let user = TestUser::new();
+    env.enroll(&user.name);
+    // A set made by the admin command, of which all but three were used: the
+    // one typed now leaves two, and the user is told so.
+    let made = twostep_json(&env, &["backup-codes", &user.name, "--json"]);
+    let codes: Vec<String> =
+        made["backup_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().into()).collect();
+    env.store()
+        .change(&user.name, |u| {
+            let mut record = u.record()?.cloned().unwrap();
+            record.backup_codes.truncate(3);
+            u.save_record(record)
+        })
+        .unwrap();
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+    // Typed as printed on the sheet: `1234 5678`.
+    let typed = format!("{} {}", &codes[1][..4], &codes[1][4..]);
+    let (run, text) = record(&sshd, &user, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![typed])]);
+    assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
+    check_golden("backup-code.txt", &text);
+    refused_again(&sshd, &user, &codes[1]);
+    let status = twostep_json(&env, &["status", &user.name, "--json"]);
+    assert_eq!(status["backup_codes_left"].as_u64(), Some(2), "{status}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=success method=backup backup_codes_left=2")), "{logs:?}");
+    assert!(logs.iter().all(|l| codes.iter().all(|c| !l.contains(c.as_str()))), "no code in a log line");
+}
+
+#[test]
+fn the_help_desk_code_login_looks_like_the_golden_transcript() {
+    let env = Env::new("");
+    let user = TestUser::new();
+    env.enroll(&user.name);
+    let made = twostep_json(&env, &["bypass", &user.name, "--json"]);
+    let code = made["code"].as_str().unwrap().to_string();
+    let sshd = Sshd::start(&env, &user, PW_PAM, PW_SSHD);
+    // Typed as the help desk reads it out: `123 456 789`.
+    let spoken = format!("{} {} {}", &code[..3], &code[3..6], &code[6..]);
+    let (run, text) = record(&sshd, &user, &[(PASSWORD, vec![user.password.clone()]), (CODE, vec![spoken])]);
+    assert_eq!(run.exit, Some(0), "{run:?}\n{}", sshd.log_text());
+    check_golden("help-desk-code.txt", &text);
+    refused_again(&sshd, &user, &code);
+    let status = twostep_json(&env, &["status", &user.name, "--json"]);
+    assert_eq!(status["bypass_pending"], serde_json::Value::Null, "one use, spent: {status}");
+    let logs = env.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=success method=bypass bypass_uses_left=0")), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(&code)), "no code in a log line");
 }
 
 #[test]

@@ -16,7 +16,9 @@ pub const WIDTH: usize = 72;
 
 /// What users see when twostep cannot work (details go to syslog only).
 pub const UNAVAILABLE: &str = "Two-step verification is unavailable; contact your administrator.";
-/// The code prompt.
+/// The code prompt. Backup and help-desk codes are typed here (and at the
+/// prompts below) too; no prompt names them, on purpose: see
+/// docs/messages.md, "Backup and help-desk codes".
 pub const PROMPT: &str = "Verification code: ";
 /// The code prompt when an email address is known and no email code was sent yet.
 pub const PROMPT_WITH_EMAIL: &str = "Verification code (or type \"email\" to get a code by email): ";

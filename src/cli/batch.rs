@@ -6,7 +6,9 @@
 //! Per user, as `twostep enroll USER` decides: the name is checked and keyed on
 //! the account's name from NSS; an enrolled user is kept unless `--force`
 //! ("skipped" when the file gave no secret or the same one, an error when it
-//! gave another: that import would be lost); a bad line is an error. The rest
+//! gave another: that import would be lost); a bad line is an error. A
+//! google-authenticator file's scratch codes become the user's backup codes
+//! (hashed, replacing any on file), as with `--from-google-authenticator`. The rest
 //! go on; exit 1 at the end if any line was an error. A user named twice is an
 //! error the second time (the first line's sheet must stay valid).
 //!
@@ -31,6 +33,7 @@ use zeroize::Zeroizing;
 use super::batch_input::{self, InputError};
 use super::{CliError, Context, google};
 use crate::address::validate_address;
+use crate::backup_codes::{self, CodeHash};
 use crate::secret::TotpSecret;
 use crate::store::UserStore;
 use crate::store::record::UserRecord;
@@ -149,12 +152,29 @@ struct Wanted {
     email: Option<String>,
     /// To import; `None`: generate one.
     secret: Option<TotpSecret>,
-    /// From a google-authenticator file: notes for the admin, the last step it saw used.
-    migration: Option<(Vec<String>, Option<u64>)>,
+    /// From a google-authenticator file.
+    migration: Option<Migration>,
+}
+
+/// What a google-authenticator file brings besides its secret.
+struct Migration {
+    /// For the admin (one sentence each).
+    notes: Vec<String>,
+    /// The last step google-authenticator saw used (DISALLOW_REUSE).
+    last_step: Option<u64>,
+    /// The scratch codes, to keep as backup codes (wiped from memory when dropped).
+    scratch_codes: Vec<Zeroizing<String>>,
 }
 
 enum Status {
-    Enrolled { action: &'static str, secret: Zeroizing<String>, uri: Zeroizing<String>, qr: Option<PathBuf> },
+    Enrolled {
+        action: &'static str,
+        secret: Zeroizing<String>,
+        uri: Zeroizing<String>,
+        qr: Option<PathBuf>,
+        /// Backup codes came with it (the scratch codes of a google-authenticator file).
+        backup_codes: bool,
+    },
     Skipped(String),
     Failed(String),
 }
@@ -294,7 +314,7 @@ impl Batch<'_> {
             Prepared::Done(outcome) => return outcome,
         };
         let status = self.attempt(&w, &account).unwrap_or_else(|e| Status::Failed(e.to_string()));
-        let notes = w.migration.map(|(n, _)| n).unwrap_or_default();
+        let notes = w.migration.map(|m| m.notes).unwrap_or_default();
         Outcome { origin: w.origin, user: Some(account), status, notes }
     }
 
@@ -306,6 +326,11 @@ impl Batch<'_> {
         };
         let config = &self.ctx.config;
         let uri = totp::otpauth_uri(&secret, &config.issuer, account, &config.totp);
+        // Sealed before the lock is taken (randomness; the hashing is the slow part).
+        let scratch: Option<Vec<CodeHash>> = match &w.migration {
+            Some(m) if !m.scratch_codes.is_empty() => Some(backup_codes::seal_all(&m.scratch_codes)?),
+            _ => None,
+        };
         self.store.change(account, |u| -> Result<Status, CliError> {
             let existing = u.record()?.cloned();
             if let Some(old) = existing.as_ref().and_then(|r| r.secret.as_ref())
@@ -313,7 +338,7 @@ impl Batch<'_> {
             {
                 return Ok(refusal(w, old, existing.as_ref().map_or(0, |r| r.created)));
             }
-            if let Some((_, Some(step))) = w.migration {
+            if let Some(step) = w.migration.as_ref().and_then(|m| m.last_step) {
                 // First: a failure here leaves nothing enrolled (see enroll.rs on DISALLOW_REUSE).
                 u.update_tally(|t| t.last_step = t.last_step.max(Some(step)))?;
             }
@@ -324,12 +349,15 @@ impl Batch<'_> {
             let record = UserRecord {
                 secret: Some(secret.clone()),
                 email: w.email.clone().or_else(|| existing.as_ref().and_then(|r| r.email.clone())),
-                // A phone, backup codes and a help-desk code on file stay, as with `enroll --force`.
+                // A phone, backup codes and a help-desk code on file stay, as with
+                // `enroll --force`; imported scratch codes replace the backup codes.
                 phone: existing.as_ref().and_then(|r| r.phone.clone()),
                 enabled: true,
                 created: self.ctx.now,
                 disabled_until: None,
-                backup_codes: existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default(),
+                backup_codes: scratch
+                    .clone()
+                    .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
                 bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
             };
             if let Err(e) = u.save_record_unsynced(record) {
@@ -343,7 +371,8 @@ impl Batch<'_> {
                 (None, Some(_)) => "re-enroll",
                 (None, None) => "enroll",
             };
-            Ok(Status::Enrolled { action, secret: secret.to_base32(), uri, qr })
+            let backup_codes = scratch.is_some();
+            Ok(Status::Enrolled { action, secret: secret.to_base32(), uri, qr, backup_codes })
         })
     }
 
@@ -372,10 +401,13 @@ impl Batch<'_> {
                 Origin::Passwd => {}
             }
             match &o.status {
-                Status::Enrolled { action, secret, uri, qr } => {
+                Status::Enrolled { action, secret, uri, qr, backup_codes } => {
                     self.counts.enrolled += 1;
                     if let Some(user) = &o.user {
                         self.ctx.audit(action, user);
+                        if *backup_codes {
+                            self.ctx.audit("backup_codes", user);
+                        }
                     }
                     line["status"] = "enrolled".into();
                     line["secret"] = serde_json::json!(&**secret);
@@ -533,7 +565,11 @@ fn from_homes(ctx: &Context, under: Option<&Path>) -> Result<(Items, usize), Bat
                         origin,
                         user: name,
                         email: None,
-                        migration: Some((notes, file.last_used_step())),
+                        migration: Some(Migration {
+                            notes,
+                            last_step: file.last_used_step(),
+                            scratch_codes: file.scratch_codes,
+                        }),
                         secret: Some(file.secret),
                     }),
                     Err(e) => {
