@@ -159,14 +159,7 @@ pub fn check_bypass(pending: &Bypass, answer: &str, now: u64) -> BypassCheck {
 /// A code grouped for reading aloud: `1234 5678`, `123 456 789`.
 pub fn grouped(code: &str) -> Zeroizing<String> {
     let size = if code.len().is_multiple_of(4) { 4 } else { 3 };
-    let mut out = Zeroizing::new(String::with_capacity(code.len() + code.len() / size));
-    for (i, c) in code.chars().enumerate() {
-        if i > 0 && i % size == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
+    crate::secret::grouped_by(code, size)
 }
 
 #[cfg(test)]

@@ -165,9 +165,14 @@ fn decode_base32(text: &str) -> Option<Zeroizing<Vec<u8>>> {
 
 /// `ABCDEFGH…` → `ABCD EFGH …`, easier to type from a screen.
 pub fn grouped(b32: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(b32.len() * 5 / 4));
-    for (i, c) in b32.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
+    grouped_by(b32, 4)
+}
+
+/// `text` in groups of `size` characters separated by spaces (wiped when dropped).
+pub fn grouped_by(text: &str, size: usize) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len() + text.len() / size.max(1)));
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && i % size.max(1) == 0 {
             out.push(' ');
         }
         out.push(c);
