@@ -4,8 +4,10 @@
 //!
 //! slapd runs as the test with a throwaway mdb database, the OATH-LDAP
 //! schema from the `otp` module, the shipped `pam-config/ldap/twostep.schema`
-//! and an ACL in the shipped shape; it listens on `ldapi://` only and is
-//! stopped by PID when the guard drops (also when a test fails).
+//! and an ACL in the shipped shape; it listens on `ldapi://`, and for the TLS
+//! tests also on `ldaps://` and `ldap://` (StartTLS) on loopback ports, with
+//! a certificate from a CA the test makes with openssl. It is stopped by PID
+//! when the guard drops (also when a test fails).
 
 mod common;
 
@@ -24,6 +26,57 @@ struct Slapd {
     dir: tempfile::TempDir,
     pid: Option<u32>,
     uri: String,
+    /// The ldapi URI, then (TLS) `ldaps://127.0.0.1:P`, `ldaps://127.0.0.2:P`, `ldap://127.0.0.1:Q`.
+    listen: Vec<String>,
+}
+
+/// The TLS side of a [`Slapd::start_tls`]: its URIs and the CA files.
+struct Tls {
+    ldaps: String,
+    /// The same server under an address its certificate does not name.
+    ldaps_other_host: String,
+    starttls: String,
+    ca: PathBuf,
+    other_ca: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A self-signed CA, `NAME.pem` and `NAME.key`, valid for a day.
+fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let (key, pem, subject) = (format!("{name}.key"), format!("{name}.pem"), format!("/CN=twostep test {name}"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(
+        dir,
+        &[&["req", "-x509"][..], &ec, &["-keyout", &key, "-out", &pem, "-days", "1", "-subj", &subject]].concat(),
+    );
+    dir.join(pem)
+}
+
+/// `server.pem`/`server.key`, signed by CA `ca`, naming only 127.0.0.1.
+fn make_server_cert(dir: &Path, ca: &str) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(
+        dir,
+        &[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+    );
+    std::fs::write(dir.join("server.ext"), "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n").unwrap();
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &["x509", "-req", "-in", "server.csr", "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial"][..]
+            .iter()
+            .copied()
+            .chain(["-out", "server.pem", "-days", "1", "-extfile", "server.ext"])
+            .collect::<Vec<_>>(),
+    );
 }
 
 impl Drop for Slapd {
@@ -37,10 +90,42 @@ fn slapd_installed() -> bool {
 }
 
 impl Slapd {
+    /// slapd on `ldapi://` only.
     fn start() -> Slapd {
+        Slapd::start_with(false).0
+    }
+
+    /// slapd on `ldapi://`, `ldaps://` and `ldap://` with StartTLS.
+    fn start_tls() -> (Slapd, Tls) {
+        let (s, tls) = Slapd::start_with(true);
+        (s, tls.unwrap())
+    }
+
+    fn start_with(with_tls: bool) -> (Slapd, Option<Tls>) {
         let dir = tempfile::Builder::new().prefix("twostep-slapd-").tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir(d.join("db")).unwrap();
+        let tls = with_tls.then(|| {
+            let ca = make_ca(d, "ca");
+            let other_ca = make_ca(d, "other-ca");
+            make_server_cert(d, "ca");
+            let (p, q) = (free_port(), free_port());
+            Tls {
+                ldaps: format!("ldaps://127.0.0.1:{p}"),
+                ldaps_other_host: format!("ldaps://127.0.0.2:{p}"),
+                starttls: format!("ldap://127.0.0.1:{q}"),
+                ca,
+                other_ca,
+            }
+        });
+        let tls_conf = if tls.is_some() {
+            format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\nTLSCertificateKeyFile {d}/server.key\n",
+                d = d.display()
+            )
+        } else {
+            String::new()
+        };
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let acl = std::fs::read_to_string(repo.join("pam-config/ldap/acl.conf"))
             .unwrap()
@@ -50,7 +135,7 @@ impl Slapd {
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
              modulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload otp\n\
-             include {schema}\npidfile {d}/slapd.pid\n\
+             include {schema}\npidfile {d}/slapd.pid\n{tls_conf}\
              database mdb\nsuffix \"{BASE}\"\nrootdn \"cn=admin,{BASE}\"\nrootpw admin\n\
              directory {d}/db\noverlay otp\n{acl}\n",
             schema = repo.join("pam-config/ldap/twostep.schema").display(),
@@ -78,15 +163,19 @@ impl Slapd {
         assert!(out.status.success(), "slapadd: {}", String::from_utf8_lossy(&out.stderr));
         let socket = d.join("ldapi");
         let uri = format!("ldapi://{}", socket.to_str().unwrap().replace('/', "%2F"));
-        let mut s = Slapd { dir, pid: None, uri };
+        let mut listen = vec![uri.clone()];
+        if let Some(t) = &tls {
+            listen.extend([t.ldaps.clone(), t.ldaps_other_host.clone(), t.starttls.clone()]);
+        }
+        let mut s = Slapd { dir, pid: None, uri, listen };
         s.run();
-        s
+        (s, tls)
     }
 
     fn run(&mut self) {
         let d = self.dir.path();
         let child = Command::new("/usr/sbin/slapd")
-            .args(["-f", d.join("slapd.conf").to_str().unwrap(), "-h", &self.uri, "-d", "0"])
+            .args(["-f", d.join("slapd.conf").to_str().unwrap(), "-h", &self.listen.join(" "), "-d", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -127,10 +216,15 @@ impl Slapd {
     }
 
     fn ldap_config(&self, timeout: u64) -> String {
+        self.ldap_config_for(&self.uri, "", timeout)
+    }
+
+    /// A config reaching the directory at `uri`, with `extra` lines in `[ldap]`.
+    fn ldap_config_for(&self, uri: &str, extra: &str, timeout: u64) -> String {
         format!(
-            "[store]\nbackend = \"ldap\"\n[ldap]\nuris = [\"{}\"]\nbase_dn = \"{BASE}\"\nuser_filter = \"(&(objectClass=inetOrgPerson)(uid={{user}}))\"\n\
+            "[store]\nbackend = \"ldap\"\n[ldap]\n{extra}uris = [\"{}\"]\nbase_dn = \"{BASE}\"\nuser_filter = \"(&(objectClass=inetOrgPerson)(uid={{user}}))\"\n\
              bind_dn = \"{SERVICE_DN}\"\npassword_file = \"{}\"\ntimeout = {timeout}\n",
-            self.uri,
+            uri,
             self.password_file().display()
         )
     }
@@ -303,4 +397,66 @@ fn slapds_otp_overlay_accepts_a_bind_with_password_and_code_for_a_token_twostep_
     let next = code_at(SECRET, now() / 30 + 1);
     assert!(s[2].login("alice", &[&next]).succeeded());
     assert!(!bind(&format!("alice-pw{next}")));
+}
+
+#[test]
+fn logins_go_over_ldaps_and_starttls_checked_against_the_ca_in_ca_file() {
+    need_slapd!();
+    let (slapd, tls) = Slapd::start_tls();
+    let ca = format!("ca_file = \"{}\"\n", tls.ca.display());
+    let over_ldaps = Env::new(&slapd.ldap_config_for(&tls.ldaps, &ca, 5));
+    let over_starttls = Env::new(&slapd.ldap_config_for(&tls.starttls, &format!("{ca}starttls = true\n"), 5));
+    enroll(&over_ldaps, "alice");
+    let t = over_starttls.login("alice", &[&code(SECRET, 0)]);
+    assert!(t.succeeded(), "{t:?} {:?}", over_starttls.log_lines());
+    let t = over_ldaps.login("alice", &[&code(SECRET, 1)]);
+    assert!(t.succeeded(), "{t:?} {:?}", over_ldaps.log_lines());
+    // A URI whose certificate does not verify is passed over for the next one.
+    let uris = format!("{}\", \"{}", tls.ldaps_other_host, tls.starttls);
+    let fallback = Env::new(&slapd.ldap_config_for(&uris, &format!("{ca}starttls = true\n"), 5));
+    let out = fallback.twostep(&["status", "alice", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"enrolled\":true"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_certificate_from_another_ca_or_for_another_host_is_refused_and_the_log_says_why() {
+    need_slapd!();
+    let (slapd, tls) = Slapd::start_tls();
+    let good = Env::new(&slapd.ldap_config_for(&tls.ldaps, &format!("ca_file = \"{}\"\n", tls.ca.display()), 5));
+    enroll(&good, "alice");
+    let other_ca = format!("ca_file = \"{}\"\n", tls.other_ca.display());
+    let ca = format!("ca_file = \"{}\"\n", tls.ca.display());
+    for (uri, extra, why) in [
+        (&tls.ldaps, other_ca.clone(), "peer cert untrusted"),
+        (&tls.starttls, format!("{other_ca}starttls = true\n"), "peer cert untrusted"),
+        (&tls.ldaps_other_host, ca, "does not match"),
+    ] {
+        let server = Env::new(&slapd.ldap_config_for(uri, &extra, 5));
+        let t = server.login("alice", &[&code(SECRET, 0)]);
+        assert_eq!(t.result, "PAM_SYSTEM_ERR", "{uri}: {t:?}");
+        assert!(t.said().contains("unavailable"), "{t:?}");
+        let logs = server.log_lines();
+        assert!(
+            logs.iter().any(|l| l.contains("result=unavailable") && l.contains(uri.as_str()) && l.contains(why)),
+            "{uri}: {logs:?}"
+        );
+        // The admin command says the same.
+        let out = server.twostep(&["status", "alice"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+    }
+    // Nothing reached the directory from the refused servers: still unused.
+    let entry = slapd.read(&format!("uid=alice,ou=people,{BASE}"));
+    assert!(!entry.contains("oathTOTPLastTimeStep") && !entry.contains("oathFailureCount"), "{entry}");
+    // Plain ldap:// without StartTLS is refused by the config, naming the key.
+    let plain = Env::new(&slapd.ldap_config_for(&tls.starttls, &format!("ca_file = \"{}\"\n", tls.ca.display()), 5));
+    let t = plain.login("alice", &[&code(SECRET, 0)]);
+    assert_eq!(t.result, "PAM_SYSTEM_ERR", "{t:?}");
+    assert!(t.said().contains("unavailable"), "{t:?}");
+    let logs = plain.log_lines();
+    assert!(logs.iter().any(|l| l.contains("ldap.uris") && l.contains("clear")), "{logs:?}");
+    let out = plain.twostep(&["status", "alice"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("starttls = true"), "{}", stderr(&out));
 }
