@@ -322,28 +322,60 @@ fn five_wrong_codes_spread_over_three_servers_lock_the_user_everywhere() {
     assert!(s[2].login("alice", &[&code(SECRET, 0)]).succeeded());
 }
 
+/// Spawns one login per server in `servers` (round robin), `n` in all, waits
+/// until every one shows its prompt, then answers them all at once with `answer`.
+fn released_together(servers: &[Env], user: &str, n: usize, answer: &str) -> Vec<Transcript> {
+    let mut sessions: Vec<Session> = (0..n).map(|i| Session::of(servers[i % servers.len()].spawn(user))).collect();
+    for s in &mut sessions {
+        let m = s.next();
+        assert_eq!(m.style, "prompt_echo_off", "{:?}", s.seen);
+    }
+    for s in &mut sessions {
+        s.answer(answer);
+    }
+    sessions.into_iter().map(Session::finish).collect()
+}
+
 #[test]
-fn concurrent_wrong_codes_from_three_servers_are_all_counted() {
+fn thirty_concurrent_wrong_codes_from_three_servers_are_counted_exactly() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    // deny above 30: no lock stops a login before it is judged.
+    let s: Vec<Env> = (0..3).map(|_| Env::new(&format!("{}[lockout]\ndeny = 100\n", slapd.ldap_config(10)))).collect();
+    enroll(&s[0], "bob");
+    let wrong = wrong_code(SECRET);
+    let started = Instant::now();
+    let results = released_together(&s, "bob", 30, &wrong);
+    let took = started.elapsed();
+    let logs: Vec<String> = s.iter().flat_map(Env::log_lines).collect();
+    // What is asserted: every login that was judged wrong (PAM_AUTH_ERR,
+    // logged result=wrong_code) is counted once, and nothing else is: a login
+    // that could not take the entry's lock ends "unavailable" without being
+    // judged or counted. Under this load every one of the 30 is judged.
+    let judged = results.iter().filter(|t| t.result == "PAM_AUTH_ERR").count();
+    let wrong_lines = logs.iter().filter(|l| l.contains("result=wrong_code")).count();
+    assert_eq!((judged, wrong_lines), (30, 30), "in {took:?}: {results:?} {logs:?}");
+    let entry = slapd.read(&format!("uid=bob,ou=people,{BASE}"));
+    assert!(entry.contains("oathFailureCount: 30\n"), "{entry}");
+    let failures = entry.lines().find_map(|l| l.strip_prefix("twostepFailures: ")).unwrap();
+    assert_eq!(failures.split(' ').count(), 30, "{entry}");
+    assert!(!entry.contains("twostepLock"), "every lock was released: {entry}");
+    let out = s[2].twostep(&["status", "bob", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["failures"].as_u64(), Some(30), "{status}");
+}
+
+#[test]
+fn the_same_right_code_at_the_same_moment_on_three_servers_lets_exactly_one_in() {
     need_slapd!();
     let slapd = Slapd::start();
     let s = servers(&slapd, 10);
     enroll(&s[0], "alice");
-    let out = s[0].twostep_stdin(&["enroll", "bob", "--secret-stdin"], SECRET);
-    assert!(out.status.success());
-    let wrong = wrong_code(SECRET);
-    // bob: 4 at once (under deny = 5, so every one is judged).
-    let children: Vec<_> = (0..4).map(|i| s[i % 3].spawn("bob")).collect();
-    for child in children {
-        assert_eq!(finish(child, &[&wrong]).result, "PAM_AUTH_ERR");
-    }
-    let entry = slapd.read(&format!("uid=bob,ou=people,{BASE}"));
-    assert!(entry.contains("oathFailureCount: 4"), "{entry}");
-    // The same right code at the same moment on two servers: one wins.
-    let code = code(SECRET, 0);
-    let a = s[0].spawn("alice");
-    let b = s[1].spawn("alice");
-    let (a, b) = (finish(a, &[&code]), finish(b, &[&code]));
-    assert_eq!([a.succeeded(), b.succeeded()].iter().filter(|x| **x).count(), 1, "{a:?} {b:?}");
+    let results = released_together(&s, "alice", 3, &code(SECRET, 0));
+    assert_eq!(results.iter().filter(|t| t.succeeded()).count(), 1, "{results:?}");
+    assert_eq!(results.iter().filter(|t| t.result == "PAM_AUTH_ERR").count(), 2, "{results:?}");
+    let logs: Vec<String> = s.iter().flat_map(Env::log_lines).collect();
+    assert_eq!(logs.iter().filter(|l| l.contains("result=replay")).count(), 2, "{logs:?}");
 }
 
 #[test]
@@ -459,4 +491,19 @@ fn a_certificate_from_another_ca_or_for_another_host_is_refused_and_the_log_says
     let out = plain.twostep(&["status", "alice"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("starttls = true"), "{}", stderr(&out));
+}
+
+#[test]
+fn thirty_concurrent_wrong_codes_with_deny_5_get_exactly_five_judged() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let s = servers(&slapd, 10);
+    enroll(&s[0], "bob");
+    let results = released_together(&s, "bob", 30, &wrong_code(SECRET));
+    let logs: Vec<String> = s.iter().flat_map(Env::log_lines).collect();
+    let wrong = logs.iter().filter(|l| l.contains("result=wrong_code")).count();
+    assert_eq!(wrong, 5, "{logs:?}");
+    assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"), "{results:?}");
+    let entry = slapd.read(&format!("uid=bob,ou=people,{BASE}"));
+    assert!(entry.contains("oathFailureCount: 5\n") && entry.contains("twostepLockedAt:"), "{entry}");
 }

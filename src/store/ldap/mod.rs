@@ -203,6 +203,7 @@ impl DirectoryStore {
             format!("{host}/{}/{}", std::process::id(), hex(&nonce)).chars().filter(|c| c.is_ascii_graphic()).collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.cfg().timeout);
         let mut added_class = false;
+        let mut pause = LOCK_POLL_FIRST_MS;
         loop {
             let token = format!("{holder} {}", now_secs() + self.lease());
             let mut m = Modify::new(dn);
@@ -243,7 +244,7 @@ impl DirectoryStore {
                 let holder = held.unwrap_or_default();
                 return Err(DirectoryError::Busy { dn: dn.to_string(), holder }.into());
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(backoff(&mut pause));
         }
     }
 
@@ -253,6 +254,22 @@ impl DirectoryStore {
         m.delete(attr::LOCK, token.as_bytes());
         let _ = self.client.modify(&m.ldif);
     }
+}
+
+/// The first wait for a held lock, and the longest (milliseconds).
+const LOCK_POLL_FIRST_MS: u64 = 10;
+const LOCK_POLL_MAX_MS: u64 = 160;
+
+/// How long to wait before asking for a held lock again: doubling from
+/// [`LOCK_POLL_FIRST_MS`] up to [`LOCK_POLL_MAX_MS`], each wait drawn at random
+/// between half and all of it, so that logins waiting together (30 wrong codes
+/// at once) do not ask in step and every try costs two child processes.
+fn backoff(pause: &mut u64) -> std::time::Duration {
+    let mut r = [0u8; 2];
+    let jitter = if crate::secret::fill_random(&mut r).is_ok() { u64::from(u16::from_le_bytes(r)) } else { 0 };
+    let wait = *pause / 2 + jitter % (*pause / 2 + 1);
+    *pause = (*pause * 2).min(LOCK_POLL_MAX_MS);
+    std::time::Duration::from_millis(wait)
 }
 
 fn hex(bytes: &[u8]) -> String {
