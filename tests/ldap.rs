@@ -151,7 +151,7 @@ impl Slapd {
              dn: {SERVICE_DN}\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\n\
              cn: twostep\nuserPassword: {SERVICE_PW}\n\n\
              dn: uid=alice,ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice\nsn: A\n\
-             userPassword: alice-pw\n\n\
+             mail: alice@example.org\nuserPassword: alice-pw\n\n\
              dn: uid=bob,ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: bob\ncn: Bob\nsn: B\n\
              userPassword: bob-pw\n\n{params}\n"
         );
@@ -506,4 +506,77 @@ fn thirty_concurrent_wrong_codes_with_deny_5_get_exactly_five_judged() {
     assert!(results.iter().all(|t| t.result == "PAM_AUTH_ERR"), "{results:?}");
     let entry = slapd.read(&format!("uid=bob,ou=people,{BASE}"));
     assert!(entry.contains("oathFailureCount: 5\n") && entry.contains("twostepLockedAt:"), "{entry}");
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+    stdout(out)
+}
+
+fn status_json(server: &Env, user: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(&server.twostep(&["status", user, "--json"]))).unwrap()
+}
+
+#[test]
+fn the_admin_command_manages_users_in_the_directory_from_any_server() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let s = servers(&slapd, 5);
+    let alice = format!("uid=alice,ou=people,{BASE}");
+    // status of a user with an entry but no record, and of a user with no entry.
+    assert_eq!(status_json(&s[0], "alice")["enrolled"], false);
+    assert_eq!(status_json(&s[0], "nobody")["enrolled"], false);
+    assert_eq!(ok(&s[0].twostep(&["list", "--json"])).trim(), "[]");
+    enroll(&s[0], "alice");
+    enroll(&s[0], "bob");
+    // email and phone, set on one server, seen on another.
+    ok(&s[0].twostep(&["email", "alice", "alice@district.example"]));
+    ok(&s[1].twostep(&["phone", "alice", "+15551234567"]));
+    let st = status_json(&s[2], "alice");
+    assert_eq!(st["methods"], serde_json::json!(["totp", "email", "sms"]), "{st}");
+    assert_eq!(st["email"], "a***@district.example", "{st}");
+    let entry = slapd.read(&alice);
+    assert!(entry.contains("twostepEmail: alice@district.example") && entry.contains("twostepPhone: +15551234567"));
+    ok(&s[2].twostep(&["email", "alice", "--clear"]));
+    ok(&s[2].twostep(&["phone", "alice", "--clear"]));
+    let entry = slapd.read(&alice);
+    assert!(!entry.contains("twostepEmail") && !entry.contains("twostepPhone"), "{entry}");
+    assert!(entry.contains("mail: alice@example.org"), "the account's own address is kept: {entry}");
+    // list: both users.
+    let list: serde_json::Value = serde_json::from_str(&ok(&s[1].twostep(&["list", "--json"]))).unwrap();
+    let users: Vec<&str> = list.as_array().unwrap().iter().map(|u| u["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["alice", "bob"], "{list}");
+    assert!(ok(&s[1].twostep(&["list"])).contains("alice"));
+    // disable on one server: every server steps aside; enable brings the code back.
+    ok(&s[0].twostep(&["disable", "alice"]));
+    assert_eq!(status_json(&s[1], "alice")["enabled"], false);
+    let t = s[1].login("alice", &[]);
+    assert_eq!(t.result, IGNORED, "{t:?}");
+    ok(&s[2].twostep(&["enable", "alice"]));
+    assert!(s[1].login("alice", &[&code(SECRET, 0)]).succeeded());
+    // unlock after failures spread over the servers.
+    let wrong = wrong_code(SECRET);
+    for server in &s {
+        assert_eq!(server.login("alice", &[&wrong]).result, "PAM_AUTH_ERR");
+    }
+    assert_eq!(status_json(&s[0], "alice")["failures"], 3);
+    ok(&s[0].twostep(&["unlock", "alice"]));
+    assert_eq!(status_json(&s[1], "alice")["failures"], 0);
+    // reset: the secret and the state are gone, the account entry stays.
+    ok(&s[1].twostep(&["reset", "alice"]));
+    let st = status_json(&s[2], "alice");
+    assert_eq!(st["enrolled"], false, "{st}");
+    let entry = slapd.read(&alice);
+    assert!(entry.contains("uid: alice"), "{entry}");
+    for gone in ["oathSecret", "oathTOTPLastTimeStep", "oathFailureCount", "twostepFailures", "twostepLock"] {
+        assert!(!entry.contains(gone), "{gone}: {entry}");
+    }
+    let list: serde_json::Value = serde_json::from_str(&ok(&s[1].twostep(&["list", "--json"]))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // A user with no entry in the directory: a clear refusal naming the filter.
+    let out = s[0].twostep(&["email", "ghost", "ghost@district.example"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = s[0].twostep_stdin(&["enroll", "ghost", "--secret-stdin"], SECRET);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no directory entry matches"), "{}", stderr(&out));
 }
