@@ -580,3 +580,49 @@ fn the_admin_command_manages_users_in_the_directory_from_any_server() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no directory entry matches"), "{}", stderr(&out));
 }
+
+#[test]
+fn backup_codes_help_desk_codes_and_disable_for_are_shared_by_every_server() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let s = servers(&slapd, 5);
+    let alice = format!("uid=alice,ou=people,{BASE}");
+    enroll(&s[0], "alice");
+    let made: serde_json::Value =
+        serde_json::from_str(&ok(&s[0].twostep(&["backup-codes", "alice", "--json"]))).unwrap();
+    let codes: Vec<String> =
+        made["backup_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10);
+    let entry = slapd.read(&alice);
+    assert!(entry.contains("twostepBackupCodes: "), "{entry}");
+    assert!(codes.iter().all(|c| !entry.contains(c.as_str())), "only hashes are stored");
+    // Used on server 1, refused on server 2; the others still work on server 3.
+    assert!(s[0].login("alice", &[&codes[0]]).succeeded());
+    let t = s[1].login("alice", &[&codes[0]]);
+    assert_eq!(t.result, "PAM_AUTH_ERR", "{t:?}");
+    assert!(s[2].login("alice", &[&codes[1]]).succeeded());
+    assert_eq!(status_json(&s[1], "alice")["backup_codes_left"], 8);
+    // The same unused code on three servers at once: one gets in.
+    let results = released_together(&s, "alice", 3, &codes[2]);
+    assert_eq!(results.iter().filter(|t| t.succeeded()).count(), 1, "{results:?}");
+    assert_eq!(status_json(&s[0], "alice")["backup_codes_left"], 7);
+    // A help-desk code made on server 2 works once, on server 3.
+    let mut cmd = s[1].twostep_command(&["bypass", "alice", "--valid", "30m", "--json"]);
+    cmd.env("SUDO_USER", "helpdesk hana");
+    let made: serde_json::Value = serde_json::from_str(&ok(&run_with_stdin(cmd, ""))).unwrap();
+    let bypass = made["code"].as_str().unwrap().to_string();
+    assert_eq!(status_json(&s[0], "alice")["bypass_pending"]["uses_left"], 1);
+    assert!(s[2].login("alice", &[&bypass]).succeeded());
+    assert_eq!(s[0].login("alice", &[&bypass]).result, "PAM_AUTH_ERR");
+    assert_eq!(status_json(&s[0], "alice")["bypass_pending"], serde_json::Value::Null);
+    // disable --for on server 1: every server steps aside until then.
+    ok(&s[0].twostep(&["disable", "alice", "--for", "2h"]));
+    assert!(slapd.read(&alice).contains("twostepDisabledUntil: "));
+    assert_eq!(s[2].login("alice", &[]).result, IGNORED);
+    ok(&s[1].twostep(&["enable", "alice"]));
+    assert!(!slapd.read(&alice).contains("twostepDisabledUntil"));
+    // reset takes them all away.
+    ok(&s[1].twostep(&["reset", "alice"]));
+    let entry = slapd.read(&alice);
+    assert!(!entry.contains("twostepBackupCodes") && !entry.contains("twostepBypass"), "{entry}");
+}
