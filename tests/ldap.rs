@@ -626,3 +626,59 @@ fn backup_codes_help_desk_codes_and_disable_for_are_shared_by_every_server() {
     let entry = slapd.read(&alice);
     assert!(!entry.contains("twostepBackupCodes") && !entry.contains("twostepBypass"), "{entry}");
 }
+
+#[test]
+fn migrate_to_ldap_copies_the_file_store_once_and_refuses_to_replace_another_secret_without_force() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let dir = servers(&slapd, 5);
+    // A server still on the file store, with its [ldap] table already written.
+    let old = Env::new(&slapd.ldap_config(5).replace("backend = \"ldap\"", "backend = \"files\""));
+    old.enroll_phone("alice", Some(SECRET), Some("alice@district.example"), None);
+    old.enroll("bob");
+    old.enroll("ghost"); // no directory entry
+    assert!(old.login("alice", &[&code(SECRET, 0)]).succeeded());
+    assert_eq!(old.login("bob", &[&wrong_code(SECRET)]).result, "PAM_AUTH_ERR");
+    let made: serde_json::Value = serde_json::from_str(&ok(&old.twostep(&["backup-codes", "bob", "--json"]))).unwrap();
+    let backup = made["backup_codes"][0].as_str().unwrap().to_string();
+    let out = old.twostep(&["migrate-to-ldap"]);
+    assert_eq!(out.status.code(), Some(1), "ghost has no entry: {}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("alice: copied") && text.contains("bob: copied"), "{text}");
+    assert!(text.contains("ghost: not copied: no directory entry matches"), "{text}");
+    assert!(stderr(&out).contains("1 user(s) not copied (ghost)"), "{}", stderr(&out));
+    // The directory now has it all: the used step, the failure, the address, the backup codes.
+    assert_eq!(dir[0].login("alice", &[&code(SECRET, 0)]).result, "PAM_AUTH_ERR", "the used code stays used");
+    let st = status_json(&dir[1], "alice");
+    assert_eq!(st["email"], "a***@district.example", "{st}");
+    let st = status_json(&dir[1], "bob");
+    assert_eq!((st["failures"].as_u64(), st["backup_codes_left"].as_u64()), (Some(1), Some(10)), "{st}");
+    assert!(dir[2].login("bob", &[&backup]).succeeded());
+    // A second run (ghost gone) changes nothing and says so.
+    ok(&old.twostep(&["reset", "ghost"]));
+    let text = ok(&old.twostep(&["migrate-to-ldap"]));
+    assert!(text.contains("alice: unchanged") && text.contains("bob: unchanged"), "{text}");
+    assert!(text.contains("Nothing to do"), "{text}");
+    assert_eq!(status_json(&dir[0], "bob")["backup_codes_left"], 9, "a used backup code does not come back");
+    assert_eq!(dir[1].login("bob", &[&backup]).result, "PAM_AUTH_ERR");
+    // Re-enrolled in the directory meanwhile: a different secret is kept unless --force.
+    let other = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let out = dir[0].twostep_stdin(&["enroll", "alice", "--secret-stdin", "--force"], other);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = old.twostep(&["migrate-to-ldap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("alice: not copied: a different secret"), "{}", stdout(&out));
+    let secret_in_directory = || {
+        let entry = slapd.read(&format!("uid=alice,ou=people,{BASE}"));
+        // Base64 unless the bytes happen to be printable.
+        let e = &pam_twostep::store::ldap::client::parse_ldif(entry.as_bytes()).unwrap()[0];
+        e.first("oathSecret").unwrap().to_vec()
+    };
+    let bytes = |b32: &str| pam_twostep::secret::TotpSecret::from_base32(b32).unwrap().expose().to_vec();
+    assert_eq!(secret_in_directory(), bytes(other), "the directory's secret was kept");
+    let text = ok(&old.twostep(&["migrate-to-ldap", "--force"]));
+    assert!(text.contains("alice: updated"), "{text}");
+    assert_eq!(secret_in_directory(), bytes(SECRET), "the file's secret now");
+    // The file store was only read.
+    assert!(old.secrets.join("alice").exists() && old.tally.join("bob").exists());
+}

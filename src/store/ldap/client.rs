@@ -80,6 +80,8 @@ pub enum DirectoryError {
     Conflict { dn: String },
     /// The user's lock is held by another login for longer than the timeout.
     Busy { dn: String, holder: String },
+    /// No entry matches the user filter (a write for a user the directory does not have).
+    NoEntry { user: String, filter: String },
     /// More than one entry matches the user filter.
     Ambiguous { filter: String, count: usize },
     /// Something in the directory that twostep cannot read.
@@ -103,6 +105,10 @@ impl std::fmt::Display for DirectoryError {
             DirectoryError::Busy { dn, holder } => {
                 write!(f, "{dn} is being changed by another login ({holder}); try again")
             }
+            DirectoryError::NoEntry { user, filter } => write!(
+                f,
+                "no directory entry matches {filter} for {user}; create the account's entry, or fix [ldap] base_dn and user_filter"
+            ),
             DirectoryError::Ambiguous { filter, count } => {
                 write!(f, "{count} directory entries match {filter}; make [ldap] user_filter match one entry per user")
             }

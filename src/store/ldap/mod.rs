@@ -440,8 +440,8 @@ impl DirEntry<'_> {
         remove_class: Option<&str>,
     ) -> Result<(), StoreError> {
         let Some(lock) = self.lock.clone() else {
-            let message = format!("no directory entry matches [ldap] user_filter for {}", self.user);
-            return Err(DirectoryError::Damaged { dn: self.store.cfg().base_dn.clone(), message }.into());
+            let filter = self.store.cfg().user_filter.replace("{user}", &filter_escape(self.user));
+            return Err(DirectoryError::NoEntry { user: self.user.to_string(), filter }.into());
         };
         let dn = self.entry.dn.clone();
         let mut m = Modify::new(&dn);
