@@ -682,3 +682,34 @@ fn migrate_to_ldap_copies_the_file_store_once_and_refuses_to_replace_another_sec
     // The file store was only read.
     assert!(old.secrets.join("alice").exists() && old.tally.join("bob").exists());
 }
+
+#[test]
+fn with_the_shipped_acl_users_never_read_the_secret_nor_change_the_lockout() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let s = servers(&slapd, 5);
+    enroll(&s[0], "alice");
+    assert_eq!(s[0].login("alice", &[&wrong_code(SECRET)]).result, "PAM_AUTH_ERR");
+    let alice = format!("uid=alice,ou=people,{BASE}");
+    let as_user = |who: &str, pw: &str, program: &str, args: &[&str], stdin: &str| {
+        let mut cmd = Command::new(program);
+        cmd.args(["-H", &slapd.uri, "-x", "-D", &format!("uid={who},ou=people,{BASE}"), "-w", pw]).args(args);
+        run_with_stdin(cmd, stdin)
+    };
+    let read = ["-LLL", "-b", alice.as_str(), "-s", "base", "(objectClass=*)", "*"];
+    // Alice herself (password + code through the otp overlay) and another user.
+    let own = as_user("alice", &format!("alice-pw{}", code(SECRET, 0)), "/usr/bin/ldapsearch", &read, "");
+    let other = as_user("bob", "bob-pw", "/usr/bin/ldapsearch", &read, "");
+    assert!(stdout(&own).contains("uid: alice"), "alice reads her entry: {own:?}");
+    for out in [&own, &other] {
+        let text = stdout(out);
+        for hidden in ["oathSecret", "oathFailureCount", "twostepFailures", "twostepBackupCodes"] {
+            assert!(!text.contains(hidden), "{hidden} readable: {text}");
+        }
+    }
+    // Alice cannot clear her own failures.
+    let clear = format!("dn: {alice}\nchangetype: modify\ndelete: twostepFailures\n-\n");
+    let out = as_user("alice", &format!("alice-pw{}", code(SECRET, 1)), "/usr/bin/ldapmodify", &[], &clear);
+    assert_eq!(out.status.code(), Some(50), "insufficient access, after a bind that worked: {out:?}");
+    assert!(slapd.read(&alice).contains("twostepFailures: "));
+}
