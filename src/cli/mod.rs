@@ -28,6 +28,7 @@ mod enable;
 mod enroll;
 /// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
 pub mod google;
+mod migrate;
 mod phone;
 mod reset;
 mod status;
@@ -98,6 +99,8 @@ enum Command {
     Reset(reset::Args),
     /// Check the configuration, state files, PAM stacks and sshd settings
     Check(check::Args),
+    /// Copy every record and login state of the file store into the [ldap] directory
+    MigrateToLdap(migrate::Args),
 }
 
 /// An error for the admin: what went wrong and how to fix it (one line on
@@ -179,6 +182,8 @@ pub enum CliError {
     UnenrolledNeedsGroups,
     /// `twostep list --unenrolled`: the required groups' members could not be listed.
     ListMembers(String),
+    /// `twostep migrate-to-ldap`: no `[ldap]` table, or users not copied.
+    Migrate(String),
     /// `--secret-stdin`: standard input could not be read.
     ReadStdin(io::Error),
     /// `--secret-stdin`: standard input is not UTF-8.
@@ -281,6 +286,7 @@ impl fmt::Display for CliError {
                 f.write_str("--unenrolled needs required_groups: every account must enroll")
             }
             CliError::ListMembers(why) => write!(f, "{why}; the unenrolled members cannot be listed"),
+            CliError::Migrate(why) => f.write_str(why),
             CliError::ReadStdin(e) => write!(f, "cannot read the secret from standard input: {e}"),
             CliError::StdinNotText => f.write_str("the secret on standard input is not text"),
             CliError::StdinSecret(e) => write!(f, "{e} (read from standard input)"),
@@ -344,6 +350,7 @@ impl std::error::Error for CliError {
             | CliError::DamagedEntries(_)
             | CliError::UnenrolledNeedsGroups
             | CliError::ListMembers(_)
+            | CliError::Migrate(_)
             | CliError::StdinNotText
             | CliError::NoGoogleFile { .. } => None,
         }
@@ -569,6 +576,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Disable(a) => enable::disable(&ctx, a),
         Command::Enable(a) => enable::enable(&ctx, a),
         Command::Reset(a) => reset::run(&ctx, a),
+        Command::MigrateToLdap(a) => migrate::run(&ctx, a),
         Command::Check(a) => check(a),
     }
 }

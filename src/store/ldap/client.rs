@@ -21,9 +21,10 @@
 //! inject LDIF.
 //!
 //! URIs are tried in order; only a client-side failure (cannot connect, TLS
-//! failure, timeout: exit codes of 80 and above, which ldap-utils uses for
-//! negative libldap results) moves on to the next. An answer from a server
-//! (wrong credentials, no such entry, a failed compare-and-swap) is final.
+//! failure, a failed StartTLS, timeout: see [`could_not_connect`]) moves on
+//! to the next. An answer from a server (wrong credentials, no such entry, a
+//! failed compare-and-swap) is final. When TLS was the failure, the log line
+//! says why in libldap's words (see [`Client::tls_diagnosis`]).
 
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -79,6 +80,8 @@ pub enum DirectoryError {
     Conflict { dn: String },
     /// The user's lock is held by another login for longer than the timeout.
     Busy { dn: String, holder: String },
+    /// No entry matches the user filter (a write for a user the directory does not have).
+    NoEntry { user: String, filter: String },
     /// More than one entry matches the user filter.
     Ambiguous { filter: String, count: usize },
     /// Something in the directory that twostep cannot read.
@@ -102,6 +105,10 @@ impl std::fmt::Display for DirectoryError {
             DirectoryError::Busy { dn, holder } => {
                 write!(f, "{dn} is being changed by another login ({holder}); try again")
             }
+            DirectoryError::NoEntry { user, filter } => write!(
+                f,
+                "no directory entry matches {filter} for {user}; create the account's entry, or fix [ldap] base_dn and user_filter"
+            ),
             DirectoryError::Ambiguous { filter, count } => {
                 write!(f, "{count} directory entries match {filter}; make [ldap] user_filter match one entry per user")
             }
@@ -162,9 +169,12 @@ pub struct Client {
 
 /// How one run of a program ended.
 enum Ran {
-    Exited { code: i32, stdout: Vec<u8>, stderr: String },
+    Exited { code: i32, stdout: Vec<u8>, stderr: Vec<u8> },
     TimedOut,
 }
+
+/// Seconds the TLS diagnosis may take at most (see [`Client::tls_diagnosis`]).
+const DIAGNOSIS_TIMEOUT: u64 = 2;
 
 impl Client {
     pub fn new(cfg: LdapConfig) -> Client {
@@ -208,18 +218,25 @@ impl Client {
             let uri = &self.cfg.uris[i];
             let mut args = self.connection_args(uri);
             args.extend_from_slice(op_args);
-            match self.run_once(program, &args, stdin)? {
+            match self.run_once(program, &args, stdin, self.cfg.timeout)? {
                 Ran::TimedOut => failures.push(format!("{uri}: no answer within {} s", self.cfg.timeout)),
                 Ran::Exited { code: 0, stdout, .. } => {
                     self.preferred.store(i, Ordering::Relaxed);
                     return Ok(stdout);
                 }
-                // ldap-utils exit with the result code; negative libldap codes
-                // (server down -1, timeout -5, connect/TLS error -11, …) as 256 + code.
-                Ran::Exited { code, stderr, .. } if code >= 80 => failures.push(format!("{uri}: {stderr}")),
+                Ran::Exited { code, stderr, .. } if could_not_connect(code, &stderr) => {
+                    let mut why = format!("{uri}: {}", detail(&stderr));
+                    if let Some(tls) = self.tls_diagnosis(uri) {
+                        why.push_str(&format!(
+                            " ({tls}: the server's certificate does not verify against [ldap] ca_file, \
+                             or does not name the host of the URI)"
+                        ));
+                    }
+                    failures.push(why);
+                }
                 Ran::Exited { code, stderr, .. } => {
                     self.preferred.store(i, Ordering::Relaxed);
-                    return Err(DirectoryError::Refused { uri: uri.clone(), code, detail: stderr });
+                    return Err(DirectoryError::Refused { uri: uri.clone(), code, detail: detail(&stderr) });
                 }
             }
         }
@@ -243,7 +260,32 @@ impl Client {
         a
     }
 
-    fn run_once(&self, program: &str, args: &[String], stdin: &[u8]) -> Result<Ran, DirectoryError> {
+    /// Why TLS to `uri` failed, in libldap's own words (`TLS: peer cert
+    /// untrusted or revoked`, `TLS: hostname (…) does not match …`), or `None`
+    /// when TLS was not the problem. ldap-utils report a failed certificate
+    /// check only as "Can't contact LDAP server", and their trace output is not
+    /// turned on for real operations (it could carry values); so the failed
+    /// connection is tried once more, for a read of the root DSE with no
+    /// credentials at all, with the trace on, keeping only its `TLS:` lines.
+    /// The certificate is checked as strictly as before, so nothing reaches a
+    /// server that does not verify. Bounded by [`DIAGNOSIS_TIMEOUT`].
+    fn tls_diagnosis(&self, uri: &str) -> Option<String> {
+        let lower = uri.to_ascii_lowercase();
+        let starttls = lower.starts_with("ldap://") && self.cfg.starttls;
+        if !lower.starts_with("ldaps://") && !starttls {
+            return None;
+        }
+        let timeout = self.cfg.timeout.min(DIAGNOSIS_TIMEOUT);
+        let mut args: Vec<String> = vec!["-H".into(), uri.into(), "-o".into(), format!("nettimeout={timeout}")];
+        if starttls {
+            args.push("-ZZ".into());
+        }
+        args.extend(["-d", "1", "-x", "-LLL", "-b", "", "-s", "base", "(objectClass=*)", "1.1"].map(String::from));
+        let Ok(Ran::Exited { stderr, .. }) = self.run_once(LDAPSEARCH, &args, b"", timeout) else { return None };
+        tls_lines(&stderr)
+    }
+
+    fn run_once(&self, program: &str, args: &[String], stdin: &[u8], timeout: u64) -> Result<Ran, DirectoryError> {
         let local = |what: &str, e: io::Error| DirectoryError::Local(format!("{what}: {e}"));
         let input = memory_file(stdin).map_err(|e| local("prepare input", e))?;
         let out = memory_file(b"").map_err(|e| local("prepare output", e))?;
@@ -263,7 +305,7 @@ impl Client {
         }
         let hooks = hooks();
         (hooks.setup)(&mut cmd);
-        let timeout = Duration::from_secs(self.cfg.timeout);
+        let timeout = Duration::from_secs(timeout);
         let mut result = Err(DirectoryError::Local("not run".into()));
         (hooks.around)(&mut || result = wait_for(&mut cmd, program, timeout));
         drop(cmd);
@@ -274,8 +316,27 @@ impl Client {
         let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
         let stdout = read_all(out).map_err(|e| local("read output", e))?;
         let stderr = read_all(err).map_err(|e| local("read output", e))?;
-        Ok(Ran::Exited { code, stdout, stderr: detail(&stderr) })
+        Ok(Ran::Exited { code, stdout, stderr })
     }
+}
+
+/// Whether a run of ldap-utils ended before any server answered the
+/// operation: they exit with the LDAP result code, and with 256 + code for
+/// libldap's negative ones (server down -1, timeout -5, connect or TLS error
+/// -11, …); a failed StartTLS (`-ZZ`) exits 1 after printing `ldap_start_tls:`.
+fn could_not_connect(code: i32, stderr: &[u8]) -> bool {
+    code >= 80 || (code == 1 && stderr.starts_with(b"ldap_start_tls"))
+}
+
+/// libldap's `TLS: …` trace lines that say why a handshake failed, joined.
+fn tls_lines(trace: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(trace);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("TLS: ") && !l.starts_with("TLS: can't connect"))
+        .collect();
+    if lines.is_empty() { None } else { Some(detail(lines.join("; ").as_bytes())) }
 }
 
 /// Spawns `cmd` and waits at most `timeout`; `None` when it had to be killed.
@@ -458,6 +519,22 @@ mod tests {
         assert_eq!(base64_encode(b"Man"), "TWFu");
         assert_eq!(base64_encode(b"Ma"), "TWE=");
         assert!(base64_decode("a*b").is_none());
+    }
+
+    #[test]
+    fn a_failed_starttls_moves_on_but_a_server_answer_does_not() {
+        assert!(could_not_connect(255, b"ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)"));
+        assert!(could_not_connect(1, b"ldap_start_tls: Connect error (-11)"));
+        assert!(!could_not_connect(1, b"ldap_modify: Operations error (1)"));
+        assert!(!could_not_connect(49, b"ldap_bind: Invalid credentials (49)"));
+    }
+
+    #[test]
+    fn only_the_tls_lines_of_a_trace_are_kept() {
+        let trace = b"ldap_connect_to_host: Trying 127.0.0.1:636\nconnect success\n\
+                      TLS: peer cert untrusted or revoked (0x42)\nTLS: can't connect: (unknown error code).\n";
+        assert_eq!(tls_lines(trace).as_deref(), Some("TLS: peer cert untrusted or revoked (0x42)"));
+        assert_eq!(tls_lines(b"ldap_connect_to_host: Trying\nconnect errno: 111\n"), None);
     }
 
     #[test]

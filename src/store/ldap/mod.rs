@@ -8,7 +8,8 @@
 //! shared parameters entry, `oathTOTPLastTimeStep` the replay state,
 //! `oathFailureCount` and `oathLastFailure` mirrored from the tally) — plus
 //! the auxiliary class `twostepUser` for what OATH-LDAP has no place for
-//! (see [`attr`]).
+//! (see [`attr`]: contacts, the disabled flag and `disable --for`, backup
+//! codes and a help-desk code as hashes, the rest of the tally).
 //!
 //! Concurrency: a change ([`DirectoryStore::change`]) holds the user's
 //! directory lock, `twostepLock` (single-valued: adding it fails while
@@ -35,6 +36,7 @@ use config::LdapConfig;
 use super::files::StoreError;
 use super::record::UserRecord;
 use super::tally::{EmailCode, MAX_FAILURES_KEPT, Tally};
+use crate::backup_codes::{Bypass, CodeHash};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::{self, Owner, Trust};
 
@@ -62,12 +64,19 @@ pub mod attr {
     pub const TEXT_CODE: &str = "twostepTextCode";
     /// "HOLDER EXPIRES_AT": who changes this entry now.
     pub const LOCK: &str = "twostepLock";
+    /// `disable --for`: enabled again from then on (seconds since the epoch).
+    pub const DISABLED_UNTIL: &str = "twostepDisabledUntil";
+    /// Unused backup codes, "SALT:HASH" space-separated (one value: replaced as a whole).
+    pub const BACKUP_CODES: &str = "twostepBackupCodes";
+    /// A pending help-desk code, "SALT HASH CREATED EXPIRES USES_LEFT BY" (BY may hold spaces).
+    pub const BYPASS: &str = "twostepBypass";
 
     pub const CLASS_USER: &str = "oathTOTPUser";
     pub const CLASS_TOKEN: &str = "oathTOTPToken";
     pub const CLASS_TWOSTEP: &str = "twostepUser";
 
-    pub const RECORD: [&str; 7] = [SECRET, TOKEN_DN, PARAMS_DN, EMAIL, PHONE, DISABLED, CREATED];
+    pub const RECORD: [&str; 10] =
+        [SECRET, TOKEN_DN, PARAMS_DN, EMAIL, PHONE, DISABLED, CREATED, DISABLED_UNTIL, BACKUP_CODES, BYPASS];
     pub const TALLY: [&str; 8] =
         [LAST_STEP, FAILURE_COUNT, LAST_FAILURE, FAILURES, LOCKED_AT, GRACE_USED, EMAIL_CODE, TEXT_CODE];
 }
@@ -203,6 +212,7 @@ impl DirectoryStore {
             format!("{host}/{}/{}", std::process::id(), hex(&nonce)).chars().filter(|c| c.is_ascii_graphic()).collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.cfg().timeout);
         let mut added_class = false;
+        let mut pause = LOCK_POLL_FIRST_MS;
         loop {
             let token = format!("{holder} {}", now_secs() + self.lease());
             let mut m = Modify::new(dn);
@@ -243,7 +253,7 @@ impl DirectoryStore {
                 let holder = held.unwrap_or_default();
                 return Err(DirectoryError::Busy { dn: dn.to_string(), holder }.into());
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(backoff(&mut pause));
         }
     }
 
@@ -253,6 +263,22 @@ impl DirectoryStore {
         m.delete(attr::LOCK, token.as_bytes());
         let _ = self.client.modify(&m.ldif);
     }
+}
+
+/// The first wait for a held lock, and the longest (milliseconds).
+const LOCK_POLL_FIRST_MS: u64 = 10;
+const LOCK_POLL_MAX_MS: u64 = 160;
+
+/// How long to wait before asking for a held lock again: doubling from
+/// [`LOCK_POLL_FIRST_MS`] up to [`LOCK_POLL_MAX_MS`], each wait drawn at random
+/// between half and all of it, so that logins waiting together (30 wrong codes
+/// at once) do not ask in step and every try costs two child processes.
+fn backoff(pause: &mut u64) -> std::time::Duration {
+    let mut r = [0u8; 2];
+    let jitter = if crate::secret::fill_random(&mut r).is_ok() { u64::from(u16::from_le_bytes(r)) } else { 0 };
+    let wait = *pause / 2 + jitter % (*pause / 2 + 1);
+    *pause = (*pause * 2).min(LOCK_POLL_MAX_MS);
+    std::time::Duration::from_millis(wait)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -328,13 +354,6 @@ impl DirEntry<'_> {
     }
 
     pub fn save_record(&mut self, record: &UserRecord) -> Result<(), StoreError> {
-        // Backup codes, help-desk codes and timed disables have no attributes
-        // in the directory schema yet: refuse rather than drop them silently.
-        if !record.backup_codes.is_empty() || record.bypass.is_some() || record.disabled_until.is_some() {
-            return Err(StoreError::Directory(client::DirectoryError::Local(
-                "backup codes, help-desk codes and `disable --for` are not kept in the directory yet".into(),
-            )));
-        }
         let dn = self.entry.dn.clone();
         let params = self.store.cfg().totp_params_dn.clone();
         let secret = record.secret.as_ref().map(|s| s.expose().to_vec());
@@ -347,6 +366,9 @@ impl DirEntry<'_> {
             (attr::PHONE, record.phone.clone().map(String::into_bytes)),
             (attr::DISABLED, (!record.enabled).then(|| b"TRUE".to_vec())),
             (attr::CREATED, Some(record.created.to_string().into_bytes())),
+            (attr::DISABLED_UNTIL, record.disabled_until.map(|t| t.to_string().into_bytes())),
+            (attr::BACKUP_CODES, backup_codes_value(&record.backup_codes)),
+            (attr::BYPASS, record.bypass.as_ref().map(bypass_value).transpose()?),
         ];
         let mut classes = vec![attr::CLASS_TWOSTEP];
         if has_secret {
@@ -418,8 +440,8 @@ impl DirEntry<'_> {
         remove_class: Option<&str>,
     ) -> Result<(), StoreError> {
         let Some(lock) = self.lock.clone() else {
-            let message = format!("no directory entry matches [ldap] user_filter for {}", self.user);
-            return Err(DirectoryError::Damaged { dn: self.store.cfg().base_dn.clone(), message }.into());
+            let filter = self.store.cfg().user_filter.replace("{user}", &filter_escape(self.user));
+            return Err(DirectoryError::NoEntry { user: self.user.to_string(), filter }.into());
         };
         let dn = self.entry.dn.clone();
         let mut m = Modify::new(&dn);
@@ -498,9 +520,57 @@ fn record_of(entry: &LdifEntry) -> Result<Option<UserRecord>, StoreError> {
         phone: entry.text(attr::PHONE),
         enabled: !disabled,
         created: created.unwrap_or(0),
-        // Not kept in the directory yet: `save_record` refuses records that have them.
-        ..UserRecord::default()
+        disabled_until: number(entry, attr::DISABLED_UNTIL)?,
+        backup_codes: backup_codes_of(entry)?,
+        bypass: bypass_of(entry)?,
     }))
+}
+
+fn backup_codes_value(codes: &[CodeHash]) -> Option<Vec<u8>> {
+    let joined: Vec<String> = codes.iter().map(|c| format!("{}:{}", c.salt, c.hash)).collect();
+    (!joined.is_empty()).then(|| joined.join(" ").into_bytes())
+}
+
+fn backup_codes_of(entry: &LdifEntry) -> Result<Vec<CodeHash>, StoreError> {
+    let Some(text) = entry.text(attr::BACKUP_CODES) else { return Ok(Vec::new()) };
+    text.split_whitespace()
+        .map(|pair| match pair.split_once(':') {
+            Some((salt, hash)) if is_hex(salt) && is_hex(hash) => {
+                Ok(CodeHash { salt: salt.to_string(), hash: hash.to_string() })
+            }
+            _ => Err(damaged(entry, attr::BACKUP_CODES)),
+        })
+        .collect()
+}
+
+fn bypass_value(b: &Bypass) -> Result<Vec<u8>, StoreError> {
+    if !is_hex(&b.salt) || !is_hex(&b.hash) || b.by.is_empty() || b.by.chars().any(char::is_control) {
+        let message = "a help-desk code with an unusual salt, hash or author cannot be stored".to_string();
+        return Err(DirectoryError::Local(message).into());
+    }
+    Ok(format!("{} {} {} {} {} {}", b.salt, b.hash, b.created, b.expires, b.uses_left, b.by).into_bytes())
+}
+
+fn bypass_of(entry: &LdifEntry) -> Result<Option<Bypass>, StoreError> {
+    let Some(text) = entry.text(attr::BYPASS) else { return Ok(None) };
+    let bad = || damaged(entry, attr::BYPASS);
+    let parts: Vec<&str> = text.splitn(6, ' ').collect();
+    let [salt, hash, created, expires, uses, by] = parts[..] else { return Err(bad()) };
+    if !is_hex(salt) || !is_hex(hash) || by.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some(Bypass {
+        salt: salt.to_string(),
+        hash: hash.to_string(),
+        created: created.parse().map_err(|_| bad())?,
+        expires: expires.parse().map_err(|_| bad())?,
+        uses_left: uses.parse().map_err(|_| bad())?,
+        by: by.to_string(),
+    }))
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn tally_of(entry: &LdifEntry) -> Result<Tally, StoreError> {
@@ -532,4 +602,51 @@ fn tally_of(entry: &LdifEntry) -> Result<Tally, StoreError> {
         tally.version = super::tally::TALLY_VERSION;
     }
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(attrs: &[(&str, &str)]) -> LdifEntry {
+        let attrs = attrs.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+        LdifEntry { dn: "uid=a,dc=x".into(), attrs }
+    }
+
+    #[test]
+    fn backup_codes_and_a_help_desk_code_round_trip_through_their_values() {
+        let codes = vec![
+            CodeHash { salt: "00ff".into(), hash: "abcd".into() },
+            CodeHash { salt: "01".into(), hash: "ef".into() },
+        ];
+        let bypass = Bypass {
+            salt: "aa".into(),
+            hash: "bb".into(),
+            created: 1,
+            expires: 2,
+            uses_left: 3,
+            by: "help desk".into(),
+        };
+        let c = String::from_utf8(backup_codes_value(&codes).unwrap()).unwrap();
+        let b = String::from_utf8(bypass_value(&bypass).unwrap()).unwrap();
+        assert_eq!((c.as_str(), b.as_str()), ("00ff:abcd 01:ef", "aa bb 1 2 3 help desk"));
+        let e =
+            entry(&[(attr::CREATED, "5"), (attr::BACKUP_CODES, &c), (attr::BYPASS, &b), (attr::DISABLED_UNTIL, "9")]);
+        let r = record_of(&e).unwrap().unwrap();
+        assert_eq!((r.backup_codes, r.bypass, r.disabled_until), (codes, Some(bypass), Some(9)));
+        assert_eq!(backup_codes_value(&[]), None);
+    }
+
+    #[test]
+    fn damaged_backup_or_help_desk_values_are_errors_not_empty() {
+        for (name, value) in [
+            (attr::BACKUP_CODES, "00ff"),
+            (attr::BACKUP_CODES, "zz:11"),
+            (attr::BYPASS, "aa bb 1 2 3"),
+            (attr::BYPASS, "aa bb 1 x 3 me"),
+            (attr::DISABLED_UNTIL, "soon"),
+        ] {
+            assert!(record_of(&entry(&[(attr::CREATED, "5"), (name, value)])).is_err(), "{name}: {value}");
+        }
+    }
 }
