@@ -7,7 +7,9 @@
 # are the real ones, and so are the directories listed in OVERLAY_BIND
 # (space-separated absolute paths, e.g. a cargo target directory to reuse).
 #
-# The copy starts as a machine where PAM does not use twostep, whatever the
+# The copy's /etc/pam.d is a snapshot taken at the start (later changes to
+# the real one do not show through). It starts as a machine where PAM does
+# not use twostep, whatever the
 # real one does (an admin who followed the README quick start, or enabled the
 # pam-auth-update profile): the profile is removed from the common-* files
 # and every line loading pam_twostep.so is taken out of the copy's /etc/pam.d.
@@ -24,6 +26,12 @@ exec unshare --mount --propagation private /bin/sh -eu -c '
     mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
     mount -t overlay twostep-overlay -o "lowerdir=/,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/root"
     for d in /proc /dev /sys /tmp ${OVERLAY_BIND:-}; do mount --rbind "$d" "$scratch/root$d"; done
+    # /etc/pam.d as it is now, private to the copy: PAM files other tests create
+    # on the real machine meanwhile (twostep-test-*) must not show through the
+    # overlay and make the package refuse its removal.
+    mkdir "$scratch/pam.d"
+    cp -a /etc/pam.d/. "$scratch/pam.d/"
+    mount --bind "$scratch/pam.d" "$scratch/root/etc/pam.d"
     exec chroot "$scratch/root" /bin/sh -eu -c "
         if [ -z \"\${OVERLAY_KEEP_PAM:-}\" ]; then
             if command -v pam-auth-update >/dev/null; then
