@@ -7,7 +7,6 @@
 //! (checked by [`crate::trusted_fs`]). Every error names the file and says how to fix it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -20,27 +19,7 @@ use crate::trusted_fs::{self, FsError, Trust};
 /// Where the module and the admin command look when no `config=PATH` is given.
 pub const DEFAULT_PATH: &str = "/etc/security/twostep.toml";
 
-/// A configuration problem; always names the file.
-#[derive(Debug)]
-pub enum ConfigError {
-    File(FsError),
-    Parse { path: PathBuf, message: String },
-    Invalid { path: PathBuf, key: &'static str, message: String },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::File(e) => write!(f, "configuration file {e}"),
-            ConfigError::Parse { path, message } => write!(f, "{}: {message}", path.display()),
-            ConfigError::Invalid { path, key, message } => {
-                write!(f, "{}: `{key}` {message}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::config_error::ConfigError;
 
 // ---- stage 1: the file as written ----
 

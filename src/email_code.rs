@@ -6,12 +6,12 @@
 //! [`crate::sendmail`]'s; when to ask,
 //! send and check is [`crate::auth`]'s. Time is always an argument.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::secret::{RandomError, fill_random};
-use crate::store::tally::EmailCode;
 
 /// Bytes of random salt per code.
 const SALT_LEN: usize = 16;
@@ -61,6 +61,19 @@ pub(crate) fn hash_matches(salt_hex: &str, hash_hex: &str, code: &str) -> bool {
 /// Hex salted SHA-256 of `code` (for [`crate::backup_codes`] too).
 pub(crate) fn hash_hex(salt_hex: &str, code: &str) -> String {
     to_hex(&digest(salt_hex, code))
+}
+
+/// A pending sent code (email or text message): never the code itself, only
+/// a salted SHA-256 of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailCode {
+    /// Hex SHA-256 of `salt || code`.
+    pub hash: String,
+    /// Hex random salt.
+    pub salt: String,
+    pub sent_at: u64,
+    pub expires_at: u64,
 }
 
 /// What the tally keeps of `code` sent at `now`: a salted hash, never the code.

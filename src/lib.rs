@@ -44,6 +44,7 @@ pub mod backup_codes;
 pub mod cidr;
 pub mod cli;
 pub mod config;
+pub mod config_error;
 pub mod config_warnings;
 pub mod email_code;
 pub mod log;

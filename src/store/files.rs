@@ -31,7 +31,7 @@ pub enum StoreError {
         supported: u32,
     },
     /// The directory backend (`[store] backend = "ldap"`).
-    Directory(super::ldap::DirectoryError),
+    Directory(super::ldap::error::DirectoryError),
 }
 
 impl fmt::Display for StoreError {
@@ -60,8 +60,8 @@ impl From<FsError> for StoreError {
     }
 }
 
-impl From<super::ldap::DirectoryError> for StoreError {
-    fn from(e: super::ldap::DirectoryError) -> Self {
+impl From<super::ldap::error::DirectoryError> for StoreError {
+    fn from(e: super::ldap::error::DirectoryError) -> Self {
         StoreError::Directory(e)
     }
 }

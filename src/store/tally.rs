@@ -16,6 +16,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// The pending code's salted hash lives with the code rules; the tally keeps it.
+pub use crate::email_code::EmailCode;
+
 use super::files::{self, StoreError, UserFiles, Versioned};
 use crate::trusted_fs::{Durability, FileId};
 
@@ -93,19 +96,6 @@ impl Default for Tally {
             contact_sends: Vec::new(),
         }
     }
-}
-
-/// A pending sent code (email or text message): never the code itself, only
-/// a salted SHA-256 of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmailCode {
-    /// Hex SHA-256 of `salt || code`.
-    pub hash: String,
-    /// Hex random salt.
-    pub salt: String,
-    pub sent_at: u64,
-    pub expires_at: u64,
 }
 
 impl Versioned for Tally {

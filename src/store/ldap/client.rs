@@ -68,57 +68,7 @@ fn hooks() -> ChildHooks {
     *HOOKS.get_or_init(|| ChildHooks { setup: crate::sendmail::own_process_group, around: |f| f() })
 }
 
-/// Why a directory operation failed; every variant names the URI(s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DirectoryError {
-    /// No URI could be used (down, TLS failure, timeout); one reason per URI.
-    Unreachable(Vec<String>),
-    /// The server answered with an LDAP error.
-    Refused { uri: String, code: i32, detail: String },
-    /// The entry changed under us (another server or the `otp` overlay):
-    /// the compare-and-swap failed and nothing was written.
-    Conflict { dn: String },
-    /// The user's lock is held by another login for longer than the timeout.
-    Busy { dn: String, holder: String },
-    /// No entry matches the user filter (a write for a user the directory does not have).
-    NoEntry { user: String, filter: String },
-    /// More than one entry matches the user filter.
-    Ambiguous { filter: String, count: usize },
-    /// Something in the directory that twostep cannot read.
-    Damaged { dn: String, message: String },
-    /// A local problem (a program missing, a child that could not start).
-    Local(String),
-}
-
-impl std::fmt::Display for DirectoryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DirectoryError::Unreachable(why) => {
-                write!(f, "directory unavailable: {}; check the server and [ldap] uris", why.join("; "))
-            }
-            DirectoryError::Refused { uri, code, detail } => {
-                write!(f, "directory {uri} refused the operation (LDAP result {code}: {detail})")
-            }
-            DirectoryError::Conflict { dn } => {
-                write!(f, "{dn} was changed by another server during this change; nothing was written, try again")
-            }
-            DirectoryError::Busy { dn, holder } => {
-                write!(f, "{dn} is being changed by another login ({holder}); try again")
-            }
-            DirectoryError::NoEntry { user, filter } => write!(
-                f,
-                "no directory entry matches {filter} for {user}; create the account's entry, or fix [ldap] base_dn and user_filter"
-            ),
-            DirectoryError::Ambiguous { filter, count } => {
-                write!(f, "{count} directory entries match {filter}; make [ldap] user_filter match one entry per user")
-            }
-            DirectoryError::Damaged { dn, message } => write!(f, "{dn}: {message}; repair the entry"),
-            DirectoryError::Local(why) => write!(f, "directory client: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for DirectoryError {}
+pub use super::error::DirectoryError;
 
 /// LDAP result codes a caller tells apart.
 pub mod code {

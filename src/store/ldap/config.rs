@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// `[store]`: which backend holds records and tallies.
 #[derive(Debug, Default, Deserialize)]

@@ -29,9 +29,10 @@ pub mod config;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use client::DirectoryError;
+pub mod error;
 use client::{Client, LdifEntry, base64_encode, code, filter_escape};
 use config::LdapConfig;
+pub use error::DirectoryError;
 
 use super::files::StoreError;
 use super::record::UserRecord;
