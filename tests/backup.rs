@@ -11,7 +11,6 @@ use std::process::Output;
 use common::*;
 
 const PROMPT: &str = "Verification code: ";
-const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 fn ok(out: &Output) -> String {
     assert!(out.status.success(), "twostep failed: {}{}", stdout(out), stderr(out));
@@ -161,19 +160,7 @@ fn disable_for_an_hour_skips_the_code_now_and_asks_again_after() {
     assert!(t.messages.is_empty(), "{t:?}");
 
     // Two hours later (for the module only): asked for a code again, and the right one works.
-    let offset = env.path().join("faketime-later");
-    std::fs::write(&offset, "+2h\n").unwrap();
-    let later = |answer: &str| {
-        let child = env
-            .pamdrive(&[], SERVICE, "alice", &[])
-            .env("LD_PRELOAD", FAKETIME)
-            .env("FAKETIME_TIMESTAMP_FILE", &offset)
-            .env("FAKETIME_NO_CACHE", "1")
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .spawn()
-            .unwrap();
-        finish(child, &[answer])
-    };
+    let later = |answer: &str| finish(env.faked_clock("later", "alice", "+2h").0, &[answer]);
     let t = later(&code_at(SECRET, (now() + 7200) / 30));
     assert_eq!(t.prompts(), [PROMPT], "{t:?}");
     assert!(t.succeeded(), "{t:?}");

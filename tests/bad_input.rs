@@ -25,7 +25,6 @@ use common::*;
 /// Longest any single login may take before it counts as a hang.
 const TIMEOUT: Duration = Duration::from_secs(20);
 const PROMPT: &str = "Verification code: ";
-const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const NOBODY: u32 = 65534;
 
 // ---------------------------------------------------------------- helpers

@@ -9,14 +9,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
 
 const PROMPT: &str = "Verification code: ";
-const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 fn failures(env: &Env, user: &str) -> usize {
     env.store().tally(user).unwrap().failures.len()
@@ -29,22 +27,6 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".tmp") || n.starts_with(".tmp"))
         .collect()
-}
-
-/// A pamdrive whose clock is the real one shifted by what the returned file says
-/// (`start` at first, e.g. `+0`; write e.g. `+40m` or `-1h` to jump).
-fn faked_clock(env: &Env, name: &str, user: &str, start: &str) -> (Child, PathBuf) {
-    let offset = env.path().join(format!("faketime-{name}"));
-    std::fs::write(&offset, format!("{start}\n")).unwrap();
-    let child = env
-        .pamdrive(&[], SERVICE, user, &[])
-        .env("LD_PRELOAD", FAKETIME)
-        .env("FAKETIME_TIMESTAMP_FILE", &offset)
-        .env("FAKETIME_NO_CACHE", "1")
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .spawn()
-        .unwrap();
-    (child, offset)
 }
 
 #[test]
@@ -121,7 +103,7 @@ fn an_answer_held_back_past_answer_timeout_is_refused_unjudged() {
     // time it started (its failure would stamp a lock that is nearly over).
     let env = Env::new("[lockout]\nanswer_timeout = 60\n");
     env.enroll("alice");
-    let (child, offset) = faked_clock(&env, "late", "alice", "+0");
+    let (child, offset) = env.faked_clock("late", "alice", "+0");
     let mut s = Session::of(child);
     s.prompt(PROMPT);
     std::fs::write(&offset, "+40m\n").unwrap();
@@ -143,12 +125,12 @@ fn failures_stamped_later_than_the_judging_clock_still_count() {
     for _ in 0..4 {
         assert_eq!(env.login("alice", &[&bad]).result, "PAM_AUTH_ERR");
     }
-    let (child, _) = faked_clock(&env, "behind", "alice", "-1h");
+    let (child, _) = env.faked_clock("behind", "alice", "-1h");
     let t = finish(child, &[&bad]);
     assert!(t.said().contains("Too many incorrect codes"), "{t:?}");
 
     // And a clock set back to before the lock began is inside the lock.
-    let (child, _) = faked_clock(&env, "before-lock", "alice", "-2h");
+    let (child, _) = env.faked_clock("before-lock", "alice", "-2h");
     let t = finish(child, &[&code(SECRET, 0)]);
     assert!(t.prompts().is_empty(), "{t:?}");
     assert!(t.said().starts_with("Too many incorrect codes"), "{t:?}");
@@ -163,7 +145,7 @@ fn an_email_code_expires_inside_the_session_that_sent_it() {
         outbox.display()
     ));
     env.enroll_with("erin", None, Some("erin@district.example"));
-    let (child, offset) = faked_clock(&env, "email", "erin", "+0");
+    let (child, offset) = env.faked_clock("email", "erin", "+0");
     let mut s = Session::of(child);
     assert!(s.said("info").contains("was sent to"));
     s.prompt(PROMPT);

@@ -21,6 +21,8 @@ use pam_twostep::store::record::UserRecord;
 use pam_twostep::store::tally::Tally;
 use pam_twostep::trusted_fs::Owner;
 
+/// libfaketime, for logins whose clock jumps ([`Env::faked_clock`]).
+pub const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 /// A fixed base32 secret for tests (never used outside tests).
 pub const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// The default service: `auth required pam_twostep.so …` alone.
@@ -247,6 +249,23 @@ impl Env {
 
     pub fn store(&self) -> UserStore {
         UserStore::for_admin(&self.secrets, &self.tally, Owner::ROOT).unwrap()
+    }
+
+    /// A pamdrive for `user` whose clock (libfaketime, this process only) is the
+    /// real one shifted by what the returned file says: `start` at first (e.g.
+    /// `+0`, `+2h`); write e.g. `+40m` or `-1h` to the file to jump.
+    pub fn faked_clock(&self, name: &str, user: &str, start: &str) -> (Child, PathBuf) {
+        let offset = self.path().join(format!("faketime-{name}"));
+        std::fs::write(&offset, format!("{start}\n")).unwrap();
+        let child = self
+            .pamdrive(&[], SERVICE, user, &[])
+            .env("LD_PRELOAD", FAKETIME)
+            .env("FAKETIME_TIMESTAMP_FILE", &offset)
+            .env("FAKETIME_NO_CACHE", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .spawn()
+            .unwrap();
+        (child, offset)
     }
 
     /// Changes `user`'s tally under the user's lock, as the module does.
