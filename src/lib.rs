@@ -60,6 +60,7 @@ pub mod sendmail;
 pub mod sms;
 pub mod store;
 pub mod time;
+pub mod toml_fast;
 pub mod totp;
 pub mod trusted_fs;
 pub mod user;

@@ -9,7 +9,10 @@
 
 use std::path::Path;
 
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use syslog::{Facility, Formatter3164, LoggerBackend};
 
 use crate::user::for_log_field;
 
@@ -80,18 +83,18 @@ const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500)
 
 /// The system log (authpriv), or a given datagram socket instead of `/dev/log`.
 pub struct Syslog {
-    logger: Option<Logger<LoggerBackend, Formatter3164>>,
+    backend: Option<LoggerBackend>,
+    ident: String,
+    pid: u32,
 }
 
 impl Syslog {
     /// Connects to `/dev/log` (or `socket`); never fails, logs nothing if there is no socket.
     pub fn connect(ident: &str, socket: Option<&Path>) -> Syslog {
-        let formatter = Formatter3164 {
-            facility: Facility::LOG_AUTHPRIV,
-            hostname: None,
-            process: ident.to_string(),
-            pid: std::process::id(),
-        };
+        // The crate finds and connects the socket (datagram, else stream); the
+        // line is formatted here ([`Syslog::format`]).
+        let formatter =
+            Formatter3164 { facility: Facility::LOG_AUTHPRIV, hostname: None, process: String::new(), pid: 0 };
         let logger = match socket {
             Some(path) => syslog::unix_custom(formatter, path).ok(),
             None => syslog::unix(formatter).ok(),
@@ -105,20 +108,47 @@ impl Syslog {
                 _ => Ok(()),
             };
         }
-        Syslog { logger }
+        Syslog { backend: logger.map(|l| l.backend), ident: ident.to_string(), pid: std::process::id() }
+    }
+
+    /// One RFC 3164 message as the `syslog` crate wrote it: `<PRI>Mmm dd
+    /// hh:mm:ss IDENT[PID]: LINE`, the time in UTC (the log daemon stamps its
+    /// own time on local messages). Formatted here because the crate parses a
+    /// time format description for every line.
+    fn format(&self, level: Level, now: u64, line: &str) -> String {
+        let severity = match level {
+            Level::Err => 3,
+            Level::Warning => 4,
+            Level::Notice => 5,
+            Level::Info => 6,
+            Level::Debug => 7,
+        };
+        const AUTHPRIV: u32 = 10 << 3;
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let mut out = String::with_capacity(40 + self.ident.len() + line.len());
+        let _ = write!(out, "<{}>", AUTHPRIV + severity);
+        if let Some(t) = i64::try_from(now).ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+            use chrono::{Datelike, Timelike};
+            let _ = write!(
+                out,
+                "{} {:02} {:02}:{:02}:{:02} ",
+                MONTHS[t.month0() as usize],
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+        }
+        let _ = write!(out, "{}[{}]: {line}", self.ident, self.pid);
+        out
     }
 }
 
 impl AuditLog for Syslog {
     fn log(&mut self, level: Level, line: &str) {
-        let Some(logger) = self.logger.as_mut() else { return };
-        let _ = match level {
-            Level::Err => logger.err(line),
-            Level::Warning => logger.warning(line),
-            Level::Notice => logger.notice(line),
-            Level::Info => logger.info(line),
-            Level::Debug => logger.debug(line),
-        };
+        let message = self.format(level, crate::time::wall_clock(), line);
+        let Some(backend) = self.backend.as_mut() else { return };
+        let _ = backend.write(message.as_bytes());
     }
 }
 
@@ -130,6 +160,26 @@ mod tests {
     fn fields_are_escaped_so_lines_cannot_be_forged() {
         let l = Line::new().field("user", "eve result=success\nx").field("rhost", "").reason("bad \"file\"\n");
         assert_eq!(l.as_str(), "user=eve\\x20result\\x3dsuccess\\x0ax rhost=- reason=\"bad \\\"file\\\"\\x0a\"");
+    }
+
+    #[test]
+    fn lines_are_formatted_as_the_syslog_crate_formats_them() {
+        let s = Syslog::connect("pam_twostep", Some(Path::new("/nonexistent/log")));
+        let pid = std::process::id();
+        assert_eq!(
+            s.format(Level::Notice, 1_763_908_320, "user=alice result=success"),
+            format!("<85>Nov 23 14:32:00 pam_twostep[{pid}]: user=alice result=success")
+        );
+        assert_eq!(s.format(Level::Err, 0, "x"), format!("<83>Jan 01 00:00:00 pam_twostep[{pid}]: x"));
+        let mut expected = Vec::new();
+        let crate_formatter =
+            Formatter3164 { facility: Facility::LOG_AUTHPRIV, hostname: None, process: "pam_twostep".into(), pid };
+        syslog::LogFormat::format(&crate_formatter, &mut expected, syslog::Severity::LOG_INFO, "y").unwrap();
+        let now = crate::time::wall_clock();
+        let mine = s.format(Level::Info, now, "y");
+        // The same but for the time stamp (the second may change between the calls).
+        let expected = String::from_utf8(expected).unwrap();
+        assert_eq!((expected.len(), &expected[..4], &expected[20..]), (mine.len(), &mine[..4], &mine[20..]));
     }
 
     #[test]

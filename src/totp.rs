@@ -38,34 +38,61 @@ pub fn code_at_step(secret: &TotpSecret, cfg: &TotpConfig, step: u64) -> Zeroizi
 /// SHA-1's block size: the HMAC key is padded (or hashed) to this.
 const BLOCK: usize = 64;
 
-/// HMAC-SHA1 (RFC 2104) of `message` under `key`, every key-derived buffer wiped.
-fn hmac_sha1(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 20]> {
-    let mut pad = Zeroizing::new([0u8; BLOCK]);
-    if key.len() > BLOCK {
-        let mut hasher = Sha1::new();
-        hasher.update(key);
-        hasher.finalize_into((&mut pad[..20]).try_into().expect("20 bytes"));
-    } else {
-        pad[..key.len()].copy_from_slice(key);
+/// HMAC-SHA1 (RFC 2104) under one key, the key's two padded blocks hashed
+/// once: [`check`] computes several codes with the same key, and each then
+/// costs two SHA-1 blocks instead of four. The states are `Sha1`s, wiped on
+/// drop (clones too).
+struct Keyed {
+    inner: Sha1,
+    outer: Sha1,
+}
+
+impl Keyed {
+    fn new(key: &[u8]) -> Keyed {
+        let mut pad = Zeroizing::new([0u8; BLOCK]);
+        if key.len() > BLOCK {
+            let mut hasher = Sha1::new();
+            hasher.update(key);
+            hasher.finalize_into((&mut pad[..20]).try_into().expect("20 bytes"));
+        } else {
+            pad[..key.len()].copy_from_slice(key);
+        }
+        pad.iter_mut().for_each(|b| *b ^= 0x36);
+        let mut inner = Sha1::new();
+        inner.update(&pad[..]);
+        pad.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
+        let mut outer = Sha1::new();
+        outer.update(&pad[..]);
+        Keyed { inner, outer }
     }
-    pad.iter_mut().for_each(|b| *b ^= 0x36);
-    let mut inner = Zeroizing::new([0u8; 20]);
-    let mut hasher = Sha1::new();
-    hasher.update(&pad[..]);
-    hasher.update(message);
-    hasher.finalize_into_reset((&mut inner[..]).try_into().expect("20 bytes"));
-    pad.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
-    let mut out = Zeroizing::new([0u8; 20]);
-    hasher.update(&pad[..]);
-    hasher.update(&inner[..]);
-    hasher.finalize_into((&mut out[..]).try_into().expect("20 bytes"));
-    out
+
+    fn mac(&self, message: &[u8]) -> Zeroizing<[u8; 20]> {
+        let mut inner = Zeroizing::new([0u8; 20]);
+        let mut hasher = self.inner.clone();
+        hasher.update(message);
+        hasher.finalize_into((&mut inner[..]).try_into().expect("20 bytes"));
+        let mut out = Zeroizing::new([0u8; 20]);
+        let mut hasher = self.outer.clone();
+        hasher.update(&inner[..]);
+        hasher.finalize_into((&mut out[..]).try_into().expect("20 bytes"));
+        out
+    }
+}
+
+/// HMAC-SHA1 of `message` under `key`, every key-derived buffer wiped.
+#[cfg(test)]
+fn hmac_sha1(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 20]> {
+    Keyed::new(key).mac(message)
 }
 
 /// RFC 4226 HOTP: `digits` decimal digits (6 to 10) of the dynamically
 /// truncated HMAC-SHA1 of the big-endian `counter`.
 fn hotp(key: &[u8], counter: u64, digits: u32) -> Zeroizing<String> {
-    let mac = hmac_sha1(key, &counter.to_be_bytes());
+    hotp_keyed(&Keyed::new(key), counter, digits)
+}
+
+fn hotp_keyed(key: &Keyed, counter: u64, digits: u32) -> Zeroizing<String> {
+    let mac = key.mac(&counter.to_be_bytes());
     let offset = usize::from(mac[19] & 0x0f);
     let mut binary = Zeroizing::new([0u8; 4]);
     binary.copy_from_slice(&mac[offset..offset + 4]);
@@ -111,8 +138,9 @@ pub fn check(secret: &TotpSecret, cfg: &TotpConfig, answer: &str, now: u64, last
     let last = now_step.saturating_add(u64::from(cfg.skew));
     let mut fresh: Option<u64> = None;
     let mut replayed: Option<u64> = None;
+    let key = Keyed::new(secret.expose());
     for step in first..=last {
-        let code = code_at_step(secret, cfg, step);
+        let code = hotp_keyed(&key, step, cfg.digits);
         if bool::from(code.as_bytes().ct_eq(answer.as_bytes())) {
             if last_used.is_some_and(|used| step <= used) {
                 replayed = Some(step);

@@ -194,7 +194,7 @@ pub fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], suppor
     let corrupt = |message: String| StoreError::Corrupt { path: path.to_path_buf(), message };
     let newer = |found: i64| StoreError::NewerVersion { path: path.to_path_buf(), found, supported };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;
-    match toml::from_str::<T>(text) {
+    match crate::toml_fast::from_str::<T>(text) {
         Ok(value) => match value.version() {
             0 => Err(corrupt("bad version 0".into())),
             v if v > supported => Err(newer(i64::from(v))),

@@ -1,0 +1,616 @@
+//! A fast path for the TOML a login reads: the configuration, the user's
+//! record and tally. The `toml` crate's parser keeps spans, builds a general
+//! document and allocates as it goes, and cost about a quarter of a login's
+//! instructions (`docs/benchmarks.md`). Most of these files use a small part
+//! of TOML: `key = value` lines, `[table]` and `[[array]]` headers with bare
+//! keys, plain strings, decimal integers, booleans and arrays of them, and
+//! comments. [`parse`] reads exactly that part, borrowing from the text;
+//! anything else (a quoted or dotted key, an escape other than `\"`, `\\`,
+//! `\n`, `\t` or `\r`, a float, a date, an inline table, a multi-line
+//! string, a key or table given twice, ...) makes it give up, and
+//! [`from_str`] then hands the text to `toml`, which decides and words the
+//! error.
+//!
+//! So the fast path never changes what a file means: when it accepts a text,
+//! `toml` accepts it too and reads the same values (property tests in
+//! `src/properties.rs`, fuzz target `toml_fast` in `fuzz/`). A value the
+//! fast path read that does not fit the type (a wrong type, an unknown key)
+//! also goes to `toml`, so every error message is `toml`'s.
+
+use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use zeroize::Zeroizing;
+
+/// Deserializes `text` as TOML: through [`parse`] when it can, else through
+/// `toml::from_str` (same result, its error messages).
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, toml::de::Error> {
+    if let Some(table) = parse(text)
+        && let Ok(value) = T::deserialize(Value::Table(table))
+    {
+        return Ok(value);
+    }
+    toml::from_str(text)
+}
+
+/// A value of the subset, borrowing its strings from the text where it can.
+#[derive(Debug)]
+pub enum Value<'a> {
+    String(Str<'a>),
+    Integer(i64),
+    Boolean(bool),
+    Array(Vec<Value<'a>>),
+    Table(Table<'a>),
+    /// Made by `[[name]]` headers (TOML does not let `name = [...]` grow this way).
+    Tables(Vec<Table<'a>>),
+}
+
+/// A string as written (no escapes), or unescaped into memory wiped on drop.
+#[derive(Debug)]
+pub enum Str<'a> {
+    Borrowed(&'a str),
+    Owned(Zeroizing<String>),
+}
+
+impl Str<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Str::Borrowed(s) => s,
+            Str::Owned(s) => s,
+        }
+    }
+}
+
+/// A table's keys and values, in the order written; each key once.
+#[derive(Debug, Default)]
+pub struct Table<'a> {
+    pub entries: Vec<(&'a str, Value<'a>)>,
+}
+
+impl<'a> Table<'a> {
+    fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
+        self.entries.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// Parses `text` if it is within the subset; `None` if it is not (which does
+/// not mean it is not TOML).
+pub fn parse(text: &str) -> Option<Table<'_>> {
+    let mut root = Table::default();
+    // The header in force: its path, and whether it was `[[...]]`.
+    let mut current: Vec<&str> = Vec::new();
+    let mut p = Cursor { rest: text };
+    loop {
+        p.skip_blank();
+        if p.rest.is_empty() {
+            return Some(root);
+        }
+        if p.rest.starts_with('#') {
+            p.comment()?;
+        } else if let Some(after) = p.rest.strip_prefix("[[") {
+            p.rest = after;
+            let path = p.header_path()?;
+            p.rest = p.rest.strip_prefix("]]")?;
+            let (last, parents) = path.split_last()?;
+            let parent = table_at(&mut root, parents)?;
+            match parent.get_mut(last) {
+                None => parent.entries.push((last, Value::Tables(vec![Table::default()]))),
+                Some(Value::Tables(list)) => list.push(Table::default()),
+                Some(_) => return None,
+            }
+            current = path;
+        } else if let Some(after) = p.rest.strip_prefix('[') {
+            p.rest = after;
+            let path = p.header_path()?;
+            p.rest = p.rest.strip_prefix(']')?;
+            let (last, parents) = path.split_last()?;
+            let parent = table_at(&mut root, parents)?;
+            if parent.get_mut(last).is_some() {
+                return None; // defined before (or implicitly): left to toml
+            }
+            parent.entries.push((last, Value::Table(Table::default())));
+            current = path;
+        } else {
+            let key = p.bare_key()?;
+            p.skip_spaces();
+            p.rest = p.rest.strip_prefix('=')?;
+            p.skip_spaces();
+            let value = p.value()?;
+            let table = current_table(&mut root, &current)?;
+            if table.get_mut(key).is_some() {
+                return None;
+            }
+            table.entries.push((key, value));
+        }
+        p.end_of_line()?;
+    }
+}
+
+/// The table `path` names, through plain tables only (created on the way, as
+/// TOML creates `a` for `[a.b]`).
+fn table_at<'t, 'a>(root: &'t mut Table<'a>, path: &[&'a str]) -> Option<&'t mut Table<'a>> {
+    let mut table = root;
+    for key in path {
+        if table.get_mut(key).is_none() {
+            table.entries.push((key, Value::Table(Table::default())));
+        }
+        table = match table.get_mut(key) {
+            Some(Value::Table(t)) => t,
+            _ => return None,
+        };
+    }
+    Some(table)
+}
+
+/// The table that `key = value` lines go to under the header `path`: the
+/// last element when the header was `[[...]]`.
+fn current_table<'t, 'a>(root: &'t mut Table<'a>, path: &[&'a str]) -> Option<&'t mut Table<'a>> {
+    let Some((last, parents)) = path.split_last() else {
+        return Some(root);
+    };
+    match table_at(root, parents)?.get_mut(last)? {
+        Value::Table(t) => Some(t),
+        Value::Tables(list) => list.last_mut(),
+        _ => None,
+    }
+}
+
+struct Cursor<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_spaces(&mut self) {
+        self.rest = self.rest.trim_start_matches([' ', '\t']);
+    }
+
+    /// Spaces, tabs and line ends (`\n`, `\r\n`).
+    fn skip_blank(&mut self) {
+        loop {
+            self.skip_spaces();
+            if let Some(r) = self.rest.strip_prefix('\n').or_else(|| self.rest.strip_prefix("\r\n")) {
+                self.rest = r;
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// `# ...` up to the line end, without control characters.
+    fn comment(&mut self) -> Option<()> {
+        let end = self.rest.find('\n').unwrap_or(self.rest.len());
+        let (comment, rest) = self.rest.split_at(end);
+        let comment = comment.strip_suffix('\r').unwrap_or(comment);
+        if comment.chars().any(|c| c != '\t' && (c.is_ascii_control())) {
+            return None;
+        }
+        self.rest = rest;
+        Some(())
+    }
+
+    /// After a line's content: spaces, then a comment (after a space) or the line end.
+    fn end_of_line(&mut self) -> Option<()> {
+        let before = self.rest.len();
+        self.skip_spaces();
+        if self.rest.starts_with('#') {
+            if self.rest.len() == before {
+                return None;
+            }
+            self.comment()?;
+        }
+        if self.rest.is_empty() {
+            return Some(());
+        }
+        self.rest = self.rest.strip_prefix('\n').or_else(|| self.rest.strip_prefix("\r\n"))?;
+        Some(())
+    }
+
+    fn bare_key(&mut self) -> Option<&'a str> {
+        let end =
+            self.rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(self.rest.len());
+        if end == 0 {
+            return None;
+        }
+        let (key, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(key)
+    }
+
+    /// `a` or `a.b.c`, bare keys without spaces.
+    fn header_path(&mut self) -> Option<Vec<&'a str>> {
+        let mut path = vec![self.bare_key()?];
+        while let Some(r) = self.rest.strip_prefix('.') {
+            self.rest = r;
+            path.push(self.bare_key()?);
+        }
+        Some(path)
+    }
+
+    fn value(&mut self) -> Option<Value<'a>> {
+        let first = *self.rest.as_bytes().first()?;
+        match first {
+            b'"' => self.basic_string().map(Value::String),
+            b'\'' => self.literal_string().map(Value::String),
+            b'[' => self.array(),
+            b't' | b'f' => self.boolean(),
+            b'+' | b'-' | b'0'..=b'9' => self.integer(),
+            _ => None,
+        }
+    }
+
+    fn basic_string(&mut self) -> Option<Str<'a>> {
+        if self.rest.starts_with("\"\"\"") {
+            return None;
+        }
+        let body = &self.rest[1..];
+        let mut owned: Option<Zeroizing<String>> = None;
+        let mut chars = body.char_indices();
+        let mut plain_end = 0; // end of the unescaped run copied so far
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.rest = &body[i + 1..];
+                    return Some(match owned {
+                        None => Str::Borrowed(&body[..i]),
+                        Some(mut s) => {
+                            s.push_str(&body[plain_end..i]);
+                            Str::Owned(s)
+                        }
+                    });
+                }
+                '\\' => {
+                    let unescaped = match chars.next()?.1 {
+                        '"' => '"',
+                        '\\' => '\\',
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        _ => return None,
+                    };
+                    let s = owned.get_or_insert_with(|| Zeroizing::new(String::with_capacity(body.len())));
+                    s.push_str(&body[plain_end..i]);
+                    s.push(unescaped);
+                    plain_end = i + 2;
+                }
+                c if c != '\t' && c.is_ascii_control() => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn literal_string(&mut self) -> Option<Str<'a>> {
+        if self.rest.starts_with("'''") {
+            return None;
+        }
+        let body = &self.rest[1..];
+        let end = body.find('\'')?;
+        let s = &body[..end];
+        if s.chars().any(|c| c != '\t' && c.is_ascii_control()) {
+            return None;
+        }
+        self.rest = &body[end + 1..];
+        Some(Str::Borrowed(s))
+    }
+
+    /// What may follow a number or a boolean.
+    fn at_delimiter(&self) -> bool {
+        matches!(self.rest.as_bytes().first(), None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'#'))
+    }
+
+    fn boolean(&mut self) -> Option<Value<'a>> {
+        let (value, rest) = if let Some(r) = self.rest.strip_prefix("true") {
+            (true, r)
+        } else {
+            (false, self.rest.strip_prefix("false")?)
+        };
+        self.rest = rest;
+        self.at_delimiter().then_some(Value::Boolean(value))
+    }
+
+    /// Decimal, no `_`, no leading zero, within i64.
+    fn integer(&mut self) -> Option<Value<'a>> {
+        let bytes = self.rest.as_bytes();
+        let sign = usize::from(matches!(bytes[0], b'+' | b'-'));
+        let digits = bytes[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && bytes[sign] == b'0') {
+            return None;
+        }
+        let (number, rest) = self.rest.split_at(sign + digits);
+        self.rest = rest;
+        if !self.at_delimiter() {
+            return None;
+        }
+        number.parse::<i64>().ok().map(Value::Integer)
+    }
+
+    /// Spaces, line ends and comments between array elements.
+    fn skip_in_array(&mut self) -> Option<()> {
+        loop {
+            self.skip_blank();
+            if !self.rest.starts_with('#') {
+                return Some(());
+            }
+            self.comment()?;
+        }
+    }
+
+    /// `[v, v, ...]` of strings, integers and booleans (no nested arrays),
+    /// over several lines if need be, a trailing comma allowed.
+    fn array(&mut self) -> Option<Value<'a>> {
+        self.rest = &self.rest[1..];
+        let mut items = Vec::new();
+        loop {
+            self.skip_in_array()?;
+            if let Some(r) = self.rest.strip_prefix(']') {
+                self.rest = r;
+                return Some(Value::Array(items));
+            }
+            if self.rest.starts_with('[') {
+                return None;
+            }
+            items.push(self.value()?);
+            self.skip_in_array()?;
+            match self.rest.as_bytes().first()? {
+                b',' => self.rest = &self.rest[1..],
+                b']' => {}
+                _ => return None,
+            }
+        }
+    }
+}
+
+impl<'de> IntoDeserializer<'de, Error> for Value<'de> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Value<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self {
+            Value::String(Str::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            Value::String(Str::Owned(s)) => visitor.visit_str(&s),
+            Value::Integer(n) => visitor.visit_i64(n),
+            Value::Boolean(b) => visitor.visit_bool(b),
+            Value::Array(items) => visitor.visit_seq(SeqDeserializer::new(items.into_iter())),
+            Value::Tables(tables) => visitor.visit_seq(SeqDeserializer::new(tables.into_iter().map(Value::Table))),
+            Value::Table(t) => visitor.visit_map(MapDeserializer::new(t.entries.into_iter())),
+        }
+    }
+
+    /// A key that is there is `Some` (a missing one is `None`, by serde).
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    /// Unit variants by name (`"app"`), as `toml` reads them; other forms go to `toml`.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        match self {
+            Value::String(Str::Borrowed(s)) => visitor.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
+            Value::String(Str::Owned(s)) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => Err(de::Error::custom("not a variant name")),
+        }
+    }
+
+    /// `serde_spanned` and `toml_datetime` values need `toml` itself.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        if name.starts_with("$__") {
+            return Err(de::Error::custom("needs toml"));
+        }
+        self.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool u8 u16 u32 u64 i8 i16 i32 i64 i128 u128 f32 f64 char str string seq
+        bytes byte_buf map unit ignored_any unit_struct tuple_struct tuple identifier
+    }
+}
+
+/// The property the fast path keeps (run by the property tests below and the
+/// fuzz target `toml_fast`): a text it accepts, `toml` accepts too, with the
+/// same keys and values. Panics otherwise.
+pub fn agrees_with_toml(text: &str) {
+    let Some(table) = parse(text) else { return };
+    let mine = <toml::Table as serde::Deserialize>::deserialize(Value::Table(table))
+        .unwrap_or_else(|e| panic!("fast path read {text:?} into something that is not a table: {e}"));
+    match toml::from_str::<toml::Table>(text) {
+        Ok(theirs) => assert_eq!(mine, theirs, "fast path and toml read {text:?} differently"),
+        Err(e) => panic!("fast path accepted {text:?}, toml refuses it: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use serde::Deserialize;
+
+    /// The fast path's view of `text`, as a `toml::Value` (to compare with `toml`'s).
+    fn fast(text: &str) -> Option<toml::Table> {
+        let table = parse(text)?;
+        Some(toml::Table::deserialize(Value::Table(table)).expect("a parsed table is a table"))
+    }
+
+    /// Lines made of the pieces where the subset's edges are: repeated keys
+    /// and tables, every kind of value in and out of the subset, comments,
+    /// CRLF, odd spacing.
+    fn line() -> impl Strategy<Value = String> {
+        fn pick(good: &[&'static str], bad: &[&'static str]) -> impl Strategy<Value = &'static str> + Clone {
+            prop_oneof![6 => prop::sample::select(good.to_vec()), 1 => prop::sample::select(bad.to_vec())]
+        }
+        let key = pick(&["a", "b", "version", "x-y_1", "7"], &["\"a\"", "a.b", "", "a b"]);
+        let value = pick(
+            &[
+                "1",
+                "-0",
+                "+5",
+                "9223372036854775807",
+                "true",
+                "false",
+                "\"s\"",
+                "\"es\\\"c\\n\"",
+                "'lit'",
+                "[]",
+                "[1, 'a',]",
+                "[\n1, # c\n2\n]",
+                "\"tab\there\"",
+                "\"ünï\"",
+            ],
+            &[
+                "01",
+                "1_0",
+                "1.0",
+                "9223372036854775808",
+                "falsey",
+                "\"\\u0041\"",
+                "'''m'''",
+                "\"\"\"m\"\"\"",
+                "[[1]]",
+                "{ a = 1 }",
+                "1979-05-27",
+                "\"\u{1}\"",
+                "nan",
+                "\"open",
+                "1 2",
+            ],
+        );
+        let space = prop::sample::select(vec!["", " ", "  ", "\t"]);
+        let end = pick(&["\n", "\r\n", " # note\n"], &["#c\n", "\r", "", " # \u{7}\n"]);
+        prop_oneof![
+            6 => (key.clone(), space.clone(), value, end.clone()).prop_map(|(k, s, v, e)| format!("{k}{s}={s}{v}{e}")),
+            2 => (key.clone(), end.clone()).prop_map(|(k, e)| format!("[{k}]{e}")),
+            1 => (key.clone(), key.clone(), end.clone()).prop_map(|(k, j, e)| format!("[{k}.{j}]{e}")),
+            1 => (key, end.clone()).prop_map(|(k, e)| format!("[[{k}]]{e}")),
+            1 => (space, end).prop_map(|(s, e)| format!("{s}{e}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn whatever_the_fast_path_accepts_toml_reads_the_same(lines in prop::collection::vec(line(), 0..10)) {
+            agrees_with_toml(&lines.concat());
+        }
+    }
+
+    /// The proptest's inputs reach the fast path often enough to mean something.
+    #[test]
+    fn the_generated_texts_often_take_the_fast_path() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = prop::collection::vec(line(), 1..6);
+        let taken =
+            (0..400).filter(|_| parse(&strategy.new_tree(&mut runner).unwrap().current().concat()).is_some()).count();
+        assert!(taken > 100, "only {taken} of 400 texts took the fast path");
+    }
+
+    #[track_caller]
+    fn same_as_toml(text: &str) {
+        let mine = fast(text).unwrap_or_else(|| panic!("fast path gave up on {text:?}"));
+        assert_eq!(Ok(mine), toml::from_str::<toml::Table>(text).map_err(|e| e.to_string()), "{text:?}");
+    }
+
+    #[track_caller]
+    fn left_to_toml(text: &str) {
+        assert!(parse(text).is_none(), "fast path took {text:?}");
+    }
+
+    #[test]
+    fn the_files_twostep_writes_take_the_fast_path_and_read_the_same() {
+        same_as_toml("");
+        same_as_toml("version = 1\nsecret = \"JBSWY3DPEHPK3PXP\"\nenabled = true\ncreated = 1763880000\n");
+        same_as_toml(
+            "version = 3\nfailures = [1, 2, 3]\nlast_step = 5\ngrace_used = 0\n\n[email_code]\nhash = \"ab\"\nsalt = \"cd\"\nsent_at = 1\n",
+        );
+        same_as_toml(
+            "version = 3\nenabled = false\n\n[[backup_codes]]\nsalt = \"a\"\nhash = \"b\"\n\n[[backup_codes]]\nsalt = \"c\"\nhash = \"d\"\n\n[bypass]\nby = \"jo \\\"x\\\"\"\n",
+        );
+        same_as_toml("failures = []\nempty = \"\"\nneg = -5\nplus = +7\nzero = 0\n");
+    }
+
+    #[test]
+    fn admin_written_config_takes_the_fast_path_and_reads_the_same() {
+        same_as_toml(
+            "# comment\r\nissuer = 'Example \"District\"'   # trailing comment\n\n[totp]\ndigits = 6\t# six\n\n[email]\ncommand = [\n  \"/usr/bin/msmtp\", # the mailer\n  \"-t\",\n]\n[services.sshd]\nexempt = true\n[services.login]\nrequired = false\n",
+        );
+        same_as_toml("[a.b]\nx = 1\n[a.c]\ny = [true, false, 'x', \"\\t\\n\\r\\\\\"]\n");
+        same_as_toml("k = \"ünïcødé ✓\"\n");
+    }
+
+    #[test]
+    fn what_the_subset_does_not_cover_is_left_to_toml() {
+        for text in [
+            "a = 1.5",
+            "a = 1e3",
+            "a = 1_000",
+            "a = 0x10",
+            "a = 01",
+            "a = 1979-05-27",
+            "a = inf",
+            "a = { b = 1 }",
+            "a = [[1], [2]]",
+            "a = \"\"\"x\"\"\"",
+            "a = '''x'''",
+            "a = \"\\u00e9\"",
+            "a = \"\\e\"",
+            "\"quoted\" = 1",
+            "a.b = 1",
+            "a = 1\na = 2",
+            "[a]\n[a]",
+            "[a.b]\n[a]",
+            "a = 1\n[a]",
+            "[[a]]\n[a]",
+            "[a]\n[[a]]",
+            "[ a ]",
+            "[a]x = 1",
+            "a = 1#c",
+            "a = 1 2",
+            "a = \"x\" y",
+            "a = \"unterminated",
+            "a = \"tab\tok but \u{1}not\"",
+            "# bell \u{7}",
+            "a = 1\rb = 2",
+            "a =",
+            "= 1",
+            "a = 99999999999999999999",
+            "\u{feff}a = 1",
+            "[[a.b]]\n[a.b.c]",
+        ] {
+            left_to_toml(text);
+        }
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_the_type_gets_tomls_error() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            #[allow(dead_code)]
+            n: u32,
+        }
+        let mine = from_str::<T>("n = 1\nextra = 2\n").unwrap_err().to_string();
+        let theirs = toml::from_str::<T>("n = 1\nextra = 2\n").unwrap_err().to_string();
+        assert_eq!(mine, theirs);
+        assert!(from_str::<T>("n = -1\n").is_err());
+        assert!(from_str::<T>("n = 4294967296\n").is_err());
+        assert_eq!(from_str::<T>("n = 4294967295\n").unwrap().n, u32::MAX);
+    }
+}
