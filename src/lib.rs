@@ -26,7 +26,7 @@
 //!    `email` or `text`, a code is sent (`src/auth/send_code.rs`:
 //!    [`email_code`] rules for both; [`sendmail`] message and command, or
 //!    [`sms`] text and command to a [`phone`] number, through the same
-//!    runner, started clean by `src/pam/child.rs`).
+//!    runner, [`command`], started clean by `src/pam/child.rs`).
 //! 6. The answer, under the user's lock ([`store::UserStore::change`], files
 //!    through [`trusted_fs`]): the clock read now ([`time`]), the record read
 //!    again, the answer written down as a failure, judged ([`totp`] or a
@@ -43,6 +43,7 @@ pub mod auth;
 pub mod backup_codes;
 pub mod cidr;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod config_error;
 pub mod config_warnings;
