@@ -22,7 +22,8 @@
 //!    `enroll_methods` offers more, a menu and a typed number or address
 //!    confirmed with a code sent to it, `src/auth/enroll_contact.rs`), or a refusal.
 //! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
-//!    (`store/tally.rs`); the prompt (every text in `src/auth/text.rs`); on
+//!    (`store/tally.rs`); the prompt (the method menu in `src/auth/menu.rs`,
+//!    every text in `src/auth/text.rs`); on
 //!    `email` or `text`, a code is sent (`src/auth/send_code.rs`:
 //!    [`email_code`] rules for both; [`sendmail`] message and command, or
 //!    [`sms`] text and command to a [`phone`] number, through the same
