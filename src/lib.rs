@@ -22,11 +22,12 @@
 //!    `enroll_methods` offers more, a menu and a typed number or address
 //!    confirmed with a code sent to it, `src/auth/enroll_contact.rs`), or a refusal.
 //! 5. Verify (`src/auth/verify.rs`): the lock gate on the tally
-//!    (`store/tally.rs`); the prompt (every text in `src/auth/text.rs`); on
+//!    (`store/tally.rs`); the prompt (the method menu in `src/auth/menu.rs`,
+//!    every text in `src/auth/text.rs`); on
 //!    `email` or `text`, a code is sent (`src/auth/send_code.rs`:
 //!    [`email_code`] rules for both; [`sendmail`] message and command, or
 //!    [`sms`] text and command to a [`phone`] number, through the same
-//!    runner, started clean by `src/pam/child.rs`).
+//!    runner, [`command`], started clean by `src/pam/child.rs`).
 //! 6. The answer, under the user's lock ([`store::UserStore::change`], files
 //!    through [`trusted_fs`]): the clock read now ([`time`]), the record read
 //!    again, the answer written down as a failure, judged ([`totp`] or a
@@ -43,6 +44,7 @@ pub mod auth;
 pub mod backup_codes;
 pub mod cidr;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod config_error;
 pub mod config_warnings;

@@ -10,7 +10,7 @@
 //! - exit status 0 within `[sms] timeout` seconds means "sent".
 //!
 //! The command runs exactly like the mail command, with the same runner
-//! ([`crate::sendmail::run`]): an empty environment but a fixed `PATH`,
+//! ([`crate::command::run`]): an empty environment but a fixed `PATH`,
 //! directory `/`, output captured with the code redacted before it is kept
 //! for the log, and a process group of its own that is killed with SIGKILL
 //! at the timeout. The PAM glue's `setup` hook also resets the child's
@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::command::{self, RunError};
 use crate::config::SmsConfig;
 use crate::email_code::describe_duration;
-use crate::sendmail::{self, SendError};
 
 /// What `{phone}` in an argument of `[sms] command` is replaced with.
 pub const PHONE_PLACEHOLDER: &str = "{phone}";
@@ -97,18 +97,18 @@ pub trait SmsSender {
 }
 
 /// Why the text message command did not send the message: the runner's
-/// error ([`SendError`], which never holds the code), worded for `[sms]`.
+/// error ([`RunError`], which never holds the code), worded for `[sms]`.
 #[derive(Debug)]
-pub struct SmsError(pub SendError);
+pub struct SmsError(pub RunError);
 
 impl fmt::Display for SmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            SendError::Missing(p) => {
+            RunError::Missing(p) => {
                 write!(f, "text message command {p} does not exist; install it or fix [sms] command")
             }
-            SendError::Spawn(p, e) => write!(f, "cannot run text message command {p}: {e}"),
-            SendError::Failed { program, status, output } => {
+            RunError::Spawn(p, e) => write!(f, "cannot run text message command {p}: {e}"),
+            RunError::Failed { program, status, output } => {
                 match (status.code(), status.signal()) {
                     (Some(c), _) => write!(f, "text message command {program} failed with exit status {c}")?,
                     (None, Some(s)) => write!(f, "text message command {program} was killed by signal {s}")?,
@@ -119,11 +119,11 @@ impl fmt::Display for SmsError {
                 }
                 Ok(())
             }
-            SendError::TimedOut { program, secs } => write!(
+            RunError::TimedOut { program, secs } => write!(
                 f,
                 "text message command {program} did not finish within {secs} seconds and was killed; check the SMS gateway or raise [sms] timeout"
             ),
-            SendError::Io(what, e) => write!(f, "cannot {what} for the text message command: {e}"),
+            RunError::Io(what, e) => write!(f, "cannot {what} for the text message command: {e}"),
         }
     }
 }
@@ -131,8 +131,8 @@ impl fmt::Display for SmsError {
 impl std::error::Error for SmsError {}
 
 /// The real [`SmsSender`]: runs `[sms] command`, prepared by `setup` (see
-/// [`crate::sendmail::run`]: it must at least give the child a process group
-/// of its own, [`crate::sendmail::own_process_group`]).
+/// [`crate::command::run`]: it must at least give the child a process group
+/// of its own, [`crate::command::own_process_group`]).
 pub struct SmsCommand<'a> {
     pub setup: &'a dyn Fn(&mut Command),
 }
@@ -141,14 +141,14 @@ impl SmsSender for SmsCommand<'_> {
     fn send(&mut self, cfg: &SmsConfig, message: &TextMessage) -> Result<(), SmsError> {
         let argv = argv(cfg, &message.to);
         let timeout = Duration::from_secs(cfg.timeout);
-        sendmail::run(&argv, timeout, message.text.as_bytes(), &message.code, self.setup).map_err(SmsError)
+        command::run(&argv, timeout, message.text.as_bytes(), &message.code, self.setup).map_err(SmsError)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sendmail::own_process_group;
+    use crate::command::own_process_group;
 
     fn cfg(command: &[&str]) -> SmsConfig {
         SmsConfig {

@@ -8,20 +8,29 @@
 //! decide what the bytes mean; this module only decides whether the file can be
 //! trusted. "File does not exist" is the only condition reported as absence;
 //! everything else is an error, so callers fail closed.
+//!
+//! The safe open and the checks are here; the atomic write is
+//! `trusted_fs/atomic_write.rs`, the lock `trusted_fs/user_lock.rs` (both
+//! re-exported here).
+
+mod atomic_write;
+mod user_lock;
+
+pub use atomic_write::{
+    Durability, remove, sync_dir, sync_filesystem, write_atomic, write_atomic_as, write_atomic_unsynced,
+};
+pub use user_lock::{UserLock, lock};
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::OpenOptions;
+use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Largest per-user state file (store record or tally) we agree to read.
 pub const MAX_STATE_FILE: u64 = 64 * 1024;
 /// Largest configuration file we agree to read.
 pub const MAX_CONFIG_FILE: u64 = 1024 * 1024;
-/// How long we wait for another login holding the same user's lock.
-const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The user who must own trusted files: root in production; tests of the
 /// library pass their own uid so that `cargo test --lib` works for a normal user.
@@ -231,113 +240,6 @@ pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Opt
     Ok(Some((buf, FileId::of(&meta))))
 }
 
-/// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
-///
-/// The new file is written to `dir/.name.tmp` (0600), fsynced, renamed over the
-/// target, and the directory is fsynced so the rename itself is durable. The
-/// temp name is fixed per user and callers hold that user's lock, so a temp file
-/// left by a process that was killed half-way is simply replaced by the next
-/// write (and removed by [`remove`]). A failed write removes its temp file.
-pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
-    write_atomic_as(dir, name, data, Durability::Durable)
-}
-
-/// How far a write must have reached when [`write_atomic_as`] returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// The new contents and the rename survive a power loss (file and directory fsynced).
-    Durable,
-    /// The new contents are on disk (file fsynced), but after a power loss the
-    /// directory may still show the previous file: for a write whose loss only
-    /// brings back the state written durably before it.
-    MayRevert,
-    /// Nothing is fsynced: durable only once [`sync_filesystem`] of the
-    /// directory returns `Ok`. For batches, which make thousands of files
-    /// durable with one sync and report none of them as saved before it.
-    Deferred,
-}
-
-/// [`write_atomic`] with nothing fsynced ([`Durability::Deferred`]): durable
-/// only once [`sync_filesystem`] of `dir` returns `Ok`. For batches: many
-/// files, then one sync of the file system, which writes all of them (data,
-/// inodes and directory entries). Nothing may be reported as saved before it.
-/// A crash before that sync may leave a new file empty (the name renamed, the
-/// data not yet written): it then reads as corrupt, never as someone else's.
-pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
-    write_atomic_as(dir, name, data, Durability::Deferred)
-}
-
-/// Makes everything written on the file system that holds `dir` durable
-/// (`syncfs`): one call for all the files a batch wrote with
-/// [`Durability::Deferred`].
-pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
-    let d = File::open(dir).map_err(io_err(dir, "open"))?;
-    nix::unistd::syncfs(&d).map_err(|e| io_err(dir, "sync the file system of")(io::Error::from_raw_os_error(e as i32)))
-}
-
-/// [`write_atomic`] with a choice of [`Durability`].
-pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
-    let target = dir.join(name);
-    let tmp = temp_path(dir, name);
-    let result = (|| {
-        match std::fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&tmp, "remove the leftover")(e)),
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(io_err(&tmp, "create"))?;
-        f.write_all(data).map_err(io_err(&tmp, "write"))?;
-        if durability != Durability::Deferred {
-            f.sync_all().map_err(io_err(&tmp, "fsync"))?;
-        }
-        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
-        match durability {
-            Durability::Durable => sync_dir(dir),
-            Durability::MayRevert | Durability::Deferred => Ok(()),
-        }
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Where [`write_atomic`] stages the new contents of `dir/name`.
-fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.tmp"))
-}
-
-/// Makes the entries of `dir` (renames, new and removed files) durable.
-pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
-}
-
-/// Removes `dir/name` (and a temp file a killed writer may have left); returns
-/// whether the file existed.
-pub fn remove(dir: &Path, name: &str) -> Result<bool, FsError> {
-    let tmp = temp_path(dir, name);
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&tmp, "remove")(e)),
-    }
-    let path = dir.join(name);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {
-            sync_dir(dir)?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io_err(&path, "remove")(e)),
-    }
-}
-
 /// Names of the regular entries of `dir` that are not hidden (state files, not locks or temp files).
 pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
     let mut names = Vec::new();
@@ -353,58 +255,6 @@ pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
     Ok(names)
 }
 
-/// An exclusive lock on one user's state; released when dropped: closing the
-/// descriptor releases the `flock` (no unlock call that could fail, or panic,
-/// on the way out).
-pub struct UserLock {
-    _file: File,
-}
-
-impl fmt::Debug for UserLock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("UserLock")
-    }
-}
-
-/// Takes the exclusive lock for `dir/name`, waiting up to a few seconds for another holder.
-///
-/// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
-/// process that locks it locks the same inode.
-pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
-    let path = dir.join(format!(".{name}.lock"));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                FsError::Insecure { path: path.clone(), why: "it is a symbolic link".into() }
-            } else {
-                io_err(&path, "open")(e)
-            }
-        })?;
-    let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
-    check_meta(&path, &meta, false, Trust::Private(owner))?;
-    let deadline = Instant::now() + LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(UserLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
-                return Err(FsError::Io { path, op: "lock", err });
-            }
-            Err(std::fs::TryLockError::Error(err)) => return Err(FsError::Io { path, op: "lock", err }),
-        }
-    }
-}
-
 /// A fresh temporary directory with mode 0700, as the state directories must be.
 #[cfg(test)]
 pub fn private_tempdir() -> tempfile::TempDir {
@@ -412,7 +262,6 @@ pub fn private_tempdir() -> tempfile::TempDir {
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     d
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,39 +343,5 @@ mod tests {
         write_atomic(d.path(), "bob", b"x").unwrap();
         let _l = lock(d.path(), "bob", Owner::current()).unwrap();
         assert_eq!(list_names(d.path()).unwrap(), vec!["bob".to_string()]);
-    }
-
-    #[test]
-    fn a_temp_file_left_by_a_killed_writer_is_replaced_and_removed() {
-        let d = private_tmp();
-        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
-        write_atomic(d.path(), "bob", b"whole").unwrap();
-        assert!(!d.path().join(".bob.tmp").exists());
-        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"whole");
-        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
-        assert!(remove(d.path(), "bob").unwrap());
-        assert!(!d.path().join(".bob.tmp").exists());
-    }
-
-    #[test]
-    fn a_failed_write_leaves_the_old_file_and_no_temp_file() {
-        let d = private_tmp();
-        write_atomic(d.path(), "bob", b"old").unwrap();
-        // A directory in place of the target makes the rename fail.
-        write_atomic(d.path(), "dir", b"x").unwrap();
-        std::fs::remove_file(d.path().join("dir")).unwrap();
-        std::fs::create_dir(d.path().join("dir")).unwrap();
-        std::fs::write(d.path().join("dir/x"), b"").unwrap();
-        assert!(write_atomic(d.path(), "dir", b"new").is_err());
-        assert!(!d.path().join(".dir.tmp").exists());
-        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"old");
-    }
-
-    #[test]
-    fn remove_reports_whether_the_file_existed() {
-        let d = private_tmp();
-        write_atomic(d.path(), "bob", b"x").unwrap();
-        assert!(remove(d.path(), "bob").unwrap());
-        assert!(!remove(d.path(), "bob").unwrap());
     }
 }

@@ -274,35 +274,50 @@ fn the_man_pages_are_dated_by_the_newest_changelog_entry() {
     }
 }
 
-/// The public items of `src/auth/text.rs` (top level, before its tests): (name, the
+/// The files of the login texts: `src/auth/text.rs` and those of its submodules (`src/auth/text/`).
+fn login_text_files() -> Vec<std::path::PathBuf> {
+    let mut files = vec![repo().join("src/auth/text.rs")];
+    let mut more: Vec<_> =
+        std::fs::read_dir(repo().join("src/auth/text")).unwrap().map(|e| e.unwrap().path()).collect();
+    more.sort();
+    files.extend(more.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")));
+    files
+}
+
+/// The public items of the login texts (top level, before their tests): (name, the
 /// value of a string constant as the user sees it, else None).
 fn login_texts() -> Vec<(String, Option<String>)> {
-    let source = std::fs::read_to_string(repo().join("src/auth/text.rs")).unwrap();
-    let source = source.split("#[cfg(test)]").next().unwrap();
     let mut items = Vec::new();
-    for (at, _) in source.match_indices("\npub ") {
-        let rest = &source[at + 5..];
-        let Some((kind, rest)) = rest.split_once(' ') else { continue };
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        assert!(!name.is_empty(), "cannot read the item at {:?}", &rest[..rest.len().min(40)]);
-        let value = (kind == "const" && rest[name.len()..].starts_with(": &str")).then(|| {
-            let body = &rest[rest.find('=').unwrap() + 1..rest.find(";\n").unwrap()];
-            let literal = &body[body.find('"').unwrap() + 1..body.rfind('"').unwrap()];
-            literal.replace("\\n", "\n").replace("\\\"", "\"")
-        });
-        items.push((name, value));
+    for file in login_text_files() {
+        let source = std::fs::read_to_string(file).unwrap();
+        let source = source.split("#[cfg(test)]").next().unwrap();
+        for (at, _) in source.match_indices("\npub ") {
+            let rest = &source[at + 5..];
+            let Some((kind, rest)) = rest.split_once(' ') else { continue };
+            if kind == "use" || kind == "mod" {
+                continue;
+            }
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            assert!(!name.is_empty(), "cannot read the item at {:?}", &rest[..rest.len().min(40)]);
+            let value = (kind == "const" && rest[name.len()..].starts_with(": &str")).then(|| {
+                let body = &rest[rest.find('=').unwrap() + 1..rest.find(";\n").unwrap()];
+                let literal = &body[body.find('"').unwrap() + 1..body.rfind('"').unwrap()];
+                literal.replace("\\n", "\n").replace("\\\"", "\"")
+            });
+            items.push((name, value));
+        }
     }
     items
 }
 
 /// docs/messages.md describes every text a user can see at a login: each
-/// public item of src/auth/text.rs is named there (as `NAME`), and each
+/// public item of src/auth/text.rs (and src/auth/text/) is named there (as `NAME`), and each
 /// message constant is shown as it is.
 #[test]
 fn the_messages_document_names_every_login_text_and_shows_the_constants_as_they_are() {
     let doc = std::fs::read_to_string(repo().join("docs/messages.md")).unwrap();
     let items = login_texts();
-    for name in ["UNAVAILABLE", "PROMPT", "wrong_code", "few_backup_codes", "wrap"] {
+    for name in ["UNAVAILABLE", "PROMPT", "wrong_code", "few_backup_codes", "wrap", "enroll_intro", "PHONE_PROMPT"] {
         assert!(items.iter().any(|(n, _)| n == name), "{name} not found in src/auth/text.rs: {items:?}");
     }
     let flat = unwrapped(&doc);

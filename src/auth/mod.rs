@@ -23,6 +23,7 @@
 mod broken;
 mod enroll;
 mod enroll_contact;
+mod menu;
 mod send_code;
 pub mod text;
 mod verify;

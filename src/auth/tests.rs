@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use super::text::{CHOOSE_TEXT_OR_EMAIL, PROMPT, PROMPT_WITH_EMAIL, PROMPT_WITH_TEXT, PROMPT_WITH_TEXT_OR_EMAIL};
 use super::text::{EMAIL_NOT_SET_UP, TEXT_EXPIRED, TEXT_NOT_SET_UP};
 use super::{ConvError, Conversation, Login, Outcome, Request};
+use crate::command::RunError;
 use crate::config::{Config, EmailConfig, SmsConfig};
 use crate::log::{AuditLog, Level};
 use crate::secret::TotpSecret;
@@ -181,7 +182,11 @@ impl Mailer for RecordingMailer {
         if self.fail {
             use std::os::unix::process::ExitStatusExt;
             let status = std::process::ExitStatus::from_raw(75 << 8);
-            return Err(SendError::Failed { program: "sendmail".into(), status, output: "temporary failure".into() });
+            return Err(SendError(RunError::Failed {
+                program: "sendmail".into(),
+                status,
+                output: "temporary failure".into(),
+            }));
         }
         self.sent.borrow_mut().push(message.text().to_string());
         Ok(())
@@ -205,7 +210,7 @@ struct RecordingSms {
 impl SmsSender for RecordingSms {
     fn send(&mut self, _cfg: &SmsConfig, message: &TextMessage) -> Result<(), SmsError> {
         if self.fail {
-            return Err(SmsError(SendError::TimedOut { program: "/usr/bin/sms".into(), secs: 10 }));
+            return Err(SmsError(RunError::TimedOut { program: "/usr/bin/sms".into(), secs: 10 }));
         }
         self.sent.borrow_mut().push((message.to().to_string(), message.text().to_string()));
         Ok(())

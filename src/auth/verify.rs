@@ -1,4 +1,5 @@
-//! Verifying an enrolled user: the lock gate, the prompt, and judging the answer.
+//! Verifying an enrolled user: the lock gate, the prompt (the method menu is
+//! `menu.rs`), and judging the answer.
 //!
 //! The lockout must hold against everything the caller of a setuid host
 //! controls (limits, signals, timing, several sessions at once), so:
@@ -14,10 +15,9 @@
 //!   turns that failure into a success. A failed write or a process killed
 //!   after the answer costs the user one attempt, never nothing.
 
-use super::send_code::Dest;
-use super::text::{self, CHOOSE_TEXT_OR_EMAIL, PROMPT, PROMPT_WITH_EMAIL, PROMPT_WITH_TEXT, PROMPT_WITH_TEXT_OR_EMAIL};
-use super::text::{EMAIL_REQUEST, TEXT_REQUESTS, UNAVAILABLE};
-use super::{Broken, ConvError, Login, Outcome};
+use super::menu::{Asked, Offer};
+use super::text::{self, UNAVAILABLE};
+use super::{Broken, Login, Outcome};
 use crate::backup_codes::{self, BypassCheck};
 use crate::config::Config;
 use crate::email_code::{self, CodeCheck};
@@ -30,50 +30,6 @@ use crate::store::tally::{EmailCode, Tally};
 use crate::time::rfc3339;
 use crate::totp::{self, Check};
 use crate::trusted_fs::Durability;
-
-/// How often one login may ask for a code to be sent, by any method (each
-/// ask after the first only repeats when a new one is possible; asking for a
-/// method that is not set up counts here too). The next ask is judged as an
-/// answer (a wrong code).
-const MAX_SEND_REQUESTS: u32 = 3;
-
-/// The methods that can send this user a code, as validated destinations.
-#[derive(Debug, Clone, Copy)]
-struct Offer<'a> {
-    email: Option<&'a str>,
-    phone: Option<&'a str>,
-}
-
-impl<'a> Offer<'a> {
-    fn dest(self, method: Method) -> Option<Dest<'a>> {
-        match method {
-            Method::Email => self.email.map(Dest::Email),
-            Method::Sms => self.phone.map(Dest::Text),
-            Method::Totp | Method::Backup | Method::Bypass => None,
-        }
-    }
-
-    /// The one method that can send, when there is exactly one.
-    fn only(self) -> Option<Dest<'a>> {
-        match (self.email, self.phone) {
-            (Some(a), None) => Some(Dest::Email(a)),
-            (None, Some(p)) => Some(Dest::Text(p)),
-            _ => None,
-        }
-    }
-
-    /// The first prompt: the app's code goes straight in; the words offered
-    /// are the methods this user has.
-    fn prompt(self, has_app: bool) -> &'static str {
-        match (self.email.is_some(), self.phone.is_some()) {
-            (false, false) => PROMPT,
-            (true, false) => PROMPT_WITH_EMAIL,
-            (false, true) => PROMPT_WITH_TEXT,
-            (true, true) if has_app => PROMPT_WITH_TEXT_OR_EMAIL,
-            (true, true) => CHOOSE_TEXT_OR_EMAIL,
-        }
-    }
-}
 
 impl Login<'_> {
     pub(super) fn verify(&mut self, cfg: &Config, store: &UserStore, record: &UserRecord) -> Result<Outcome, Broken> {
@@ -112,54 +68,11 @@ impl Login<'_> {
             return Ok(Outcome::Denied);
         }
 
-        // 2. The prompt. A user with no app and one way to get a code gets it
-        //    without asking; one with a choice is told where codes can go.
-        let mut requests = 0;
-        let mut asked_for: Option<Method> = None;
-        if let (None, Some(dest)) = (secret, offer.only()) {
-            requests += 1;
-            asked_for = Some(dest.method());
-            if let Some(outcome) = self.send_code(cfg, store, dest, exempt)? {
-                return Ok(outcome);
-            }
-        }
-        if let (Some(email), Some(phone)) = (offer.email.map(Dest::Email), offer.phone.map(Dest::Text)) {
-            let _ = self.conv.info(&text::code_destinations(&phone.masked(), &email.masked()));
-        }
-        // The method an answer is logged under until the tally says better.
-        let default_method = match (secret, offer.only()) {
-            (Some(_), _) => Method::Totp,
-            (None, Some(dest)) => dest.method(),
-            (None, None) => Method::Email,
+        // 2. The prompt (the method menu, `menu.rs`).
+        let (answer, asked_at, method) = match self.ask_for_answer(cfg, store, record, offer, exempt)? {
+            Asked::Answer { answer, asked_at, method } => (answer, asked_at, method),
+            Asked::Ended(outcome) => return Ok(outcome),
         };
-        let (answer, asked_at) = loop {
-            // Once a code went out (or was throttled), the plain prompt: the words still work.
-            let prompt = if asked_for.is_none() { offer.prompt(secret.is_some()) } else { PROMPT };
-            let asked_at = self.clock.now();
-            let answer = match self.conv.ask(prompt) {
-                Ok(a) => a,
-                Err(ConvError) => {
-                    let method = asked_for.unwrap_or(default_method);
-                    self.log_outcome(Level::Notice, "aborted", method.name(), None);
-                    return Ok(Outcome::Aborted);
-                }
-            };
-            match requested_method(&answer) {
-                Some(method) if requests < MAX_SEND_REQUESTS => {
-                    requests += 1;
-                    let Some(dest) = offer.dest(method) else {
-                        self.not_set_up(cfg, record, method);
-                        continue;
-                    };
-                    asked_for = Some(method);
-                    if let Some(outcome) = self.send_code(cfg, store, dest, exempt)? {
-                        return Ok(outcome);
-                    }
-                }
-                _ => break (answer, asked_at),
-            }
-        };
-        let method = asked_for.unwrap_or(default_method);
 
         // 3. An answer held back too long is refused unjudged (and uncounted).
         if self.clock.now().saturating_sub(asked_at) > cfg.lockout.answer_timeout {
@@ -236,19 +149,6 @@ impl Login<'_> {
             }
             Verdict::Wrong { replay, method, after, lock } => self.refuse_wrong(replay, method, after, lock, now),
         })
-    }
-
-    /// The user asked for a method they do not have: said, logged, not counted.
-    fn not_set_up(&mut self, cfg: &Config, record: &UserRecord, method: Method) {
-        let why = match method {
-            Method::Sms if record.code_phone().is_some() && !cfg.sms.enabled() => {
-                "a phone number is on file, but [sms] command is not set"
-            }
-            Method::Sms => "no phone number on file",
-            _ => "no email address on file",
-        };
-        self.log_outcome(Level::Info, "not_set_up", method.name(), Some(why));
-        let _ = self.conv.error(if method == Method::Sms { text::TEXT_NOT_SET_UP } else { text::EMAIL_NOT_SET_UP });
     }
 
     fn refuse_wrong(&mut self, replay: bool, method: Method, after: AfterFailure, lock: Lock, now: u64) -> Outcome {
@@ -403,19 +303,6 @@ fn check_sent(slot: &mut Option<EmailCode>, answer: &str, digits: u32, now: u64)
     checked
 }
 
-/// `email`, or `text` / `sms` (any case, surrounding spaces ignored) at the
-/// code prompt: the method asked for.
-fn requested_method(answer: &str) -> Option<Method> {
-    let word = answer.trim();
-    if word.eq_ignore_ascii_case(EMAIL_REQUEST) {
-        Some(Method::Email)
-    } else if TEXT_REQUESTS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
-        Some(Method::Sms)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,15 +391,6 @@ mod tests {
         assert!(matches!(v, Verdict::Wrong { method: Method::Sms, .. }), "{v:?}");
         assert_eq!(t.failures, vec![1010]);
         assert!(t.sms_code.is_some(), "a wrong guess leaves the code valid");
-    }
-
-    #[test]
-    fn the_words_that_ask_for_a_code_are_recognized_in_any_case() {
-        assert_eq!(requested_method(" Email "), Some(Method::Email));
-        assert_eq!(requested_method("TEXT"), Some(Method::Sms));
-        assert_eq!(requested_method("sms"), Some(Method::Sms));
-        assert_eq!(requested_method("123456"), None);
-        assert_eq!(requested_method("texts"), None);
     }
 
     #[test]

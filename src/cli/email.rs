@@ -7,7 +7,7 @@
 //! `twostep email USER --test` sends a test message (no code in it) to the
 //! address a code would go to (on file, else from `address_template`) through
 //! `[email] command`, with the module's message headers and the same runner
-//! ([`crate::sendmail::run`]: fixed argv, empty environment, timeout, output
+//! ([`crate::command::run`]: fixed argv, empty environment, timeout, output
 //! redacted and cut). The child gets a process group of its own, not the
 //! module's full reset (`src/pam/child.rs`, the PAM glue, which the CLI never
 //! uses): that reset undoes what a setuid host's caller hands down, while here
@@ -106,7 +106,7 @@ fn send_test(ctx: &Context, user: &str) -> Result<(), CliError> {
     let letter = Letter { to: &to, user, host: &host, code: "", now: ctx.now };
     let failed = |why: String| CliError::TestMail { to: to.clone(), why };
     let message = sendmail::compose_test(&ctx.config.email, &letter).map_err(|e| failed(e.to_string()))?;
-    let result = Sendmail { setup: &sendmail::own_process_group }.send(&ctx.config.email, &message);
+    let result = Sendmail { setup: &crate::command::own_process_group }.send(&ctx.config.email, &message);
     ctx.audit(if result.is_ok() { "email_test" } else { "email_test_failed" }, user);
     result.map_err(|e| failed(e.to_string()))?;
     let from = sendmail::sender(&ctx.config.email, &host);

@@ -66,7 +66,7 @@ fn primary_members(gids: &[u32]) -> Result<Vec<String>, CliError> {
     let out = Command::new("getent")
         .arg("passwd")
         .env_clear()
-        .env("PATH", crate::sendmail::MAIL_PATH)
+        .env("PATH", crate::command::PATH)
         .output()
         .map_err(|e| CliError::ListMembers(format!("cannot run getent passwd: {e}")))?;
     if !out.status.success() {

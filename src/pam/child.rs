@@ -71,7 +71,7 @@ pub const LIMITS: [(libc::__rlimit_resource_t, rlim_t, rlim_t); 16] = [
 /// administrator raised it).
 const FALLBACK_FD_LIMIT: c_int = 1 << 20;
 
-/// The `setup` hook for [`crate::sendmail::run`] inside a host process: prepares
+/// The `setup` hook for [`crate::command::run`] inside a host process: prepares
 /// `cmd` so that the child starts with the settings of the table above.
 pub fn isolate(cmd: &mut Command) {
     cmd.uid(nix::unistd::geteuid().as_raw()).gid(nix::unistd::getegid().as_raw());

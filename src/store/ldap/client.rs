@@ -65,7 +65,7 @@ pub fn use_host_hooks(hooks: ChildHooks) {
 }
 
 fn hooks() -> ChildHooks {
-    *HOOKS.get_or_init(|| ChildHooks { setup: crate::sendmail::own_process_group, around: |f| f() })
+    *HOOKS.get_or_init(|| ChildHooks { setup: crate::command::own_process_group, around: |f| f() })
 }
 
 pub use super::error::DirectoryError;
@@ -243,7 +243,7 @@ impl Client {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
-            .env("PATH", crate::sendmail::MAIL_PATH)
+            .env("PATH", crate::command::PATH)
             .env("HOME", "/nonexistent")
             .env("LDAPTLS_REQCERT", "demand")
             .current_dir("/")

@@ -1,0 +1,157 @@
+//! The one atomic write of the crate: a temp file next to the target, fsync,
+//! rename, fsync of the directory (or less, by [`Durability`]), and the
+//! removal that also takes away a temp file a killed writer left.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{FsError, io_err};
+
+/// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
+///
+/// The new file is written to `dir/.name.tmp` (0600), fsynced, renamed over the
+/// target, and the directory is fsynced so the rename itself is durable. The
+/// temp name is fixed per user and callers hold that user's lock, so a temp file
+/// left by a process that was killed half-way is simply replaced by the next
+/// write (and removed by [`remove`]). A failed write removes its temp file.
+pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_as(dir, name, data, Durability::Durable)
+}
+
+/// How far a write must have reached when [`write_atomic_as`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The new contents and the rename survive a power loss (file and directory fsynced).
+    Durable,
+    /// The new contents are on disk (file fsynced), but after a power loss the
+    /// directory may still show the previous file: for a write whose loss only
+    /// brings back the state written durably before it.
+    MayRevert,
+    /// Nothing is fsynced: durable only once [`sync_filesystem`] of the
+    /// directory returns `Ok`. For batches, which make thousands of files
+    /// durable with one sync and report none of them as saved before it.
+    Deferred,
+}
+
+/// [`write_atomic`] with nothing fsynced ([`Durability::Deferred`]): durable
+/// only once [`sync_filesystem`] of `dir` returns `Ok`. For batches: many
+/// files, then one sync of the file system, which writes all of them (data,
+/// inodes and directory entries). Nothing may be reported as saved before it.
+/// A crash before that sync may leave a new file empty (the name renamed, the
+/// data not yet written): it then reads as corrupt, never as someone else's.
+pub fn write_atomic_unsynced(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_as(dir, name, data, Durability::Deferred)
+}
+
+/// Makes everything written on the file system that holds `dir` durable
+/// (`syncfs`): one call for all the files a batch wrote with
+/// [`Durability::Deferred`].
+pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
+    let d = File::open(dir).map_err(io_err(dir, "open"))?;
+    nix::unistd::syncfs(&d).map_err(|e| io_err(dir, "sync the file system of")(io::Error::from_raw_os_error(e as i32)))
+}
+
+/// [`write_atomic`] with a choice of [`Durability`].
+pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
+    let target = dir.join(name);
+    let tmp = temp_path(dir, name);
+    let result = (|| {
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&tmp, "remove the leftover")(e)),
+        }
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create"))?;
+        f.write_all(data).map_err(io_err(&tmp, "write"))?;
+        if durability != Durability::Deferred {
+            f.sync_all().map_err(io_err(&tmp, "fsync"))?;
+        }
+        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
+        match durability {
+            Durability::Durable => sync_dir(dir),
+            Durability::MayRevert | Durability::Deferred => Ok(()),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Where [`write_atomic`] stages the new contents of `dir/name`.
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.tmp"))
+}
+
+/// Makes the entries of `dir` (renames, new and removed files) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
+}
+
+/// Removes `dir/name` (and a temp file a killed writer may have left); returns
+/// whether the file existed.
+pub fn remove(dir: &Path, name: &str) -> Result<bool, FsError> {
+    let tmp = temp_path(dir, name);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&tmp, "remove")(e)),
+    }
+    let path = dir.join(name);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            sync_dir(dir)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(&path, "remove")(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trusted_fs::private_tempdir as private_tmp;
+
+    #[test]
+    fn a_temp_file_left_by_a_killed_writer_is_replaced_and_removed() {
+        let d = private_tmp();
+        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
+        write_atomic(d.path(), "bob", b"whole").unwrap();
+        assert!(!d.path().join(".bob.tmp").exists());
+        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"whole");
+        std::fs::write(d.path().join(".bob.tmp"), b"half").unwrap();
+        assert!(remove(d.path(), "bob").unwrap());
+        assert!(!d.path().join(".bob.tmp").exists());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temp_file() {
+        let d = private_tmp();
+        write_atomic(d.path(), "bob", b"old").unwrap();
+        // A directory in place of the target makes the rename fail.
+        write_atomic(d.path(), "dir", b"x").unwrap();
+        std::fs::remove_file(d.path().join("dir")).unwrap();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        std::fs::write(d.path().join("dir/x"), b"").unwrap();
+        assert!(write_atomic(d.path(), "dir", b"new").is_err());
+        assert!(!d.path().join(".dir.tmp").exists());
+        assert_eq!(std::fs::read(d.path().join("bob")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn remove_reports_whether_the_file_existed() {
+        let d = private_tmp();
+        write_atomic(d.path(), "bob", b"x").unwrap();
+        assert!(remove(d.path(), "bob").unwrap());
+        assert!(!remove(d.path(), "bob").unwrap());
+    }
+}

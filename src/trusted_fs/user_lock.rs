@@ -1,0 +1,66 @@
+//! The one exclusive lock of the crate: a `flock` on a per-user lock file
+//! that is never renamed, so it stays valid across atomic replacements.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{FsError, Owner, Trust, check_meta, io_err};
+
+/// How long we wait for another login holding the same user's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// An exclusive lock on one user's state; released when dropped: closing the
+/// descriptor releases the `flock` (no unlock call that could fail, or panic,
+/// on the way out).
+pub struct UserLock {
+    _file: File,
+}
+
+impl fmt::Debug for UserLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserLock")
+    }
+}
+
+/// Takes the exclusive lock for `dir/name`, waiting up to a few seconds for another holder.
+///
+/// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
+/// process that locks it locks the same inode.
+pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
+    let path = dir.join(format!(".{name}.lock"));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                FsError::Insecure { path: path.clone(), why: "it is a symbolic link".into() }
+            } else {
+                io_err(&path, "open")(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
+    check_meta(&path, &meta, false, Trust::Private(owner))?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(UserLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+                return Err(FsError::Io { path, op: "lock", err });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(FsError::Io { path, op: "lock", err }),
+        }
+    }
+}
