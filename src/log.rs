@@ -14,7 +14,7 @@ use std::io::Write as _;
 
 use syslog::{Facility, Formatter3164, LoggerBackend};
 
-use crate::user::for_log_field;
+use crate::user::push_for_log_field;
 
 /// Syslog severities we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct Line(String);
 
 impl Line {
     pub fn new() -> Line {
-        Line(String::new())
+        Line(String::with_capacity(160))
     }
 
     /// Appends `key=value` (value escaped; empty values are written as `-`).
@@ -50,7 +50,7 @@ impl Line {
         if value.is_empty() {
             self.0.push('-');
         } else {
-            self.0.push_str(&for_log_field(value));
+            push_for_log_field(&mut self.0, value);
         }
         self
     }

@@ -151,7 +151,11 @@ fn decode_base32(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     let mut bits = Zeroizing::new(0u16);
     let mut count = 0;
     for c in text.bytes() {
-        let value = BASE32.iter().position(|&a| a == c)? as u16;
+        let value = u16::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        });
         *bits = (*bits << 5) | value;
         count += 5;
         if count >= 8 {

@@ -87,6 +87,23 @@ impl fmt::Display for FsError {
 
 impl std::error::Error for FsError {}
 
+/// `dir/PREFIXnameSUFFIX`, built in one allocation (`Path::join` copies and
+/// grows; a login builds about ten of these). `name` is one path component
+/// (the names here never hold a `/`).
+pub fn child(dir: &Path, prefix: &str, name: &str, suffix: &str) -> PathBuf {
+    debug_assert!(!name.contains('/'), "{name:?} is not one path component");
+    let dir = dir.as_os_str();
+    let mut path = std::ffi::OsString::with_capacity(dir.len() + 1 + prefix.len() + name.len() + suffix.len());
+    path.push(dir);
+    if !dir.as_encoded_bytes().ends_with(b"/") {
+        path.push("/");
+    }
+    path.push(prefix);
+    path.push(name);
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> FsError + 'a {
     move |err| FsError::Io { path: path.to_path_buf(), op, err }
 }
@@ -264,6 +281,15 @@ pub fn private_tempdir() -> tempfile::TempDir {
 }
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_child_path_is_the_joined_path() {
+        for dir in ["/var/lib/twostep/tally", "/var/lib/twostep/tally/", "/"] {
+            let dir = Path::new(dir);
+            assert_eq!(super::child(dir, "", "alice", ""), dir.join("alice"));
+            assert_eq!(super::child(dir, ".", "alice", ".tmp"), dir.join(".alice.tmp"));
+        }
+    }
+
     use super::*;
 
     fn private_tmp() -> tempfile::TempDir {

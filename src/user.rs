@@ -109,14 +109,22 @@ pub fn from_file_name(name: &str) -> Option<String> {
 /// anything but printable ASCII other than space, `"`, `\\` and `=` is written as `\xNN`.
 pub fn for_log_field(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
-    for &b in user.as_bytes() {
+    push_for_log_field(&mut out, user);
+    out
+}
+
+/// [`for_log_field`] appended to `out`.
+pub fn push_for_log_field(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in value.as_bytes() {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
             out.push(b as char);
         } else {
-            out.push_str(&format!("\\x{b:02x}"));
+            out.push_str("\\x");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
-    out
 }
 
 /// Text for people to read on a terminal (CLI output, conversation text):

@@ -99,7 +99,7 @@ impl UserFiles {
 
     /// The path of `user`'s file (for messages).
     pub fn file_of(&self, user: &str) -> Result<PathBuf, StoreError> {
-        Ok(self.dir.join(user::file_name(user)?))
+        Ok(trusted_fs::child(&self.dir, "", &user::file_name(user)?, ""))
     }
 
     /// Reads and decodes `user`'s file; `Ok(None)` if it does not exist.

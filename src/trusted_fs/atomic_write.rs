@@ -55,7 +55,7 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
 
 /// [`write_atomic`] with a choice of [`Durability`].
 pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
-    let target = dir.join(name);
+    let target = super::child(dir, "", name, "");
     let tmp = temp_path(dir, name);
     let result = (|| {
         match std::fs::remove_file(&tmp) {
@@ -88,7 +88,7 @@ pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durabili
 
 /// Where [`write_atomic`] stages the new contents of `dir/name`.
 fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.tmp"))
+    super::child(dir, ".", name, ".tmp")
 }
 
 /// Makes the entries of `dir` (renames, new and removed files) durable.
@@ -105,7 +105,7 @@ pub fn remove(dir: &Path, name: &str) -> Result<bool, FsError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(&tmp, "remove")(e)),
     }
-    let path = dir.join(name);
+    let path = super::child(dir, "", name, "");
     match std::fs::remove_file(&path) {
         Ok(()) => {
             sync_dir(dir)?;

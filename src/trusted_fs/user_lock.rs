@@ -31,7 +31,7 @@ impl fmt::Debug for UserLock {
 /// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
 /// process that locks it locks the same inode.
 pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
-    let path = dir.join(format!(".{name}.lock"));
+    let path = super::child(dir, ".", name, ".lock");
     let file = OpenOptions::new()
         .read(true)
         .write(true)
