@@ -452,6 +452,81 @@ fn logins_go_over_ldaps_and_starttls_checked_against_the_ca_in_ca_file() {
     assert!(stdout(&out).contains("\"enrolled\":true"), "{}", stdout(&out));
 }
 
+/// `twostep check` on `server` with an empty PAM directory of its own: the exit status, the text, the findings.
+fn check(server: &Env) -> (Option<i32>, String, Vec<String>) {
+    let pam = server.path().join("check-pam.d");
+    private_dir(&pam);
+    let run = |json: &[&str]| server.twostep(&[&["--pam-dir", pam.to_str().unwrap(), "check"][..], json].concat());
+    let out = run(&[]);
+    let v: serde_json::Value = serde_json::from_slice(&run(&["--json"]).stdout).unwrap();
+    let findings = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}: {} | fix: {}", f["severity"].as_str().unwrap(), f["what"].as_str().unwrap(), f["fix"]))
+        .collect();
+    (out.status.code(), unwrapped(&stdout(&out)), findings)
+}
+
+fn found(findings: &[String], words: &[&str]) -> bool {
+    findings.iter().any(|f| words.iter().all(|w| f.contains(w)))
+}
+
+#[test]
+fn twostep_check_reports_the_ldap_files_a_login_would_refuse_and_asks_every_uri() {
+    need_slapd!();
+    let (slapd, tls) = Slapd::start_tls();
+    let ca = format!("ca_file = \"{}\"\n", tls.ca.display());
+    // A mail program that exists: nothing else to warn about.
+    let conf =
+        |uris: &str, ca: &str| format!("{}[email]\ncommand = [\"/bin/true\"]\n", slapd.ldap_config_for(uris, ca, 5));
+    let server = Env::new(&conf(&tls.ldaps, &ca));
+    enroll(&server, "alice");
+    // As set up: passes, says the directory answered, and read the record there.
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(0), "{text}");
+    assert!(text.trim_end().ends_with("twostep check: 0 errors, 0 warnings"), "{text}");
+    assert!(found(&findings, &["info: directory reachable: ", &tls.ldaps, BASE]), "{findings:?}");
+    assert!(found(&findings, &["info: read 1 record"]), "{findings:?}");
+
+    // A second URI whose certificate does not name its host: a warning naming it and why.
+    let uris = format!("{}\", \"{}", tls.ldaps, tls.ldaps_other_host);
+    server.write_config(&conf(&uris, &ca));
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(0), "{text}");
+    assert!(found(&findings, &["warning: ", &tls.ldaps_other_host, "TLS: hostname", "other URIs"]), "{findings:?}");
+
+    // A password file others can read and a CA file that is not there: one error each, as a login refuses them.
+    let missing = server.path().join("no-such-ca.pem");
+    server.write_config(&conf(&tls.ldaps, &format!("ca_file = \"{}\"\n", missing.display())));
+    let pw = slapd.dir.path().join("service.pw");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(1), "{text}");
+    let pw_line = format!("[ldap] password_file: {} is insecure: its mode is 0644", pw.display());
+    assert!(text.contains(&format!("error: {pw_line}")), "{text}");
+    assert!(found(&findings, &[&pw_line, "every login is refused", &format!("fix: \"run chmod 600 {}", pw.display())]));
+    let ca_line = format!("[ldap] ca_file: {} does not exist, so every login is refused", missing.display());
+    assert!(found(&findings, &[&ca_line, "fix: \"install the directory's CA certificate"]), "{findings:?}");
+    assert!(text.trim_end().ends_with("twostep check: 2 errors, 0 warnings"), "{text}");
+    let t = server.login("alice", &[&code(SECRET, 0)]);
+    assert!(
+        !t.succeeded() && t.said().contains("Two-step verification is unavailable"),
+        "a login refuses it too: {t:?}"
+    );
+
+    // Files right, the password wrong: the server's answer, naming the URI.
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    server.write_config(&conf(&tls.ldaps, &ca));
+    std::fs::write(&pw, "not-the-password").unwrap();
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(1), "{text}");
+    assert!(
+        found(&findings, &["error: directory ", &tls.ldaps, "LDAP result 49", "bind_dn, password_file"]),
+        "{findings:?}"
+    );
+}
+
 #[test]
 fn a_certificate_from_another_ca_or_for_another_host_is_refused_and_the_log_says_why() {
     need_slapd!();

@@ -111,25 +111,19 @@ fn now_secs() -> u64 {
 }
 
 impl DirectoryStore {
-    /// Checks the files `[ldap]` names (password file root's alone, CA file
-    /// not writable by others) and makes the client. Nothing is contacted yet.
+    /// Checks the files `[ldap]` names ([`file_problems`]) and makes the
+    /// client. Nothing is contacted yet.
     pub fn open(cfg: &LdapConfig, owner: Owner) -> Result<DirectoryStore, StoreError> {
-        if let Some(file) = &cfg.password_file {
-            let bytes = trusted_fs::read_trusted(file, Trust::Private(owner), 4096)?
-                .ok_or_else(|| trusted_fs::FsError::Missing(file.clone()))?;
-            if bytes.ends_with(b"\n") {
-                return Err(StoreError::Directory(DirectoryError::Local(format!(
-                    "{} ends with a newline, which ldap-utils would send as part of the password; \
-                     write it with printf '%s'",
-                    file.display()
-                ))));
-            }
-        }
-        if let Some(ca) = &cfg.ca_file {
-            trusted_fs::read_trusted(ca, Trust::Protected(owner), 1 << 20)?
-                .ok_or_else(|| trusted_fs::FsError::Missing(ca.clone()))?;
+        if let Some(problem) = file_problems(cfg, owner).into_iter().next() {
+            return Err(problem.error);
         }
         Ok(DirectoryStore { client: Client::new(cfg.clone()), last_read: Mutex::new(None) })
+    }
+
+    /// Asks every URI in `uris`, one by one, for `base_dn` with the service
+    /// bind (bounded by `timeout` each): what each said (`twostep check`).
+    pub fn probe(&self) -> Vec<(String, Result<(), DirectoryError>)> {
+        self.client.probe(&self.cfg().base_dn)
     }
 
     fn cfg(&self) -> &LdapConfig {
@@ -279,6 +273,51 @@ impl DirectoryStore {
         m.delete(attr::LOCK, token.as_bytes());
         let _ = self.client.modify(&m.ldif);
     }
+}
+
+/// A file `[ldap]` names that a login would refuse.
+#[derive(Debug)]
+pub struct FileProblem {
+    /// The `[ldap]` key naming the file (`password_file`, `ca_file`).
+    pub key: &'static str,
+    pub error: StoreError,
+}
+
+/// Every problem with the files `[ldap]` names, each checked exactly as a
+/// login checks it: the password file root's alone (no group or other
+/// access) and without a final newline, the CA file root's and not writable
+/// by group or others; both regular files reached without a symlink.
+/// [`DirectoryStore::open`] refuses on the first; `twostep check` reports all.
+pub fn file_problems(cfg: &LdapConfig, owner: Owner) -> Vec<FileProblem> {
+    let mut problems = Vec::new();
+    if let Some(file) = &cfg.password_file {
+        let checked = match trusted_fs::read_trusted(file, Trust::Private(owner), 4096) {
+            Ok(Some(bytes)) if bytes.ends_with(b"\n") => Err(DirectoryError::BadFile {
+                path: file.clone(),
+                why: "ends with a newline, which ldap-utils would send as part of the password; \
+                      write it with printf '%s'"
+                    .into(),
+            }
+            .into()),
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(trusted_fs::FsError::Missing(file.clone()).into()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(error) = checked {
+            problems.push(FileProblem { key: "password_file", error });
+        }
+    }
+    if let Some(ca) = &cfg.ca_file {
+        let checked = match trusted_fs::read_trusted(ca, Trust::Protected(owner), 1 << 20) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(trusted_fs::FsError::Missing(ca.clone()).into()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(error) = checked {
+            problems.push(FileProblem { key: "ca_file", error });
+        }
+    }
+    problems
 }
 
 /// The first wait for a held lock, and the longest (milliseconds).
