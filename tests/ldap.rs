@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::smtp::{Smtp, code_in};
 use common::*;
 
 const BASE: &str = "dc=example,dc=org";
@@ -451,6 +452,81 @@ fn logins_go_over_ldaps_and_starttls_checked_against_the_ca_in_ca_file() {
     assert!(stdout(&out).contains("\"enrolled\":true"), "{}", stdout(&out));
 }
 
+/// `twostep check` on `server` with an empty PAM directory of its own: the exit status, the text, the findings.
+fn check(server: &Env) -> (Option<i32>, String, Vec<String>) {
+    let pam = server.path().join("check-pam.d");
+    private_dir(&pam);
+    let run = |json: &[&str]| server.twostep(&[&["--pam-dir", pam.to_str().unwrap(), "check"][..], json].concat());
+    let out = run(&[]);
+    let v: serde_json::Value = serde_json::from_slice(&run(&["--json"]).stdout).unwrap();
+    let findings = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}: {} | fix: {}", f["severity"].as_str().unwrap(), f["what"].as_str().unwrap(), f["fix"]))
+        .collect();
+    (out.status.code(), unwrapped(&stdout(&out)), findings)
+}
+
+fn found(findings: &[String], words: &[&str]) -> bool {
+    findings.iter().any(|f| words.iter().all(|w| f.contains(w)))
+}
+
+#[test]
+fn twostep_check_reports_the_ldap_files_a_login_would_refuse_and_asks_every_uri() {
+    need_slapd!();
+    let (slapd, tls) = Slapd::start_tls();
+    let ca = format!("ca_file = \"{}\"\n", tls.ca.display());
+    // A mail program that exists: nothing else to warn about.
+    let conf =
+        |uris: &str, ca: &str| format!("{}[email]\ncommand = [\"/bin/true\"]\n", slapd.ldap_config_for(uris, ca, 5));
+    let server = Env::new(&conf(&tls.ldaps, &ca));
+    enroll(&server, "alice");
+    // As set up: passes, says the directory answered, and read the record there.
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(0), "{text}");
+    assert!(text.trim_end().ends_with("twostep check: 0 errors, 0 warnings"), "{text}");
+    assert!(found(&findings, &["info: directory reachable: ", &tls.ldaps, BASE]), "{findings:?}");
+    assert!(found(&findings, &["info: read 1 record"]), "{findings:?}");
+
+    // A second URI whose certificate does not name its host: a warning naming it and why.
+    let uris = format!("{}\", \"{}", tls.ldaps, tls.ldaps_other_host);
+    server.write_config(&conf(&uris, &ca));
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(0), "{text}");
+    assert!(found(&findings, &["warning: ", &tls.ldaps_other_host, "TLS: hostname", "other URIs"]), "{findings:?}");
+
+    // A password file others can read and a CA file that is not there: one error each, as a login refuses them.
+    let missing = server.path().join("no-such-ca.pem");
+    server.write_config(&conf(&tls.ldaps, &format!("ca_file = \"{}\"\n", missing.display())));
+    let pw = slapd.dir.path().join("service.pw");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(1), "{text}");
+    let pw_line = format!("[ldap] password_file: {} is insecure: its mode is 0644", pw.display());
+    assert!(text.contains(&format!("error: {pw_line}")), "{text}");
+    assert!(found(&findings, &[&pw_line, "every login is refused", &format!("fix: \"run chmod 600 {}", pw.display())]));
+    let ca_line = format!("[ldap] ca_file: {} does not exist, so every login is refused", missing.display());
+    assert!(found(&findings, &[&ca_line, "fix: \"install the directory's CA certificate"]), "{findings:?}");
+    assert!(text.trim_end().ends_with("twostep check: 2 errors, 0 warnings"), "{text}");
+    let t = server.login("alice", &[&code(SECRET, 0)]);
+    assert!(
+        !t.succeeded() && t.said().contains("Two-step verification is unavailable"),
+        "a login refuses it too: {t:?}"
+    );
+
+    // Files right, the password wrong: the server's answer, naming the URI.
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    server.write_config(&conf(&tls.ldaps, &ca));
+    std::fs::write(&pw, "not-the-password").unwrap();
+    let (status, text, findings) = check(&server);
+    assert_eq!(status, Some(1), "{text}");
+    assert!(
+        found(&findings, &["error: directory ", &tls.ldaps, "LDAP result 49", "bind_dn, password_file"]),
+        "{findings:?}"
+    );
+}
+
 #[test]
 fn a_certificate_from_another_ca_or_for_another_host_is_refused_and_the_log_says_why() {
     need_slapd!();
@@ -625,6 +701,59 @@ fn backup_codes_help_desk_codes_and_disable_for_are_shared_by_every_server() {
     ok(&s[1].twostep(&["reset", "alice"]));
     let entry = slapd.read(&alice);
     assert!(!entry.contains("twostepBackupCodes") && !entry.contains("twostepBypass"), "{entry}");
+}
+
+#[test]
+fn an_address_typed_and_confirmed_at_login_lands_in_the_directory_and_another_server_sends_codes_to_it() {
+    need_slapd!();
+    let slapd = Slapd::start();
+    let bob = format!("uid=bob,ou=people,{BASE}");
+    let first = Env::new("");
+    let smtp = Smtp::start(first.path());
+    let policy = "[policy]\nenroll_at_login = true\nenroll_methods = [\"app\", \"email\"]\n";
+    first.write_config(&format!("{}{}", slapd.ldap_config(5), smtp.config(policy)));
+    let second = Env::new(&format!("{}{}", slapd.ldap_config(5), smtp.config("")));
+
+    let mut s = Session::start(&first, "bob");
+    assert!(s.next().text.contains("\n  email  email to your address"));
+    let m = s.next();
+    assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_on", "Type app or email: "));
+    s.answer("email");
+    let m = s.next();
+    assert_eq!((m.style.as_str(), m.text.as_str()), ("prompt_echo_on", "Email address: "));
+    s.answer("new.bob@district.org");
+    let sent = s.said("info");
+    assert!(sent.starts_with("A code was sent to n***@district.org."), "{sent}");
+    s.prompt("Verification code: ");
+    let code = code_in(&smtp.wait_message(1));
+    assert_eq!(smtp.recipients(1).trim(), "new.bob@district.org");
+    // Pending: the code and its contact as salted hashes in the entry, nothing enrolled.
+    let entry = slapd.read(&bob);
+    assert!(entry.contains("twostepContactCode: email ") && entry.contains("twostepContactSends: "), "{entry}");
+    assert!(!entry.contains("district.org") && !entry.contains(&format!(" {code} ")), "{entry}");
+    assert_eq!(status_json(&second, "bob")["enrolled"], false);
+    s.answer(&code);
+    assert!(s.said("info").starts_with("Two-step verification is set up."));
+    assert!(s.finish().succeeded());
+    let entry = slapd.read(&bob);
+    assert!(entry.contains("twostepEmail: new.bob@district.org"), "{entry}");
+    assert!(!entry.contains("twostepContactCode") && !entry.contains("twostepContactSends"), "spent: {entry}");
+    assert!(!entry.contains("oathSecret"), "no app was set up: {entry}");
+    let logs = first.log_lines();
+    assert!(logs.iter().any(|l| l.contains("result=contact_verified method=email to=n***@district.org")), "{logs:?}");
+    assert!(!logs.iter().any(|l| l.contains(&code)), "{logs:?}");
+
+    // The other server knows the address: its login mails a code there.
+    let status = status_json(&second, "bob");
+    assert_eq!((status["enrolled"].as_bool(), status["email"].as_str()), (Some(true), Some("n***@district.org")));
+    let mut s = Session::start(&second, "bob");
+    let sent = s.said("info");
+    assert!(sent.starts_with("A verification code was sent to n***@district.org"), "{sent}");
+    s.prompt("Verification code: ");
+    let message = smtp.wait_message(2);
+    assert_eq!(smtp.recipients(2).trim(), "new.bob@district.org");
+    s.answer(&code_in(&message));
+    assert!(s.finish().succeeded(), "{:?}", second.log_lines());
 }
 
 #[test]

@@ -6,7 +6,11 @@
 //! - the secrets and tally directories (owner, mode: [`crate::trusted_fs`])
 //!   and every record and tally file, read as a login reads them
 //!   ([`crate::store::UserStore`]); a damaged file is a finding with its
-//!   path, and the check goes on;
+//!   path, and the check goes on; with `[store] backend = "ldap"` instead,
+//!   the `[ldap]` password and CA files (the checks a login makes,
+//!   [`crate::store::ldap::file_problems`]), each URI asked once (bind and
+//!   `base_dn`, bounded by the timeout), and every record and tally in the
+//!   directory;
 //! - the `[email] command` program, and the `[sms] command` one when set:
 //!   present, executable, and not replaceable by anyone but root (they run
 //!   as root);
@@ -32,11 +36,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::CliError;
-use crate::config::Config;
+use crate::config::{Backend, Config, LdapConfig};
 use crate::config_warnings;
 use crate::policy::{self, Decision, Lock, RecordState, Unenrolled};
 use crate::store::UserStore;
 use crate::store::files::StoreError;
+use crate::store::ldap::DirectoryError;
 use crate::trusted_fs::{self, FsError, Owner, Trust};
 use crate::user::{Accounts, Nss};
 use pam_stack::{Service, Verdict};
@@ -125,7 +130,7 @@ impl Report {
 /// Splits "X is wrong; run Y" into what and how to fix it; our messages put
 /// the fix after the last `; ` (DESIGN.md: "what and how to fix").
 fn split_fix(message: &str) -> (String, Option<String>) {
-    const VERBS: [&str; 8] = ["run ", "upgrade ", "inspect ", "use ", "set ", "check ", "give ", "fix "];
+    const VERBS: [&str; 9] = ["run ", "upgrade ", "inspect ", "use ", "set ", "check ", "give ", "fix ", "write "];
     match message.rsplit_once("; ") {
         Some((what, fix)) if VERBS.iter().any(|v| fix.starts_with(v)) => (what.to_string(), Some(fix.to_string())),
         _ => (message.to_string(), None),
@@ -249,8 +254,64 @@ struct Users {
     tally_ok: bool,
 }
 
-/// The two directories and every file in them.
+/// The store `[store] backend` names, and every record and tally in it.
 fn check_store(r: &mut Report, cfg: &Config) -> Option<Users> {
+    match (&cfg.backend, &cfg.ldap) {
+        (Backend::Ldap, Some(ldap)) => check_directory(r, cfg, ldap),
+        _ => check_file_store(r, cfg),
+    }
+}
+
+/// The `[ldap]` files, checked as a login checks them
+/// ([`crate::store::ldap::file_problems`]), then each URI asked once.
+fn check_directory(r: &mut Report, cfg: &Config, ldap: &LdapConfig) -> Option<Users> {
+    let problems = crate::store::ldap::file_problems(ldap, Owner::ROOT);
+    for p in &problems {
+        let (what, fix) = split_fix(&p.error.to_string());
+        let fix = fix.unwrap_or_else(|| match p.key {
+            "password_file" => "write the service account's password there, root's, mode 0600, no newline".into(),
+            _ => "install the directory's CA certificate there (root's, not writable by others), or fix [ldap] ca_file"
+                .into(),
+        });
+        r.error(format!("[ldap] {}: {what}, so every login is refused", p.key), fix);
+    }
+    if !problems.is_empty() {
+        return None;
+    }
+    let store = match UserStore::directory(ldap, Owner::ROOT) {
+        Ok(s) => s,
+        Err(e) => {
+            r.error_message(&e.to_string(), "fix [ldap], then check again");
+            return None;
+        }
+    };
+    let probed = store.probe_directory().unwrap_or_default();
+    let reachable = probed.iter().filter(|(_, answer)| answer.is_ok()).count();
+    for (uri, answer) in &probed {
+        match answer {
+            Ok(()) => r.info(format!("directory reachable: {uri} (bound, {} found)", ldap.base_dn)),
+            // A server that answers with an error is final: logins that reach it first are refused.
+            Err(e @ DirectoryError::Refused { .. }) => {
+                r.error(format!("{e}, so logins are refused"), "check [ldap] bind_dn, password_file and base_dn")
+            }
+            Err(e) if reachable > 0 => r.warning(
+                format!("{}; logins use the other URIs meanwhile", split_fix(&e.to_string()).0),
+                format!("check the server at {uri}, or remove it from [ldap] uris"),
+            ),
+            Err(e) => {
+                let (what, fix) = split_fix(&e.to_string());
+                r.error(format!("{what}, so every login is refused"), fix.unwrap_or_else(|| "check the server".into()))
+            }
+        }
+    }
+    if reachable == 0 {
+        return None;
+    }
+    Some(read_users(r, cfg, store, true))
+}
+
+/// The two directories and every file in them.
+fn check_file_store(r: &mut Report, cfg: &Config) -> Option<Users> {
     let secrets_ok = match trusted_fs::check_dir(&cfg.secrets_dir, Trust::Private(Owner::ROOT)) {
         Ok(()) => true,
         Err(FsError::Missing(p)) => {
@@ -284,6 +345,12 @@ fn check_store(r: &mut Report, cfg: &Config) -> Option<Users> {
             return None;
         }
     };
+    Some(read_users(r, cfg, store, tally_ok))
+}
+
+/// Every record and tally in `store`, read as a login reads them; a damaged
+/// one is a finding and the check goes on.
+fn read_users(r: &mut Report, cfg: &Config, store: UserStore, tally_ok: bool) -> Users {
     // A damaged file refuses that user's logins; the fix says what removing it costs.
     let damaged = |r: &mut Report, e: &StoreError, fix: String| {
         let (what, _) = split_fix(&e.to_string());
@@ -331,7 +398,7 @@ fn check_store(r: &mut Report, cfg: &Config) -> Option<Users> {
     if !cfg.email.address_template.is_empty() {
         email_users += 1;
     }
-    Some(Users { store, email_users, phone_users, tally_ok })
+    Users { store, email_users, phone_users, tally_ok }
 }
 
 /// Why `path` could be replaced by someone other than root: it, or a

@@ -155,16 +155,16 @@ fn same_record(a: &UserRecord, b: &UserRecord) -> bool {
 }
 
 /// The login state to keep: the file's when the directory has none (as the
-/// directory reads it back: no pending enrollment code, no version of its
-/// own); else the directory's, live since the switch, with the later of the
-/// two used time steps (a code used on a file server stays used).
+/// directory reads it back: the failures it keeps, no version of its own);
+/// else the directory's, live since the switch, with the later of the two
+/// used time steps (a code used on a file server stays used).
 fn merge(there: &Tally, file: &Tally) -> Tally {
     if *there == Tally::default() {
-        let mut m = Tally { contact_code: None, ..file.clone() };
+        let mut m = file.clone();
         if m.failures.len() > MAX_FAILURES_KEPT {
             m.failures.drain(..m.failures.len() - MAX_FAILURES_KEPT);
         }
-        m.version = if m.sms_code.is_some() { crate::store::tally::TALLY_VERSION } else { there.version };
+        m.version = m.oldest_version();
         return m;
     }
     Tally { last_step: there.last_step.max(file.last_step), ..there.clone() }

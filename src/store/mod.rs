@@ -337,6 +337,15 @@ impl UserStore {
         }
     }
 
+    /// The directory's answer at each URI ([`ldap::DirectoryStore::probe`]);
+    /// `None` for the file store.
+    pub fn probe_directory(&self) -> Option<Vec<(String, Result<(), ldap::DirectoryError>)>> {
+        match &self.0 {
+            Backing::Files(_) => None,
+            Backing::Directory(d) => Some(d.probe()),
+        }
+    }
+
     /// Where `user`'s record and tally files are (for messages); `None` for the directory.
     pub fn files_of(&self, user: &str) -> Result<Option<(PathBuf, PathBuf)>, StoreError> {
         match &self.0 {

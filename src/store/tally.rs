@@ -98,6 +98,20 @@ impl Default for Tally {
     }
 }
 
+impl Tally {
+    /// The oldest format version that holds this tally (what it is written
+    /// as, and what the directory, which has no version, reads it back as).
+    pub fn oldest_version(&self) -> u32 {
+        if self.contact_code.is_some() || !self.contact_sends.is_empty() {
+            TALLY_VERSION
+        } else if self.sms_code.is_some() {
+            TALLY_VERSION_WITHOUT_CONTACT
+        } else {
+            TALLY_VERSION_WITHOUT_SMS
+        }
+    }
+}
+
 impl Versioned for Tally {
     fn version(&self) -> u32 {
         self.version
@@ -131,12 +145,6 @@ pub(super) fn write(
         let excess = tally.failures.len() - MAX_FAILURES_KEPT;
         tally.failures.drain(..excess);
     }
-    tally.version = if tally.contact_code.is_some() || !tally.contact_sends.is_empty() {
-        TALLY_VERSION
-    } else if tally.sms_code.is_some() {
-        TALLY_VERSION_WITHOUT_CONTACT
-    } else {
-        TALLY_VERSION_WITHOUT_SMS
-    };
+    tally.version = tally.oldest_version();
     files.write_as(user, tally, durability)
 }

@@ -123,6 +123,16 @@ enum Ran {
     TimedOut,
 }
 
+/// How one URI's try at an operation went.
+enum Attempt {
+    /// Done: the program's output.
+    Answered(Vec<u8>),
+    /// The server answered with an error: final, no other URI is tried.
+    Refused(DirectoryError),
+    /// Could not be used (down, TLS, timeout): why, naming the URI; the next URI is tried.
+    Unreachable(String),
+}
+
 /// Seconds the TLS diagnosis may take at most (see [`Client::tls_diagnosis`]).
 const DIAGNOSIS_TIMEOUT: u64 = 2;
 
@@ -165,32 +175,57 @@ impl Client {
         let first = self.preferred.load(Ordering::Relaxed) % n;
         let mut failures = Vec::new();
         for i in (0..n).map(|k| (first + k) % n) {
-            let uri = &self.cfg.uris[i];
-            let mut args = self.connection_args(uri);
-            args.extend_from_slice(op_args);
-            match self.run_once(program, &args, stdin, self.cfg.timeout)? {
-                Ran::TimedOut => failures.push(format!("{uri}: no answer within {} s", self.cfg.timeout)),
-                Ran::Exited { code: 0, stdout, .. } => {
+            match self.attempt(&self.cfg.uris[i], program, op_args, stdin)? {
+                Attempt::Answered(stdout) => {
                     self.preferred.store(i, Ordering::Relaxed);
                     return Ok(stdout);
                 }
-                Ran::Exited { code, stderr, .. } if could_not_connect(code, &stderr) => {
-                    let mut why = format!("{uri}: {}", detail(&stderr));
-                    if let Some(tls) = self.tls_diagnosis(uri) {
-                        why.push_str(&format!(
-                            " ({tls}: the server's certificate does not verify against [ldap] ca_file, \
-                             or does not name the host of the URI)"
-                        ));
-                    }
-                    failures.push(why);
-                }
-                Ran::Exited { code, stderr, .. } => {
+                Attempt::Refused(e) => {
                     self.preferred.store(i, Ordering::Relaxed);
-                    return Err(DirectoryError::Refused { uri: uri.clone(), code, detail: detail(&stderr) });
+                    return Err(e);
                 }
+                Attempt::Unreachable(why) => failures.push(why),
             }
         }
         Err(DirectoryError::Unreachable(failures))
+    }
+
+    /// Reads `base` (scope base, no attributes) at every URI, one by one:
+    /// whether each can be reached, verifies and accepts the bind, and has
+    /// `base` (`twostep check`; at most `timeout` seconds per URI, plus the
+    /// TLS diagnosis).
+    pub fn probe(&self, base: &str) -> Vec<(String, Result<(), DirectoryError>)> {
+        let args: Vec<String> =
+            ["-LLL", "-b", base, "-s", "base", "(objectClass=*)", "1.1"].iter().map(|a| a.to_string()).collect();
+        let probe = |uri: &String| match self.attempt(uri, LDAPSEARCH, &args, b"") {
+            Ok(Attempt::Answered(_)) => Ok(()),
+            Ok(Attempt::Refused(e)) | Err(e) => Err(e),
+            Ok(Attempt::Unreachable(why)) => Err(DirectoryError::Unreachable(vec![why])),
+        };
+        self.cfg.uris.iter().map(|uri| (uri.clone(), probe(uri))).collect()
+    }
+
+    /// One run of `program` at `uri`. `Err`: a local failure (no child).
+    fn attempt(&self, uri: &str, program: &str, op_args: &[String], stdin: &[u8]) -> Result<Attempt, DirectoryError> {
+        let mut args = self.connection_args(uri);
+        args.extend_from_slice(op_args);
+        Ok(match self.run_once(program, &args, stdin, self.cfg.timeout)? {
+            Ran::TimedOut => Attempt::Unreachable(format!("{uri}: no answer within {} s", self.cfg.timeout)),
+            Ran::Exited { code: 0, stdout, .. } => Attempt::Answered(stdout),
+            Ran::Exited { code, stderr, .. } if could_not_connect(code, &stderr) => {
+                let mut why = format!("{uri}: {}", detail(&stderr));
+                if let Some(tls) = self.tls_diagnosis(uri) {
+                    why.push_str(&format!(
+                        " ({tls}: the server's certificate does not verify against [ldap] ca_file, \
+                         or does not name the host of the URI)"
+                    ));
+                }
+                Attempt::Unreachable(why)
+            }
+            Ran::Exited { code, stderr, .. } => {
+                Attempt::Refused(DirectoryError::Refused { uri: uri.to_string(), code, detail: detail(&stderr) })
+            }
+        })
     }
 
     fn connection_args(&self, uri: &str) -> Vec<String> {

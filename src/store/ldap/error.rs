@@ -19,6 +19,8 @@ pub enum DirectoryError {
     Ambiguous { filter: String, count: usize },
     /// Something in the directory that twostep cannot read.
     Damaged { dn: String, message: String },
+    /// A file `[ldap]` names that cannot be used as it is (beyond owner and mode).
+    BadFile { path: std::path::PathBuf, why: String },
     /// A local problem (a program missing, a child that could not start).
     Local(String),
 }
@@ -46,6 +48,7 @@ impl std::fmt::Display for DirectoryError {
                 write!(f, "{count} directory entries match {filter}; make [ldap] user_filter match one entry per user")
             }
             DirectoryError::Damaged { dn, message } => write!(f, "{dn}: {message}; repair the entry"),
+            DirectoryError::BadFile { path, why } => write!(f, "{} {why}", path.display()),
             DirectoryError::Local(why) => write!(f, "directory client: {why}"),
         }
     }

@@ -35,8 +35,8 @@ use config::LdapConfig;
 pub use error::DirectoryError;
 
 use super::files::StoreError;
-use super::record::UserRecord;
-use super::tally::{EmailCode, MAX_FAILURES_KEPT, Tally};
+use super::record::{Method, UserRecord};
+use super::tally::{ContactCode, EmailCode, MAX_FAILURES_KEPT, Tally};
 use crate::backup_codes::{Bypass, CodeHash};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::{self, Owner, Trust};
@@ -71,6 +71,11 @@ pub mod attr {
     pub const BACKUP_CODES: &str = "twostepBackupCodes";
     /// A pending help-desk code, "SALT HASH CREATED EXPIRES USES_LEFT BY" (BY may hold spaces).
     pub const BYPASS: &str = "twostepBypass";
+    /// The code confirming a contact typed at enrollment, not yet typed back:
+    /// "METHOD TO TRIES HASH SALT SENT_AT EXPIRES_AT" (TO: the salted hash of the contact).
+    pub const CONTACT_CODE: &str = "twostepContactCode";
+    /// When codes to typed contacts went out recently, space-separated seconds since the epoch.
+    pub const CONTACT_SENDS: &str = "twostepContactSends";
 
     pub const CLASS_USER: &str = "oathTOTPUser";
     pub const CLASS_TOKEN: &str = "oathTOTPToken";
@@ -78,8 +83,18 @@ pub mod attr {
 
     pub const RECORD: [&str; 10] =
         [SECRET, TOKEN_DN, PARAMS_DN, EMAIL, PHONE, DISABLED, CREATED, DISABLED_UNTIL, BACKUP_CODES, BYPASS];
-    pub const TALLY: [&str; 8] =
-        [LAST_STEP, FAILURE_COUNT, LAST_FAILURE, FAILURES, LOCKED_AT, GRACE_USED, EMAIL_CODE, TEXT_CODE];
+    pub const TALLY: [&str; 10] = [
+        LAST_STEP,
+        FAILURE_COUNT,
+        LAST_FAILURE,
+        FAILURES,
+        LOCKED_AT,
+        GRACE_USED,
+        EMAIL_CODE,
+        TEXT_CODE,
+        CONTACT_CODE,
+        CONTACT_SENDS,
+    ];
 }
 
 /// The directory store for one `[ldap]` table.
@@ -96,25 +111,19 @@ fn now_secs() -> u64 {
 }
 
 impl DirectoryStore {
-    /// Checks the files `[ldap]` names (password file root's alone, CA file
-    /// not writable by others) and makes the client. Nothing is contacted yet.
+    /// Checks the files `[ldap]` names ([`file_problems`]) and makes the
+    /// client. Nothing is contacted yet.
     pub fn open(cfg: &LdapConfig, owner: Owner) -> Result<DirectoryStore, StoreError> {
-        if let Some(file) = &cfg.password_file {
-            let bytes = trusted_fs::read_trusted(file, Trust::Private(owner), 4096)?
-                .ok_or_else(|| trusted_fs::FsError::Missing(file.clone()))?;
-            if bytes.ends_with(b"\n") {
-                return Err(StoreError::Directory(DirectoryError::Local(format!(
-                    "{} ends with a newline, which ldap-utils would send as part of the password; \
-                     write it with printf '%s'",
-                    file.display()
-                ))));
-            }
-        }
-        if let Some(ca) = &cfg.ca_file {
-            trusted_fs::read_trusted(ca, Trust::Protected(owner), 1 << 20)?
-                .ok_or_else(|| trusted_fs::FsError::Missing(ca.clone()))?;
+        if let Some(problem) = file_problems(cfg, owner).into_iter().next() {
+            return Err(problem.error);
         }
         Ok(DirectoryStore { client: Client::new(cfg.clone()), last_read: Mutex::new(None) })
+    }
+
+    /// Asks every URI in `uris`, one by one, for `base_dn` with the service
+    /// bind (bounded by `timeout` each): what each said (`twostep check`).
+    pub fn probe(&self) -> Vec<(String, Result<(), DirectoryError>)> {
+        self.client.probe(&self.cfg().base_dn)
     }
 
     fn cfg(&self) -> &LdapConfig {
@@ -266,6 +275,51 @@ impl DirectoryStore {
     }
 }
 
+/// A file `[ldap]` names that a login would refuse.
+#[derive(Debug)]
+pub struct FileProblem {
+    /// The `[ldap]` key naming the file (`password_file`, `ca_file`).
+    pub key: &'static str,
+    pub error: StoreError,
+}
+
+/// Every problem with the files `[ldap]` names, each checked exactly as a
+/// login checks it: the password file root's alone (no group or other
+/// access) and without a final newline, the CA file root's and not writable
+/// by group or others; both regular files reached without a symlink.
+/// [`DirectoryStore::open`] refuses on the first; `twostep check` reports all.
+pub fn file_problems(cfg: &LdapConfig, owner: Owner) -> Vec<FileProblem> {
+    let mut problems = Vec::new();
+    if let Some(file) = &cfg.password_file {
+        let checked = match trusted_fs::read_trusted(file, Trust::Private(owner), 4096) {
+            Ok(Some(bytes)) if bytes.ends_with(b"\n") => Err(DirectoryError::BadFile {
+                path: file.clone(),
+                why: "ends with a newline, which ldap-utils would send as part of the password; \
+                      write it with printf '%s'"
+                    .into(),
+            }
+            .into()),
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(trusted_fs::FsError::Missing(file.clone()).into()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(error) = checked {
+            problems.push(FileProblem { key: "password_file", error });
+        }
+    }
+    if let Some(ca) = &cfg.ca_file {
+        let checked = match trusted_fs::read_trusted(ca, Trust::Protected(owner), 1 << 20) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(trusted_fs::FsError::Missing(ca.clone()).into()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(error) = checked {
+            problems.push(FileProblem { key: "ca_file", error });
+        }
+    }
+    problems
+}
+
 /// The first wait for a held lock, and the longest (milliseconds).
 const LOCK_POLL_FIRST_MS: u64 = 10;
 const LOCK_POLL_MAX_MS: u64 = 160;
@@ -388,24 +442,7 @@ impl DirEntry<'_> {
     }
 
     pub fn save_tally(&mut self, tally: &Tally) -> Result<(), StoreError> {
-        let mut failures = tally.failures.clone();
-        if failures.len() > MAX_FAILURES_KEPT {
-            failures.drain(..failures.len() - MAX_FAILURES_KEPT);
-        }
-        let joined = failures.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
-        let code = |c: &Option<EmailCode>| {
-            c.as_ref().map(|c| format!("{} {} {} {}", c.hash, c.salt, c.sent_at, c.expires_at).into_bytes())
-        };
-        let values: Vec<(&str, Option<Vec<u8>>)> = vec![
-            (attr::LAST_STEP, tally.last_step.map(|s| s.to_string().into_bytes())),
-            (attr::FAILURE_COUNT, (!failures.is_empty()).then(|| failures.len().to_string().into_bytes())),
-            (attr::LAST_FAILURE, failures.last().map(|t| generalized_time(*t).into_bytes())),
-            (attr::FAILURES, (!failures.is_empty()).then(|| joined.into_bytes())),
-            (attr::LOCKED_AT, tally.locked_at.map(|t| t.to_string().into_bytes())),
-            (attr::GRACE_USED, (tally.grace_used > 0).then(|| tally.grace_used.to_string().into_bytes())),
-            (attr::EMAIL_CODE, code(&tally.email_code)),
-            (attr::TEXT_CODE, code(&tally.sms_code)),
-        ];
+        let values = tally_values(tally)?;
         self.write(&[attr::CLASS_TWOSTEP, attr::CLASS_TOKEN], &values)
     }
 
@@ -492,6 +529,33 @@ impl DirEntry<'_> {
     }
 }
 
+/// Attribute values to write, by name (`None`: the attribute is absent).
+type Values = Vec<(&'static str, Option<Vec<u8>>)>;
+
+/// The attribute values holding `tally` (`None`: the attribute is absent);
+/// [`tally_of`] reads them back.
+fn tally_values(tally: &Tally) -> Result<Values, StoreError> {
+    let mut failures = tally.failures.clone();
+    if failures.len() > MAX_FAILURES_KEPT {
+        failures.drain(..failures.len() - MAX_FAILURES_KEPT);
+    }
+    let code = |c: &Option<EmailCode>| {
+        c.as_ref().map(|c| format!("{} {} {} {}", c.hash, c.salt, c.sent_at, c.expires_at).into_bytes())
+    };
+    Ok(vec![
+        (attr::LAST_STEP, tally.last_step.map(|s| s.to_string().into_bytes())),
+        (attr::FAILURE_COUNT, (!failures.is_empty()).then(|| failures.len().to_string().into_bytes())),
+        (attr::LAST_FAILURE, failures.last().map(|t| generalized_time(*t).into_bytes())),
+        (attr::FAILURES, times_value(&failures)),
+        (attr::LOCKED_AT, tally.locked_at.map(|t| t.to_string().into_bytes())),
+        (attr::GRACE_USED, (tally.grace_used > 0).then(|| tally.grace_used.to_string().into_bytes())),
+        (attr::EMAIL_CODE, code(&tally.email_code)),
+        (attr::TEXT_CODE, code(&tally.sms_code)),
+        (attr::CONTACT_CODE, tally.contact_code.as_ref().map(contact_code_value).transpose()?),
+        (attr::CONTACT_SENDS, times_value(&tally.contact_sends)),
+    ])
+}
+
 fn generalized_time(secs: u64) -> String {
     chrono::DateTime::from_timestamp(secs as i64, 0).map_or_else(String::new, |t| t.format("%Y%m%d%H%M%SZ").to_string())
 }
@@ -574,15 +638,55 @@ fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Times as one value, space-separated seconds since the epoch (`None`: no times).
+fn times_value(times: &[u64]) -> Option<Vec<u8>> {
+    (!times.is_empty()).then(|| times.iter().map(u64::to_string).collect::<Vec<_>>().join(" ").into_bytes())
+}
+
+fn times_of(entry: &LdifEntry, name: &str) -> Result<Vec<u64>, StoreError> {
+    let Some(text) = entry.text(name) else { return Ok(Vec::new()) };
+    let times =
+        text.split_whitespace().map(str::parse).collect::<Result<Vec<u64>, _>>().map_err(|_| damaged(entry, name))?;
+    Ok(times)
+}
+
+fn contact_code_value(c: &ContactCode) -> Result<Vec<u8>, StoreError> {
+    let e = &c.code;
+    if !is_contact_method(&c.method) || !is_hex(&c.to) || !is_hex(&e.hash) || !is_hex(&e.salt) {
+        let message = "a contact confirmation code with an unusual method, tag, hash or salt cannot be stored";
+        return Err(DirectoryError::Local(message.to_string()).into());
+    }
+    Ok(format!("{} {} {} {} {} {} {}", c.method, c.to, c.tries, e.hash, e.salt, e.sent_at, e.expires_at).into_bytes())
+}
+
+fn contact_code_of(entry: &LdifEntry) -> Result<Option<ContactCode>, StoreError> {
+    let Some(text) = entry.text(attr::CONTACT_CODE) else { return Ok(None) };
+    let bad = || damaged(entry, attr::CONTACT_CODE);
+    let parts: Vec<&str> = text.split(' ').collect();
+    let [method, to, tries, hash, salt, sent, expires] = parts[..] else { return Err(bad()) };
+    if !is_contact_method(method) || !is_hex(to) || !is_hex(hash) || !is_hex(salt) {
+        return Err(bad());
+    }
+    Ok(Some(ContactCode {
+        method: method.to_string(),
+        to: to.to_string(),
+        tries: tries.parse().map_err(|_| bad())?,
+        code: EmailCode {
+            hash: hash.to_string(),
+            salt: salt.to_string(),
+            sent_at: sent.parse().map_err(|_| bad())?,
+            expires_at: expires.parse().map_err(|_| bad())?,
+        },
+    }))
+}
+
+/// The methods a contact typed at enrollment can be for.
+fn is_contact_method(method: &str) -> bool {
+    method == Method::Email.name() || method == Method::Sms.name()
+}
+
 fn tally_of(entry: &LdifEntry) -> Result<Tally, StoreError> {
-    let failures = match entry.text(attr::FAILURES) {
-        None => Vec::new(),
-        Some(t) => t
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<Vec<u64>, _>>()
-            .map_err(|_| damaged(entry, attr::FAILURES))?,
-    };
+    let failures = times_of(entry, attr::FAILURES)?;
     let code = |name: &str| -> Result<Option<EmailCode>, StoreError> {
         let Some(t) = entry.text(name) else { return Ok(None) };
         let parts: Vec<&str> = t.split(' ').collect();
@@ -597,11 +701,11 @@ fn tally_of(entry: &LdifEntry) -> Result<Tally, StoreError> {
         email_code: code(attr::EMAIL_CODE)?,
         sms_code: code(attr::TEXT_CODE)?,
         grace_used: number(entry, attr::GRACE_USED)?.unwrap_or(0),
+        contact_code: contact_code_of(entry)?,
+        contact_sends: times_of(entry, attr::CONTACT_SENDS)?,
         ..Tally::default()
     };
-    if tally.sms_code.is_some() {
-        tally.version = super::tally::TALLY_VERSION;
-    }
+    tally.version = tally.oldest_version();
     Ok(tally)
 }
 
@@ -648,6 +752,88 @@ mod tests {
             (attr::DISABLED_UNTIL, "soon"),
         ] {
             assert!(record_of(&entry(&[(attr::CREATED, "5"), (name, value)])).is_err(), "{name}: {value}");
+        }
+    }
+
+    /// `t` as read back (the directory keeps no version: the oldest that holds it).
+    fn versioned(t: Tally) -> Tally {
+        Tally { version: t.oldest_version(), ..t }
+    }
+
+    /// `values` as the directory would hold them.
+    fn entry_of(values: &[(&str, Option<Vec<u8>>)]) -> LdifEntry {
+        let attrs = values.iter().filter_map(|(n, v)| Some((n.to_ascii_lowercase(), v.clone()?))).collect();
+        LdifEntry { dn: "uid=a,dc=x".into(), attrs }
+    }
+
+    #[test]
+    fn a_tally_with_a_contact_being_confirmed_round_trips_through_its_values() {
+        let sealed =
+            |n: u64| EmailCode { hash: "ab".repeat(32), salt: format!("{n:02x}"), sent_at: n, expires_at: n + 600 };
+        let tally = Tally {
+            failures: vec![7, 8],
+            locked_at: Some(9),
+            last_step: Some(10),
+            email_code: Some(sealed(1)),
+            sms_code: None,
+            grace_used: 2,
+            contact_code: Some(ContactCode { method: "email".into(), to: "cd".repeat(32), tries: 2, code: sealed(3) }),
+            contact_sends: vec![1000, 1020],
+            ..Tally::default()
+        };
+        let values = tally_values(&tally).unwrap();
+        let contact = values.iter().find(|(n, _)| *n == attr::CONTACT_CODE).unwrap().1.clone().unwrap();
+        let want = format!("email {} 2 {} 03 3 603", "cd".repeat(32), "ab".repeat(32));
+        assert_eq!(String::from_utf8(contact).unwrap(), want);
+        let back = tally_of(&entry_of(&values)).unwrap();
+        assert_eq!(back, versioned(tally.clone()));
+        assert_eq!(back.version, super::super::tally::TALLY_VERSION);
+        // Sends alone (the code used up) and nothing pending at all.
+        let sends_only = Tally { contact_code: None, ..tally.clone() };
+        assert_eq!(tally_of(&entry_of(&tally_values(&sends_only).unwrap())).unwrap(), versioned(sends_only.clone()));
+        let none = Tally { contact_code: None, contact_sends: Vec::new(), ..tally };
+        let values = tally_values(&none).unwrap();
+        assert!(values.iter().any(|(n, v)| *n == attr::CONTACT_SENDS && v.is_none()), "an empty list is no value");
+        assert_eq!(tally_of(&entry_of(&values)).unwrap(), versioned(none));
+    }
+
+    #[test]
+    fn damaged_contact_values_are_errors_not_empty() {
+        let hex = "ab".repeat(32);
+        for (name, value) in [
+            (attr::CONTACT_CODE, format!("email {hex} 0 {hex} 01 3")),
+            (attr::CONTACT_CODE, format!("email {hex} 0 {hex} 01 3 603 9")),
+            (attr::CONTACT_CODE, format!("totp {hex} 0 {hex} 01 3 603")),
+            (attr::CONTACT_CODE, format!("email zz 0 {hex} 01 3 603")),
+            (attr::CONTACT_CODE, format!("email {hex} many {hex} 01 3 603")),
+            (attr::CONTACT_CODE, format!("email {hex} 0 {hex} 01 3 soon")),
+            (attr::CONTACT_CODE, format!("email  {hex} 0 {hex} 01 3 603")),
+            (attr::CONTACT_SENDS, "1000 then".to_string()),
+            (attr::CONTACT_SENDS, "-5".to_string()),
+        ] {
+            assert!(tally_of(&entry(&[(name, &value)])).is_err(), "{name}: {value}");
+        }
+        let odd = ContactCode {
+            method: "email".into(),
+            to: "not hex".into(),
+            tries: 0,
+            code: EmailCode { hash: hex.clone(), salt: "01".into(), sent_at: 1, expires_at: 2 },
+        };
+        let tally = Tally { contact_code: Some(odd), ..Tally::default() };
+        assert!(tally_values(&tally).is_err(), "what could not be read back is not written");
+    }
+
+    #[test]
+    fn every_attribute_is_in_the_shipped_schema_and_documented_in_the_one_readme() {
+        let schema = include_str!("../../../pam-config/ldap/twostep.schema");
+        let readme = include_str!("../../../pam-config/ldap/README.md");
+        for name in attr::RECORD.iter().chain(attr::TALLY.iter()).chain([&attr::LOCK]) {
+            assert!(readme.contains(&format!("`{name}`")), "{name} is not in pam-config/ldap/README.md");
+            if name.starts_with("twostep") {
+                assert!(schema.contains(&format!("NAME '{name}'")), "{name} is not defined in twostep.schema");
+                let class = &schema[schema.find("objectclass").unwrap()..];
+                assert!(class.contains(&format!(" {name} ")), "{name} is not in the twostepUser class");
+            }
         }
     }
 }
