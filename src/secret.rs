@@ -94,8 +94,15 @@ impl TotpSecret {
     pub fn from_base32(text: &str) -> Result<TotpSecret, SecretError> {
         // Sized up front: a growing buffer would leave unwiped copies behind when it moves.
         let mut cleaned = Zeroizing::new(String::with_capacity(text.len()));
-        for c in text.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '=') {
-            cleaned.push(c.to_ascii_uppercase());
+        if text.is_ascii() {
+            // What the module reads on every login: one pass over bytes.
+            for b in text.bytes().filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'-' | b'=')) {
+                cleaned.push(char::from(b.to_ascii_uppercase()));
+            }
+        } else {
+            for c in text.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '=') {
+                cleaned.push(c.to_ascii_uppercase());
+            }
         }
         let bytes = decode_base32(&cleaned).ok_or(SecretError::NotBase32)?;
         if bytes.len() < MIN_IMPORT_LEN {

@@ -154,6 +154,11 @@ fn current_table<'t, 'a>(root: &'t mut Table<'a>, path: &[&'a str]) -> Option<&'
     }
 }
 
+/// What TOML allows in no string and no comment (a tab aside).
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
 struct Cursor<'a> {
     rest: &'a str,
 }
@@ -177,13 +182,16 @@ impl<'a> Cursor<'a> {
 
     /// `# ...` up to the line end, without control characters.
     fn comment(&mut self) -> Option<()> {
-        let end = self.rest.find('\n').unwrap_or(self.rest.len());
-        let (comment, rest) = self.rest.split_at(end);
-        let comment = comment.strip_suffix('\r').unwrap_or(comment);
-        if comment.chars().any(|c| c != '\t' && (c.is_ascii_control())) {
-            return None;
+        let bytes = self.rest.as_bytes();
+        let mut end = 0;
+        while end < bytes.len() && bytes[end] != b'\n' {
+            let b = bytes[end];
+            if b != b'\t' && is_control(b) && !(b == b'\r' && bytes.get(end + 1) == Some(&b'\n')) {
+                return None;
+            }
+            end += 1;
         }
-        self.rest = rest;
+        self.rest = &self.rest[end..];
         Some(())
     }
 
@@ -205,8 +213,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn bare_key(&mut self) -> Option<&'a str> {
-        let end =
-            self.rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(self.rest.len());
+        let end = self.rest.bytes().take_while(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-').count();
         if end == 0 {
             return None;
         }
@@ -242,12 +249,14 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let body = &self.rest[1..];
+        let bytes = body.as_bytes();
         let mut owned: Option<Zeroizing<String>> = None;
-        let mut chars = body.char_indices();
         let mut plain_end = 0; // end of the unescaped run copied so far
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => {
+        let mut i = 0;
+        // Byte by byte: the bytes of a UTF-8 sequence are never ASCII.
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => {
                     self.rest = &body[i + 1..];
                     return Some(match owned {
                         None => Str::Borrowed(&body[..i]),
@@ -257,23 +266,30 @@ impl<'a> Cursor<'a> {
                         }
                     });
                 }
-                '\\' => {
-                    let unescaped = match chars.next()?.1 {
-                        '"' => '"',
-                        '\\' => '\\',
-                        'n' => '\n',
-                        't' => '\t',
-                        'r' => '\r',
+                b'\\' => {
+                    let unescaped = match bytes.get(i + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'n' => '\n',
+                        b't' => '\t',
+                        b'r' => '\r',
                         _ => return None,
                     };
-                    let s = owned.get_or_insert_with(|| Zeroizing::new(String::with_capacity(body.len())));
+                    let s = owned.get_or_insert_with(|| {
+                        // Sized once (to the line's end): no move leaves a copy behind.
+                        let line = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+                        Zeroizing::new(String::with_capacity(line))
+                    });
                     s.push_str(&body[plain_end..i]);
                     s.push(unescaped);
-                    plain_end = i + 2;
+                    i += 2;
+                    plain_end = i;
+                    continue;
                 }
-                c if c != '\t' && c.is_ascii_control() => return None,
+                b if b != b'\t' && is_control(b) => return None,
                 _ => {}
             }
+            i += 1;
         }
         None
     }
@@ -285,7 +301,7 @@ impl<'a> Cursor<'a> {
         let body = &self.rest[1..];
         let end = body.find('\'')?;
         let s = &body[..end];
-        if s.chars().any(|c| c != '\t' && c.is_ascii_control()) {
+        if s.bytes().any(|b| b != b'\t' && is_control(b)) {
             return None;
         }
         self.rest = &body[end + 1..];

@@ -142,12 +142,16 @@ impl UserFiles {
 
     /// [`UserFiles::write`] with a choice of [`Durability`].
     pub fn write_as<T: Serialize>(&self, user: &str, value: &T, durability: Durability) -> Result<(), StoreError> {
+        let text = Zeroizing::new(toml::to_string(value).map_err(|e| StoreError::Corrupt {
+            path: self.file_of(user).unwrap_or_default(),
+            message: format!("cannot encode: {e}"),
+        })?);
+        self.write_text_as(user, &text, durability)
+    }
+
+    /// [`UserFiles::write_as`] of a text already encoded.
+    pub fn write_text_as(&self, user: &str, text: &str, durability: Durability) -> Result<(), StoreError> {
         let name = user::file_name(user)?;
-        let text =
-            Zeroizing::new(toml::to_string(value).map_err(|e| StoreError::Corrupt {
-                path: self.dir.join(&name),
-                message: format!("cannot encode: {e}"),
-            })?);
         trusted_fs::write_atomic_as(&self.dir, &name, text.as_bytes(), durability)?;
         Ok(())
     }

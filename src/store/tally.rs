@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// The pending code's salted hash lives with the code rules; the tally keeps it.
 pub use crate::email_code::EmailCode;
@@ -146,5 +147,166 @@ pub(super) fn write(
         tally.failures.drain(..excess);
     }
     tally.version = tally.oldest_version();
-    files.write_as(user, tally, durability)
+    match encode(tally) {
+        Some(text) => files.write_text_as(user, &text, durability),
+        None => files.write_as(user, tally, durability),
+    }
+}
+
+/// The text `toml::to_string` makes of `tally`, made without serde (a login
+/// writes its tally twice); `None` where it would take more than this knows
+/// (a string with other characters than letters, digits and `-_.:+/=`, a
+/// number beyond TOML's), and the caller then asks `toml`. Byte for byte
+/// the same as `toml`'s (property test below).
+fn encode(t: &Tally) -> Option<Zeroizing<String>> {
+    use std::fmt::Write;
+    fn number(out: &mut String, key: &str, value: u64) -> Option<()> {
+        i64::try_from(value).ok()?;
+        let _ = writeln!(out, "{key} = {value}");
+        Some(())
+    }
+    fn numbers(out: &mut String, key: &str, values: &[u64]) -> Option<()> {
+        out.push_str(key);
+        out.push_str(" = [");
+        for (i, v) in values.iter().enumerate() {
+            i64::try_from(*v).ok()?;
+            let _ = write!(out, "{}{v}", if i == 0 { "" } else { ", " });
+        }
+        out.push_str("]\n");
+        Some(())
+    }
+    fn string(out: &mut String, key: &str, value: &str) -> Option<()> {
+        if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b)) {
+            return None;
+        }
+        let _ = writeln!(out, "{key} = \"{value}\"");
+        Some(())
+    }
+    fn code(out: &mut String, header: &str, c: &EmailCode) -> Option<()> {
+        let _ = write!(out, "\n[{header}]\n");
+        string(out, "hash", &c.hash)?;
+        string(out, "salt", &c.salt)?;
+        number(out, "sent_at", c.sent_at)?;
+        number(out, "expires_at", c.expires_at)
+    }
+    // Sized once for the longest text this tally can make: the hashes are
+    // secret enough that no growing buffer may leave a copy behind.
+    let code_room = |c: &EmailCode| 120 + c.hash.len() + c.salt.len();
+    let room = 200
+        + 22 * (t.failures.len() + t.contact_sends.len())
+        + t.email_code.as_ref().map_or(0, code_room)
+        + t.sms_code.as_ref().map_or(0, code_room)
+        + t.contact_code.as_ref().map_or(0, |c| 80 + c.method.len() + c.to.len() + code_room(&c.code));
+    let mut out = Zeroizing::new(String::with_capacity(room));
+    number(&mut out, "version", u64::from(t.version))?;
+    numbers(&mut out, "failures", &t.failures)?;
+    if let Some(v) = t.locked_at {
+        number(&mut out, "locked_at", v)?;
+    }
+    if let Some(v) = t.last_step {
+        number(&mut out, "last_step", v)?;
+    }
+    number(&mut out, "grace_used", u64::from(t.grace_used))?;
+    if !t.contact_sends.is_empty() {
+        numbers(&mut out, "contact_sends", &t.contact_sends)?;
+    }
+    if let Some(c) = &t.email_code {
+        code(&mut out, "email_code", c)?;
+    }
+    if let Some(c) = &t.sms_code {
+        code(&mut out, "sms_code", c)?;
+    }
+    if let Some(c) = &t.contact_code {
+        out.push_str("\n[contact_code]\n");
+        string(&mut out, "method", &c.method)?;
+        string(&mut out, "to", &c.to)?;
+        number(&mut out, "tries", u64::from(c.tries))?;
+        code(&mut out, "contact_code.code", &c.code)?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn number() -> impl Strategy<Value = u64> {
+        prop_oneof![4 => 0u64..2_000_000_000, 1 => Just(i64::MAX as u64), 1 => Just(i64::MAX as u64 + 1), 1 => Just(u64::MAX)]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![8 => "[0-9a-f]{0,64}", 1 => "[a-z]{1,6}", 1 => ".{0,8}"]
+    }
+
+    fn code() -> impl Strategy<Value = EmailCode> {
+        (text(), text(), number(), number()).prop_map(|(hash, salt, sent_at, expires_at)| EmailCode {
+            hash,
+            salt,
+            sent_at,
+            expires_at,
+        })
+    }
+
+    fn tally() -> impl Strategy<Value = Tally> {
+        (
+            (1u32..=3, prop::collection::vec(number(), 0..6), prop::option::of(number()), prop::option::of(number())),
+            (prop::option::of(code()), prop::option::of(code()), any::<u32>()),
+            (prop::option::of((text(), text(), any::<u32>(), code())), prop::collection::vec(number(), 0..4)),
+        )
+            .prop_map(
+                |(
+                    (version, failures, locked_at, last_step),
+                    (email_code, sms_code, grace_used),
+                    (contact, contact_sends),
+                )| {
+                    Tally {
+                        version,
+                        failures,
+                        locked_at,
+                        last_step,
+                        email_code,
+                        sms_code,
+                        grace_used,
+                        contact_code: contact.map(|(method, to, tries, code)| ContactCode { method, to, tries, code }),
+                        contact_sends,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// What [`encode`] writes is what `toml` writes, byte for byte, and
+        /// where it gives up `toml` has something else to say (other quoting,
+        /// or an error).
+        #[test]
+        fn the_encoder_writes_exactly_what_toml_writes(t in tally()) {
+            let theirs = toml::to_string(&t);
+            match encode(&t) {
+                Some(mine) => prop_assert_eq!(Ok(mine.to_string()), theirs.map_err(|e| e.to_string())),
+                None => {
+                    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b));
+                    let codes = [t.email_code.clone(), t.sms_code.clone(), t.contact_code.as_ref().map(|c| c.code.clone())];
+                    let strings_plain = codes.iter().flatten().all(|c| plain(&c.hash) && plain(&c.salt))
+                        && t.contact_code.as_ref().is_none_or(|c| plain(&c.method) && plain(&c.to));
+                    let big = |v: u64| v > i64::MAX as u64;
+                    let numbers_big = t.failures.iter().chain(&t.contact_sends).copied().any(big)
+                        || t.locked_at.is_some_and(big)
+                        || t.last_step.is_some_and(big)
+                        || codes.iter().flatten().any(|c| big(c.sent_at) || big(c.expires_at));
+                    prop_assert!(!strings_plain || numbers_big, "gave up on a plain tally: {t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_login_tally_takes_the_encoder() {
+        let t = Tally { failures: vec![1_763_880_000], last_step: Some(58_796_000), ..Tally::default() };
+        assert_eq!(
+            encode(&t).as_deref().map(String::as_str),
+            Some("version = 1\nfailures = [1763880000]\nlast_step = 58796000\ngrace_used = 0\n")
+        );
+    }
 }
