@@ -223,6 +223,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<String>> {
         number(&mut out, "tries", u64::from(c.tries))?;
         code(&mut out, "contact_code.code", &c.code)?;
     }
+    debug_assert_eq!(out.capacity(), room, "the tally text outgrew its buffer");
     Some(out)
 }
 
