@@ -255,6 +255,14 @@ impl<'a> Cursor<'a> {
         let mut i = 0;
         // Byte by byte: the bytes of a UTF-8 sequence are never ASCII.
         while let Some(&b) = bytes.get(i) {
+            if !matches!(b, b'"' | b'\\') && !is_control(b) {
+                // The plain run up to the next byte that needs a look.
+                i += bytes[i..]
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\\') || is_control(b))
+                    .unwrap_or(bytes.len() - i);
+                continue;
+            }
             match b {
                 b'"' => {
                     self.rest = &body[i + 1..];
