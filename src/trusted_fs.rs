@@ -17,7 +17,7 @@ mod atomic_write;
 mod user_lock;
 
 pub use atomic_write::{
-    Durability, remove, sync_dir, sync_filesystem, write_atomic, write_atomic_as, write_atomic_unsynced,
+    Durability, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_unsynced,
 };
 pub use user_lock::{UserLock, lock};
 

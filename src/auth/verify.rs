@@ -10,7 +10,7 @@
 //!   meanwhile all count, and an answer older than `answer_timeout` after its
 //!   prompt is refused without being judged;
 //! - under the user's lock the answer is first written down as a failed code
-//!   (fsynced and renamed in place), then judged against the record as it is now (a reset or a
+//!   (renamed in place), then judged against the record as it is now (a reset or a
 //!   disable reaches a login waiting for its answer), and only a right answer
 //!   turns that failure into a success. A failed write or a process killed
 //!   after the answer costs the user one attempt, never nothing.
@@ -88,17 +88,18 @@ impl Login<'_> {
                 return Ok(None);
             };
             // 5. Written down as a failure before it is judged; a right answer
-            //    then turns that into a success. The failure is in place (its
-            //    file fsynced and renamed over the old one) before the answer
-            //    is looked at, which is what beats a caller who kills the
-            //    process, limits its file size or fills the disk. It is not
-            //    also made to survive a power loss (no directory fsync): only
-            //    a crash of the whole machine, which such a caller cannot
-            //    cause, could take that one failure back (docs/benchmarks.md).
+            //    then turns that into a success. The failure is in place
+            //    (renamed over the old tally) before the answer is looked at,
+            //    which is what beats a caller who kills or stops the process,
+            //    limits its file size or fills the disk: no answer is judged
+            //    unless its failure is on file. The one fsync comes after the
+            //    verdict, on the file that stays: the success, or the failure
+            //    itself (why one is enough: docs/benchmarks.md, "What each
+            //    fsync buys").
             let before = u.tally()?.clone();
             let mut counted = before.clone();
             policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
-            u.save_tally_as(counted, Durability::MayRevert)?;
+            u.save_tally_as(counted, Durability::Deferred)?;
             let mut after = before;
             let verdict = judge(&mut after, cfg, &mut record, &answer, exempt, now, method);
             if matches!(verdict, Verdict::Accepted(Method::Backup | Method::Bypass)) {
@@ -107,9 +108,12 @@ impl Login<'_> {
                 // leaves it spent and the failure counted.
                 u.save_record(record.clone())?;
             }
-            // The verdict, likewise without a directory fsync: a power loss
-            // may bring back the failure above or the tally before it.
-            u.save_tally_as(after, Durability::MayRevert)?;
+            if u.tally()? == &after {
+                // The failure written above is the verdict (a wrong answer).
+                u.sync_tally()?;
+            } else {
+                u.save_tally_as(after, Durability::MayRevert)?;
+            }
             Ok(Some((verdict, now, record)))
         })?;
         let Some((verdict, now, record)) = judged else {

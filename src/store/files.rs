@@ -161,6 +161,11 @@ impl UserFiles {
         Ok(trusted_fs::sync_filesystem(&self.dir)?)
     }
 
+    /// Makes `user`'s file, written with [`Durability::Deferred`], durable (one fsync of the file).
+    pub fn sync_one(&self, user: &str) -> Result<(), StoreError> {
+        Ok(trusted_fs::sync_file(&self.dir, &user::file_name(user)?)?)
+    }
+
     /// Deletes `user`'s file; returns whether it existed.
     pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
         Ok(trusted_fs::remove(&self.dir, &user::file_name(user)?)?)

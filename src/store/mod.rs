@@ -151,7 +151,8 @@ impl FileStore {
         change: impl FnOnce(&mut Entry<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let _lock = self.tallies()?.lock(user)?;
-        let mut entry = Entry(EntryOf::Files(FileEntry { store: self, user, record: None, tally: None }));
+        let mut entry =
+            Entry(EntryOf::Files(FileEntry { store: self, user, record: None, tally: None, tally_unsynced: false }));
         change(&mut entry)
     }
 }
@@ -164,6 +165,8 @@ struct FileEntry<'a> {
     /// Read on first use.
     record: Option<Option<UserRecord>>,
     tally: Option<Tally>,
+    /// The tally file was last written [`Durability::Deferred`] ([`Entry::sync_tally`]).
+    tally_unsynced: bool,
 }
 
 impl FileEntry<'_> {
@@ -225,6 +228,15 @@ impl FileEntry<'_> {
         if self.tally()? != &next {
             tally::write(self.store.tallies()?, self.user, &mut next, durability)?;
             self.tally = Some(next);
+            self.tally_unsynced = durability == Durability::Deferred;
+        }
+        Ok(())
+    }
+
+    fn sync_tally(&mut self) -> Result<(), StoreError> {
+        if self.tally_unsynced {
+            self.store.tallies()?.sync_one(self.user)?;
+            self.tally_unsynced = false;
         }
         Ok(())
     }
@@ -472,6 +484,16 @@ impl Entry<'_> {
         }
     }
 
+    /// Makes a tally saved [`Durability::Deferred`] durable (its file fsynced;
+    /// nothing to do if the last save was synced or there was none; the
+    /// directory makes every write durable).
+    pub fn sync_tally(&mut self) -> Result<(), StoreError> {
+        match &mut self.0 {
+            EntryOf::Files(f) => f.sync_tally(),
+            EntryOf::Directory(_) => Ok(()),
+        }
+    }
+
     /// Applies `f` to a copy of the tally and saves the result; returns what `f` returned.
     pub fn update_tally<R>(&mut self, f: impl FnOnce(&mut Tally) -> R) -> Result<R, StoreError> {
         let mut next = self.tally()?.clone();
@@ -590,6 +612,39 @@ mod tests {
         assert_eq!(s.tally("dave").unwrap().failures, vec![5]);
         other.change("dave", |e| e.update_tally(|t| t.failures.push(6))).unwrap();
         assert_eq!(s.change("dave", |e| e.tally().map(|t| t.failures.clone())).unwrap(), vec![5, 6]);
+    }
+
+    #[test]
+    fn a_deferred_tally_is_in_place_at_once_and_synced_only_when_asked() {
+        let (d, s) = store();
+        s.change("dave", |e| -> Result<(), StoreError> {
+            // Nothing written yet: nothing to sync (no file to open either).
+            e.sync_tally()?;
+            let mut t = e.tally()?.clone();
+            t.failures.push(7);
+            e.save_tally_as(t, Durability::Deferred)?;
+            // Renamed into place before any fsync: the next reader sees it.
+            let on_disk = std::fs::read_to_string(d.path().join("t/dave")).unwrap();
+            assert!(on_disk.contains("failures = [7]"), "{on_disk}");
+            e.sync_tally()?;
+            // Removed behind its back: a second sync has nothing left to do.
+            std::fs::remove_file(d.path().join("t/dave")).unwrap();
+            e.sync_tally()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_failed_sync_of_a_deferred_tally_is_an_error() {
+        let (d, s) = store();
+        let r = s.change("erin", |e| -> Result<(), StoreError> {
+            let mut t = e.tally()?.clone();
+            t.failures.push(7);
+            e.save_tally_as(t, Durability::Deferred)?;
+            std::fs::remove_file(d.path().join("t/erin")).unwrap();
+            e.sync_tally()
+        });
+        assert!(r.is_err(), "{r:?}");
     }
 
     #[test]

@@ -91,6 +91,18 @@ fn temp_path(dir: &Path, name: &str) -> PathBuf {
     super::child(dir, ".", name, ".tmp")
 }
 
+/// Makes the contents of `dir/name`, written with [`Durability::Deferred`],
+/// durable (one fsync of the file; not of the directory).
+pub fn sync_file(dir: &Path, name: &str) -> Result<(), FsError> {
+    let path = super::child(dir, "", name, "");
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(&path, "fsync"))
+}
+
 /// Makes the entries of `dir` (renames, new and removed files) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync"))
