@@ -1,6 +1,7 @@
 //! The email fallback end to end: the real module, loaded through real libpam,
 //! sends through the real `msmtp` to a local SMTP server (aiosmtpd, started and
-//! stopped by each test) whose messages land in the test's temp dir. The tests
+//! stopped by each test: tests/common/smtp.rs) whose messages land in the
+//! test's temp dir. The tests
 //! read the delivered message, take the code from it and type it at the prompt.
 //! Plus: hung, failing and missing mail commands, the lockout, the resend
 //! throttle, `address_template`, `twostep email` / `enroll --email`, and one
@@ -9,121 +10,20 @@
 mod common;
 mod e2e;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::smtp::SmtpSink;
 use common::*;
 
 const FROM: &str = "twostep@test.example";
 
-/// A tiny SMTP sink: binds 127.0.0.1 on a free port, prints the port, and
-/// writes each message to OUTDIR/NNN.eml (envelope recipients in NNN.rcpt,
-/// the envelope sender in NNN.from),
-/// renamed into place once complete.
-const SMTP_SINK: &str = r#"
-import asyncio, os, socket, sys
-from aiosmtpd.smtp import SMTP
-
-OUTDIR = sys.argv[1]
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        self.count += 1
-        base = os.path.join(OUTDIR, "%03d" % self.count)
-        parts = ((".from", envelope.mail_from.encode()), (".rcpt", "\n".join(envelope.rcpt_tos).encode()),
-                 (".eml", envelope.original_content))
-        for ext, data in parts:
-            with open(base + ext + ".tmp", "wb") as f:
-                f.write(data)
-            os.rename(base + ext + ".tmp", base + ext)
-        return "250 Message accepted"
-
-async def main():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sink = Sink()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), sock=sock)
-    print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
-
-asyncio.run(main())
-"#;
-
-/// The SMTP server of one test; killed (by PID) and reaped on drop.
-struct Smtp {
-    child: Child,
-    port: u16,
-    inbox: PathBuf,
-}
-
-impl Smtp {
-    fn start(dir: &Path) -> Smtp {
-        let inbox = dir.join("inbox");
-        std::fs::create_dir(&inbox).unwrap();
-        let script = dir.join("smtp_sink.py");
-        std::fs::write(&script, SMTP_SINK).unwrap();
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(&script)
-            .arg(&inbox)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SMTP sink (python3-aiosmtpd)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("SMTP sink did not print its port: {line:?}"));
-        Smtp { child, port, inbox }
-    }
-
-    /// The `[email]` table sending through msmtp to this server.
-    fn config(&self, extra: &str) -> String {
-        format!(
-            "[email]\ncommand = [\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={}\", \"--from={FROM}\", \"-t\"]\nfrom = \"{FROM}\"\n{extra}\n",
-            self.port
-        )
-    }
-
-    /// Names of the delivered messages, in order.
-    fn messages(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.inbox)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Waits for message number `n` (1-based) and returns its text.
-    fn wait_message(&self, n: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(p) = self.messages().get(n - 1) {
-                return std::fs::read_to_string(p).unwrap();
-            }
-            assert!(Instant::now() < deadline, "message {n} never arrived");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn recipients(&self, n: usize) -> String {
-        std::fs::read_to_string(self.inbox.join(format!("{n:03}.rcpt"))).unwrap()
-    }
-
-    fn envelope_sender(&self, n: usize) -> String {
-        std::fs::read_to_string(self.inbox.join(format!("{n:03}.from"))).unwrap()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The `[email]` table sending through msmtp to `smtp`.
+fn config(smtp: &SmtpSink, extra: &str) -> String {
+    format!(
+        "[email]\ncommand = [\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={}\", \"--from={FROM}\", \"-t\"]\nfrom = \"{FROM}\"\n{extra}\n",
+        smtp.port
+    )
 }
 
 /// The code in a delivered message (the indented line of digits in the body).
@@ -159,10 +59,10 @@ fn ask_for_email(env: &Env, user: &str) -> Session {
     s
 }
 
-fn setup(extra: &str) -> (Env, Smtp) {
+fn setup(extra: &str) -> (Env, SmtpSink) {
     let env = Env::new("");
-    let smtp = Smtp::start(env.path());
-    env.write_config(&smtp.config(extra));
+    let smtp = SmtpSink::start(env.path());
+    env.write_config(&config(&smtp, extra));
     (env, smtp)
 }
 
@@ -501,7 +401,7 @@ fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
     let sshd =
         e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/10-twostep-password.conf");
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
-    let mail = smtp.inbox.join("001.eml");
+    let mail = smtp.file(1, "eml");
     let run = e2e::pty(
         &argv,
         &[

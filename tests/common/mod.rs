@@ -21,6 +21,8 @@ use pam_twostep::store::record::UserRecord;
 use pam_twostep::store::tally::Tally;
 use pam_twostep::trusted_fs::Owner;
 
+pub mod smtp;
+
 /// libfaketime, for logins whose clock jumps ([`Env::faked_clock`]).
 pub const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 /// A fixed base32 secret for tests (never used outside tests).
