@@ -69,48 +69,17 @@ def wrong_code(secret):
     return next(c for c in (f"{n:06d}" for n in range(1000000)) if c not in window)
 
 
-SMTP_SINK = r'''
-import asyncio, os, socket, sys
-from aiosmtpd.smtp import SMTP
-
-OUTDIR = sys.argv[1]
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        self.count += 1
-        base = os.path.join(OUTDIR, "%05d" % self.count)
-        with open(base + ".tmp", "wb") as f:
-            f.write(envelope.original_content)
-        os.rename(base + ".tmp", base + ".eml")
-        return "250 Message accepted"
-
-async def main():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sink = Sink()  # one for all connections: it numbers the messages
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), sock=sock)
-    print(sock.getsockname()[1], flush=True)
-    # Gone with the script that started it, even when that one was killed.
-    parent = os.getppid()
-    while os.getppid() == parent:
-        await asyncio.sleep(1)
-
-asyncio.run(main())
-'''
+# The SMTP sink the Rust tests use too (tests/common/smtp.rs): INBOX/NNNNN.eml, .rcpt, .from.
+SMTP_SINK = os.path.join(REPO, "tests", "common", "smtp_sink.py")
 
 
 class Smtp:
-    """A local SMTP server (aiosmtpd) writing each message to INBOX/NNNNN.eml."""
+    """A local SMTP server (tests/common/smtp_sink.py) writing each message to INBOX/NNNNN.eml."""
 
     def __init__(self, dir):
         self.inbox = os.path.join(dir, "inbox")
         os.mkdir(self.inbox)
-        script = os.path.join(dir, "smtp_sink.py")
-        with open(script, "w") as f:
-            f.write(SMTP_SINK)
-        self.proc = subprocess.Popen(["/usr/bin/python3", script, self.inbox], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(["/usr/bin/python3", SMTP_SINK, self.inbox], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         try:
             self.port = int(line)

@@ -222,8 +222,8 @@ fn the_readme_links_to_files_that_exist_including_the_security_document() {
     }
 }
 
-/// Every regression test docs/security.md names (`target::name` or
-/// `module::tests::name`) is a test function in that file.
+/// Every regression test docs/security.md names (`target::name`,
+/// `module::tests::name` or `module::tests::file::name`) is a test function in that file.
 #[test]
 fn the_regression_tests_named_in_the_security_document_exist() {
     let text = std::fs::read_to_string(repo().join("docs/security.md")).unwrap();
@@ -237,13 +237,19 @@ fn the_regression_tests_named_in_the_security_document_exist() {
         for name in tests.split(", ") {
             let name = name.trim_matches('`');
             let parts: Vec<&str> = name.split("::").collect();
-            let (files, func) = match parts.as_slice() {
-                [target, func] => (vec![format!("tests/{target}.rs")], *func),
-                [module @ .., "tests", func] if !module.is_empty() => {
-                    let path = module.join("/");
-                    let files =
-                        [format!("src/{path}.rs"), format!("src/{path}/mod.rs"), format!("src/{path}/tests.rs")];
-                    (files.into_iter().filter(|f| repo().join(f).exists()).collect(), *func)
+            let tests_at = parts.iter().position(|p| *p == "tests").filter(|&i| i > 0 && i + 1 < parts.len());
+            let (files, func) = match (parts.as_slice(), tests_at) {
+                ([target, func], _) => (vec![format!("tests/{target}.rs")], *func),
+                // module::tests::name, or module::tests::file::name for tests in src/module/tests/file.rs.
+                (_, Some(i)) => {
+                    let (path, func) = (parts[..i].join("/"), parts[parts.len() - 1]);
+                    let files = match &parts[i + 1..parts.len() - 1] {
+                        [] => {
+                            vec![format!("src/{path}.rs"), format!("src/{path}/mod.rs"), format!("src/{path}/tests.rs")]
+                        }
+                        sub => vec![format!("src/{path}/tests/{}.rs", sub.join("/"))],
+                    };
+                    (files.into_iter().filter(|f| repo().join(f).exists()).collect(), func)
                 }
                 _ => panic!("{name:?} is neither target::name nor module::tests::name"),
             };

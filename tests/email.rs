@@ -1,6 +1,7 @@
 //! The email fallback end to end: the real module, loaded through real libpam,
 //! sends through the real `msmtp` to a local SMTP server (aiosmtpd, started and
-//! stopped by each test) whose messages land in the test's temp dir. The tests
+//! stopped by each test: tests/common/smtp.rs) whose messages land in the
+//! test's temp dir. The tests
 //! read the delivered message, take the code from it and type it at the prompt.
 //! Plus: hung, failing and missing mail commands, the lockout, the resend
 //! throttle, `address_template`, `twostep email` / `enroll --email`, and one
@@ -12,7 +13,7 @@ mod e2e;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::smtp::{FROM, Smtp, code_in};
+use common::smtp::{FROM, SmtpSink, code_in};
 use common::*;
 
 fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
@@ -37,9 +38,9 @@ fn ask_for_email(env: &Env, user: &str) -> Session {
     s
 }
 
-fn setup(extra: &str) -> (Env, Smtp) {
+fn setup(extra: &str) -> (Env, SmtpSink) {
     let env = Env::new("");
-    let smtp = Smtp::start(env.path());
+    let smtp = SmtpSink::start(env.path());
     env.write_config(&smtp.config(extra));
     (env, smtp)
 }
@@ -379,7 +380,7 @@ fn an_openssh_user_gets_in_with_a_code_by_email_through_sshd() {
     let sshd =
         e2e::Sshd::start(&env, &user, "pam-config/pam.d/sshd", "pam-config/sshd_config.d/10-twostep-password.conf");
     let argv = sshd.ssh_argv(&user, "keyboard-interactive", &[], "echo logged-in-as-$(id -un)");
-    let mail = smtp.inbox.join("001.eml");
+    let mail = smtp.file(1, "eml");
     let run = e2e::pty(
         &argv,
         &[

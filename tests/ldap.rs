@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::smtp::{Smtp, code_in};
+use common::smtp::{SmtpSink, code_in};
 use common::*;
 
 const BASE: &str = "dc=example,dc=org";
@@ -709,7 +709,7 @@ fn an_address_typed_and_confirmed_at_login_lands_in_the_directory_and_another_se
     let slapd = Slapd::start();
     let bob = format!("uid=bob,ou=people,{BASE}");
     let first = Env::new("");
-    let smtp = Smtp::start(first.path());
+    let smtp = SmtpSink::start(first.path());
     let policy = "[policy]\nenroll_at_login = true\nenroll_methods = [\"app\", \"email\"]\n";
     first.write_config(&format!("{}{}", slapd.ldap_config(5), smtp.config(policy)));
     let second = Env::new(&format!("{}{}", slapd.ldap_config(5), smtp.config("")));

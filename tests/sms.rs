@@ -4,7 +4,7 @@
 //!   (a small Python server each test starts) that records what it got: the
 //!   test reads the code from the posted form and types it at the prompt;
 //! - `sms-email-gateway` mailing `DIGITS@DOMAIN` through the real `msmtp` to
-//!   a local SMTP server (aiosmtpd), as tests/email.rs does.
+//!   a local SMTP server (aiosmtpd, tests/common/smtp.rs), as tests/email.rs does.
 //!
 //! Plus: a failing and a hung gateway (refused, the reservation rolled back,
 //! the code and the token never in the log), and `twostep phone`; and the
@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::smtp::SmtpSink;
 use common::*;
 use e2e::{Sshd, TestUser, from_file, paramiko, pty, times};
 
@@ -73,7 +74,7 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// One child process that prints its port on its first line; killed and reaped on drop.
+/// The gateway: a child process that prints its port on its first line; killed and reaped on drop.
 struct Server {
     child: Child,
     port: u16,
@@ -299,35 +300,10 @@ fn the_http_gateway_example_refuses_a_credentials_file_others_can_read() {
     assert!(gateway.received("json").is_empty());
 }
 
-/// The SMTP sink of tests/email.rs, smaller: OUTDIR/NNN.eml and NNN.rcpt.
-const SMTP_SINK: &str = r#"
-import asyncio, os, socket, sys
-from aiosmtpd.smtp import SMTP
-OUTDIR = sys.argv[1]
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        self.count += 1
-        base = os.path.join(OUTDIR, "%03d" % self.count)
-        for ext, data in ((".rcpt", "\n".join(envelope.rcpt_tos).encode()), (".eml", envelope.original_content)):
-            with open(base + ext + ".tmp", "wb") as f:
-                f.write(data)
-            os.rename(base + ext + ".tmp", base + ext)
-        return "250 Message accepted"
-async def main():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(Sink()), sock=sock)
-    print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
-asyncio.run(main())
-"#;
-
 #[test]
 fn a_text_only_user_gets_a_code_through_the_email_to_sms_example_without_asking() {
     let env = Env::new("");
-    let smtp = Server::start(env.path(), "smtp", SMTP_SINK);
+    let smtp = SmtpSink::start(env.path());
     let script = repo().join("pam-config/sms/sms-email-gateway");
     let msmtp = format!(
         "\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={}\", \"--from=twostep@test.example\", \"-t\"",
@@ -341,8 +317,8 @@ fn a_text_only_user_gets_a_code_through_the_email_to_sms_example_without_asking(
     let mut s = Session::start(&env, "tom");
     assert_eq!(s.said("info"), SENT);
     s.prompt(PLAIN);
-    let mail = smtp.wait(1, "eml");
-    assert_eq!(smtp.wait(1, "rcpt").trim(), "5551234567@sms.test.example");
+    let mail = smtp.wait_message(1);
+    assert_eq!(smtp.recipients(1).trim(), "5551234567@sms.test.example");
     let body = mail.replace("\r\n", "\n");
     let (headers, body) = body.split_once("\n\n").unwrap();
     assert!(headers.contains("To: 5551234567@sms.test.example"), "{headers}");

@@ -1,76 +1,47 @@
-//! A local SMTP server for the email tests: a small aiosmtpd sink (started
-//! and stopped, by PID, by each test) whose messages land in the test's temp
-//! dir, and the `[email]` table that sends to it through the real `msmtp`.
+//! The local SMTP server of the email tests: `tests/common/smtp_sink.py`
+//! (aiosmtpd) on a free port of 127.0.0.1, one per test, writing each message
+//! into the test's directory. Stopped (killed by its PID, then reaped) when
+//! the [`SmtpSink`] is dropped, also when the test fails; and it exits by
+//! itself when the test process is gone.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The envelope sender and `From:` the tests' `[email]` tables use.
 pub const FROM: &str = "twostep@test.example";
 
-/// A tiny SMTP sink: binds 127.0.0.1 on a free port, prints the port, and
-/// writes each message to OUTDIR/NNN.eml (envelope recipients in NNN.rcpt,
-/// the envelope sender in NNN.from),
-/// renamed into place once complete.
-const SMTP_SINK: &str = r#"
-import asyncio, os, socket, sys
-from aiosmtpd.smtp import SMTP
-
-OUTDIR = sys.argv[1]
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        self.count += 1
-        base = os.path.join(OUTDIR, "%03d" % self.count)
-        parts = ((".from", envelope.mail_from.encode()), (".rcpt", "\n".join(envelope.rcpt_tos).encode()),
-                 (".eml", envelope.original_content))
-        for ext, data in parts:
-            with open(base + ext + ".tmp", "wb") as f:
-                f.write(data)
-            os.rename(base + ext + ".tmp", base + ext)
-        return "250 Message accepted"
-
-async def main():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sink = Sink()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), sock=sock)
-    print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
-
-asyncio.run(main())
-"#;
-
-/// The SMTP server of one test; killed (by PID) and reaped on drop.
-pub struct Smtp {
+/// A running SMTP sink and the directory its messages land in.
+pub struct SmtpSink {
     child: Child,
     pub port: u16,
     pub inbox: PathBuf,
 }
 
-impl Smtp {
-    pub fn start(dir: &Path) -> Smtp {
+impl SmtpSink {
+    /// Starts a sink writing into `dir/inbox` (created here).
+    pub fn start(dir: &Path) -> SmtpSink {
         let inbox = dir.join("inbox");
         std::fs::create_dir(&inbox).unwrap();
-        let script = dir.join("smtp_sink.py");
-        std::fs::write(&script, SMTP_SINK).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/smtp_sink.py");
         let mut child = Command::new("/usr/bin/python3")
-            .arg(&script)
+            .arg(script)
             .arg(&inbox)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the SMTP sink (python3-aiosmtpd)");
+        // From here on the sink is stopped on drop, also if it never prints its port.
+        let stdout = child.stdout.take().unwrap();
+        let mut sink = SmtpSink { child, port: 0, inbox };
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("SMTP sink did not print its port: {line:?}"));
-        Smtp { child, port, inbox }
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        sink.port = line.trim().parse().unwrap_or_else(|_| panic!("SMTP sink did not print its port: {line:?}"));
+        sink
     }
 
-    /// The `[email]` table sending through msmtp to this server.
+    /// The `[email]` table sending through the real msmtp to this sink, then `extra`.
     pub fn config(&self, extra: &str) -> String {
         format!(
             "[email]\ncommand = [\"/usr/bin/msmtp\", \"--host=127.0.0.1\", \"--port={}\", \"--from={FROM}\", \"-t\"]\nfrom = \"{FROM}\"\n{extra}\n",
@@ -78,7 +49,12 @@ impl Smtp {
         )
     }
 
-    /// Names of the delivered messages, in order.
+    /// The file of message number `n` (1-based) with extension `ext` (`eml`, `rcpt`, `from`).
+    pub fn file(&self, n: usize, ext: &str) -> PathBuf {
+        self.inbox.join(format!("{n:05}.{ext}"))
+    }
+
+    /// The delivered messages (`.eml`), in order.
     pub fn messages(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(&self.inbox)
             .unwrap()
@@ -89,7 +65,7 @@ impl Smtp {
         v
     }
 
-    /// Waits for message number `n` (1-based) and returns its text.
+    /// Waits (up to 20 s) for message number `n` (1-based) and returns its text.
     pub fn wait_message(&self, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -101,17 +77,20 @@ impl Smtp {
         }
     }
 
+    /// The envelope recipients of message `n`, one a line.
     pub fn recipients(&self, n: usize) -> String {
-        std::fs::read_to_string(self.inbox.join(format!("{n:03}.rcpt"))).unwrap()
+        std::fs::read_to_string(self.file(n, "rcpt")).unwrap()
     }
 
+    /// The envelope sender of message `n`.
     pub fn envelope_sender(&self, n: usize) -> String {
-        std::fs::read_to_string(self.inbox.join(format!("{n:03}.from"))).unwrap()
+        std::fs::read_to_string(self.file(n, "from")).unwrap()
     }
 }
 
-impl Drop for Smtp {
+impl Drop for SmtpSink {
     fn drop(&mut self) {
+        // Our own child, by its PID (not yet reaped, so not reused).
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -3,10 +3,10 @@
 //! judged under the lock, where the right code saves the record. The menu and
 //! the prompts around it are `enroll_contact.rs`'s.
 
-use super::super::send_code::{self, Dest};
-use super::super::text;
-use super::super::{Broken, Login};
 use super::{Back, CONTACT_CODE_TRIES, CONTACT_CODES_PER_HOUR, CONTACT_WINDOW, method_of};
+use crate::auth::send_code::{self, Dest};
+use crate::auth::text;
+use crate::auth::{Broken, Login};
 use crate::config::{Config, EnrollMethod, PolicyConfig};
 use crate::email_code::{self, CodeCheck, Resend};
 use crate::log::Level;

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::super::batch_input;
-use super::super::{Context, google};
 use super::{BatchError, Outcome, Status};
+use crate::cli::{Context, batch_input, google};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::{self, FsError, Owner, Trust};
 
