@@ -85,7 +85,10 @@ pub fn parse(text: &str) -> Option<Table<'_>> {
             return Some(root);
         }
         if p.rest.starts_with('#') {
+            // A comment line: it ends at a line end (or the end), which the
+            // next round skips.
             p.comment()?;
+            continue;
         } else if let Some(after) = p.rest.strip_prefix("[[") {
             p.rest = after;
             let path = p.header_path()?;
@@ -159,39 +162,68 @@ fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
 
+/// Where the first [`is_control`] byte of `bytes` is (`bytes.len()` if none),
+/// eight bytes at a time: in each word, a byte below 0x20 or equal to 0x7f
+/// sets its high bit in `flags` (the usual "has a byte less than" and "has a
+/// zero byte" tricks; a borrow can only set flags above a true one, so the
+/// lowest flag is exact).
+fn next_control(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let del = x ^ (ONES * 0x7f);
+        let flags = (x.wrapping_sub(ONES * 0x20) & !x & HIGH) | (del.wrapping_sub(ONES) & !del & HIGH);
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words.remainder().iter().position(|&b| is_control(b)).unwrap_or(words.remainder().len())
+}
+
 struct Cursor<'a> {
     rest: &'a str,
 }
 
 impl<'a> Cursor<'a> {
     fn skip_spaces(&mut self) {
-        self.rest = self.rest.trim_start_matches([' ', '\t']);
+        let n = self.rest.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+        self.rest = &self.rest[n..];
     }
 
     /// Spaces, tabs and line ends (`\n`, `\r\n`).
     fn skip_blank(&mut self) {
+        let bytes = self.rest.as_bytes();
+        let mut n = 0;
         loop {
-            self.skip_spaces();
-            if let Some(r) = self.rest.strip_prefix('\n').or_else(|| self.rest.strip_prefix("\r\n")) {
-                self.rest = r;
-            } else {
-                return;
+            match bytes.get(n) {
+                Some(b' ' | b'\t' | b'\n') => n += 1,
+                Some(b'\r') if bytes.get(n + 1) == Some(&b'\n') => n += 2,
+                _ => break,
             }
         }
+        self.rest = &self.rest[n..];
     }
 
     /// `# ...` up to the line end, without control characters.
     fn comment(&mut self) -> Option<()> {
+        // Most of a commented config is comments: one pass that finds the
+        // next control byte eight bytes at a time; the line end is one.
         let bytes = self.rest.as_bytes();
-        let mut end = 0;
-        while end < bytes.len() && bytes[end] != b'\n' {
-            let b = bytes[end];
-            if b != b'\t' && is_control(b) && !(b == b'\r' && bytes.get(end + 1) == Some(&b'\n')) {
-                return None;
+        let mut at = 0;
+        loop {
+            at += next_control(&bytes[at..]);
+            match bytes.get(at) {
+                None | Some(b'\n') => break,
+                Some(b'\t') => at += 1,
+                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => break,
+                Some(_) => return None,
             }
-            end += 1;
         }
-        self.rest = &self.rest[end..];
+        self.rest = &self.rest[at..];
         Some(())
     }
 
@@ -533,6 +565,16 @@ mod tests {
         #[test]
         fn whatever_the_fast_path_accepts_toml_reads_the_same(lines in prop::collection::vec(line(), 0..10)) {
             agrees_with_toml(&lines.concat());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn next_control_finds_the_first_control_byte(bytes in prop::collection::vec(prop_oneof![
+            4 => 0x20u8..0x7f, 1 => any::<u8>(), 1 => prop::sample::select(vec![0x00, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff])
+        ], 0..40)) {
+            let naive = bytes.iter().position(|&b| is_control(b)).unwrap_or(bytes.len());
+            prop_assert_eq!(next_control(&bytes), naive);
         }
     }
 
