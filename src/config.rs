@@ -12,14 +12,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::address::{Sender, parse_sender};
+pub mod error;
+pub mod ldap;
+
 pub use crate::cidr::Cidr;
-pub use crate::store::ldap::config::{Backend, LdapConfig};
 use crate::trusted_fs::{self, FsError, Trust};
+pub use error::ConfigError;
+pub use ldap::{Backend, LdapConfig};
 
 /// Where the module and the admin command look when no `config=PATH` is given.
 pub const DEFAULT_PATH: &str = "/etc/security/twostep.toml";
-
-pub use crate::config_error::ConfigError;
 
 // ---- stage 1: the file as written ----
 
@@ -35,8 +37,8 @@ struct RawConfig {
     sms: Option<RawSms>,
     policy: Option<RawPolicy>,
     services: Option<BTreeMap<String, RawPolicy>>,
-    store: Option<crate::store::ldap::config::RawStore>,
-    ldap: Option<crate::store::ldap::config::RawLdap>,
+    store: Option<ldap::RawStore>,
+    ldap: Option<ldap::RawLdap>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,8 +424,8 @@ impl Config {
             check_enroll_methods(&p.enroll_methods, &sms).map_err(|why| invalid("policy.enroll_methods", why))?;
         }
 
-        let backend = crate::store::ldap::config::backend(path, raw.store)?;
-        let ldap = crate::store::ldap::config::ldap(path, raw.ldap)?;
+        let backend = ldap::backend(path, raw.store)?;
+        let ldap = ldap::ldap(path, raw.ldap)?;
         if backend == Backend::Ldap && ldap.is_none() {
             return Err(invalid("store.backend", "is \"ldap\", but there is no [ldap] table"));
         }

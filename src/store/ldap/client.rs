@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::config::LdapConfig;
+use crate::config::LdapConfig;
 
 /// Where the ldap-utils programs are (Debian's paths; absolute, never `$PATH`).
 pub const LDAPSEARCH: &str = "/usr/bin/ldapsearch";

@@ -24,20 +24,19 @@
 //! providers of a multi-provider setup see `docs/security.md`.
 
 pub mod client;
-pub mod config;
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod error;
 use client::{Client, LdifEntry, base64_encode, code, filter_escape};
-use config::LdapConfig;
 pub use error::DirectoryError;
 
 use super::files::StoreError;
 use super::record::{Method, UserRecord};
 use super::tally::{ContactCode, EmailCode, MAX_FAILURES_KEPT, Tally};
 use crate::backup_codes::{Bypass, CodeHash};
+use crate::config::LdapConfig;
 use crate::secret::TotpSecret;
 use crate::trusted_fs::{self, Owner, Trust};
 
