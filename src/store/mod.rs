@@ -13,6 +13,7 @@
 //! for the whole read-modify-write: parallel logins never lose a failure, and
 //! an admin's reset cannot interleave with a login's judging.
 
+pub mod error;
 pub mod files;
 pub mod ldap;
 pub mod record;
@@ -21,7 +22,8 @@ pub mod tally;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use files::{StoreError, UserFiles};
+pub use error::{DirectoryError, StoreError};
+use files::UserFiles;
 use record::UserRecord;
 use tally::Tally;
 
@@ -351,7 +353,7 @@ impl UserStore {
 
     /// The directory's answer at each URI ([`ldap::DirectoryStore::probe`]);
     /// `None` for the file store.
-    pub fn probe_directory(&self) -> Option<Vec<(String, Result<(), ldap::DirectoryError>)>> {
+    pub fn probe_directory(&self) -> Option<Vec<(String, Result<(), DirectoryError>)>> {
         match &self.0 {
             Backing::Files(_) => None,
             Backing::Directory(d) => Some(d.probe()),

@@ -68,7 +68,7 @@ fn hooks() -> ChildHooks {
     *HOOKS.get_or_init(|| ChildHooks { setup: crate::command::own_process_group, around: |f| f() })
 }
 
-pub use super::error::DirectoryError;
+use crate::store::error::DirectoryError;
 
 /// LDAP result codes a caller tells apart.
 pub mod code {

@@ -28,11 +28,9 @@ pub mod client;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub mod error;
 use client::{Client, LdifEntry, base64_encode, code, filter_escape};
-pub use error::DirectoryError;
 
-use super::files::StoreError;
+use super::error::{DirectoryError, StoreError};
 use super::record::{Method, UserRecord};
 use super::tally::{ContactCode, EmailCode, MAX_FAILURES_KEPT, Tally};
 use crate::backup_codes::{Bypass, CodeHash};
