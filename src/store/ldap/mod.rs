@@ -22,6 +22,13 @@
 //! [`DirectoryError::Conflict`], refused, fail closed). Within one provider
 //! this makes the failure count exact and a time step usable once; across
 //! providers of a multi-provider setup see `docs/security.md`.
+//!
+//! This file: [`DirectoryStore`] (the searches, the unlocked reads, a change
+//! under the lock) and the checks of the files `[ldap]` names
+//! ([`file_problems`]). [`entry`]: the writes of a change; [`lock`]: the
+//! lock's lease; [`values`]: records and tallies as attribute values;
+//! [`attr`]: the names; [`client`]: running ldap-utils; [`ldif`]: the text
+//! exchanged with them.
 
 pub mod attr;
 pub mod client;
