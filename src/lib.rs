@@ -46,7 +46,6 @@ pub mod cidr;
 pub mod cli;
 pub mod command;
 pub mod config;
-pub mod config_error;
 pub mod config_warnings;
 pub mod email_code;
 pub mod log;

@@ -800,7 +800,7 @@ fn migrate_to_ldap_copies_the_file_store_once_and_refuses_to_replace_another_sec
     let secret_in_directory = || {
         let entry = slapd.read(&format!("uid=alice,ou=people,{BASE}"));
         // Base64 unless the bytes happen to be printable.
-        let e = &pam_twostep::store::ldap::client::parse_ldif(entry.as_bytes()).unwrap()[0];
+        let e = &pam_twostep::store::ldap::ldif::parse_ldif(entry.as_bytes()).unwrap()[0];
         e.first("oathSecret").unwrap().to_vec()
     };
     let bytes = |b32: &str| pam_twostep::secret::TotpSecret::from_base32(b32).unwrap().expose().to_vec();

@@ -8,7 +8,7 @@ use crate::config::ConfigError;
 use crate::qr::QrError;
 use crate::secret::{RandomError, SecretError};
 use crate::sendmail::ComposeError;
-use crate::store::files::StoreError;
+use crate::store::StoreError;
 use crate::user::AccountsError;
 
 /// Why a login could not be evaluated (fail closed); logged, never shown.

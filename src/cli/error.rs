@@ -14,7 +14,7 @@ use crate::config::ConfigError;
 use crate::phone::PhoneError;
 use crate::qr::QrError;
 use crate::secret::SecretError;
-use crate::store::files::StoreError;
+use crate::store::StoreError;
 use crate::trusted_fs::FsError;
 use crate::user::{AccountsError, UserNameError};
 

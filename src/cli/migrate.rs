@@ -22,8 +22,8 @@ use subtle::ConstantTimeEq;
 
 use super::{CliError, Context};
 use crate::config::Backend;
+use crate::store::StoreError;
 use crate::store::UserStore;
-use crate::store::files::StoreError;
 use crate::store::record::UserRecord;
 use crate::store::tally::{MAX_FAILURES_KEPT, Tally};
 use crate::trusted_fs::Owner;

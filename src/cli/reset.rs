@@ -9,7 +9,7 @@
 
 use super::{CliError, Context};
 use crate::address::mask_address;
-use crate::store::files::StoreError;
+use crate::store::StoreError;
 use crate::store::record::UserRecord;
 use crate::store::tally::Tally;
 

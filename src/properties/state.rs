@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::STATE_PATH;
 use super::leak::{assert_no_leak, rotate_spans};
-use crate::store::files::StoreError;
+use crate::store::StoreError;
 use crate::store::{record, tally};
 
 /// The record decoder (`store::record::decode`, what `UserFiles::read` runs).

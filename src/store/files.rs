@@ -6,71 +6,15 @@
 //! file that does not parse is an error naming the file; only a missing file
 //! means "no state yet".
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::trusted_fs::{self, Durability, FileId, FsError, Owner, Trust, UserLock};
-use crate::user::{self, UserNameError};
-
-/// A problem with a state directory or one of its files.
-#[derive(Debug)]
-pub enum StoreError {
-    Fs(FsError),
-    UserName(UserNameError),
-    Corrupt {
-        path: PathBuf,
-        message: String,
-    },
-    NewerVersion {
-        path: PathBuf,
-        found: i64,
-        supported: u32,
-    },
-    /// The directory backend (`[store] backend = "ldap"`).
-    Directory(super::ldap::error::DirectoryError),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Fs(e) => e.fmt(f),
-            StoreError::UserName(e) => e.fmt(f),
-            StoreError::Directory(e) => e.fmt(f),
-            StoreError::Corrupt { path, message } => {
-                write!(f, "{} is corrupt ({message}); inspect it, then repair or remove it", path.display())
-            }
-            StoreError::NewerVersion { path, found, supported } => write!(
-                f,
-                "{} has format version {found}, but this twostep understands only up to {supported}; upgrade twostep",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<FsError> for StoreError {
-    fn from(e: FsError) -> Self {
-        StoreError::Fs(e)
-    }
-}
-
-impl From<super::ldap::error::DirectoryError> for StoreError {
-    fn from(e: super::ldap::error::DirectoryError) -> Self {
-        StoreError::Directory(e)
-    }
-}
-
-impl From<UserNameError> for StoreError {
-    fn from(e: UserNameError) -> Self {
-        StoreError::UserName(e)
-    }
-}
+use super::error::StoreError;
+use crate::trusted_fs::{self, Durability, FileId, Owner, Trust, UserLock};
+use crate::user;
 
 /// A checked directory of per-user files (owned by `owner`, 0700, not a symlink).
 #[derive(Debug, Clone)]

@@ -41,7 +41,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::files::{self, StoreError, UserFiles, Versioned};
+use super::error::StoreError;
+use super::files::{self, UserFiles, Versioned};
 use crate::backup_codes::{Bypass, CodeHash};
 use crate::secret::TotpSecret;
 use crate::trusted_fs::FileId;

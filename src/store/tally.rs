@@ -20,7 +20,8 @@ use zeroize::Zeroizing;
 /// The pending code's salted hash lives with the code rules; the tally keeps it.
 pub use crate::email_code::EmailCode;
 
-use super::files::{self, StoreError, UserFiles, Versioned};
+use super::error::StoreError;
+use super::files::{self, UserFiles, Versioned};
 use crate::trusted_fs::{Durability, FileId};
 
 /// Newest tally format this build reads (2: `sms_code`; 3: `contact_code`

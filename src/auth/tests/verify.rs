@@ -90,7 +90,7 @@ fn a_disabled_user_is_not_asked_and_a_reset_reaches_a_waiting_login() {
     // The administrator runs `twostep reset` while the user reads the prompt.
     let reset = || {
         store
-            .change("carol", |u| -> Result<(), crate::store::files::StoreError> {
+            .change("carol", |u| -> Result<(), crate::store::StoreError> {
                 u.remove_record()?;
                 u.remove_tally()?;
                 Ok(())

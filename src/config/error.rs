@@ -1,6 +1,6 @@
 //! A configuration problem (always naming the file): its own file, so that
-//! the parts of the config read elsewhere (`[ldap]`) can report one without
-//! importing the whole config module.
+//! every part of the config (the `[ldap]` table, [`super::ldap`], too) reports
+//! the same one.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,5 +1,69 @@
-//! Why a directory operation failed: its own file, so that the store's error
-//! type can hold it without the store importing the directory client.
+//! Why a store operation failed: [`StoreError`] for either backend, and
+//! [`DirectoryError`] for the directory's part of it. Both in their own file,
+//! below the backends, so that the file store and the directory each use them
+//! without importing the other.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::trusted_fs::FsError;
+use crate::user::UserNameError;
+
+/// A problem with a state directory or one of its files.
+#[derive(Debug)]
+pub enum StoreError {
+    Fs(FsError),
+    UserName(UserNameError),
+    Corrupt {
+        path: PathBuf,
+        message: String,
+    },
+    NewerVersion {
+        path: PathBuf,
+        found: i64,
+        supported: u32,
+    },
+    /// The directory backend (`[store] backend = "ldap"`).
+    Directory(DirectoryError),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Fs(e) => e.fmt(f),
+            StoreError::UserName(e) => e.fmt(f),
+            StoreError::Directory(e) => e.fmt(f),
+            StoreError::Corrupt { path, message } => {
+                write!(f, "{} is corrupt ({message}); inspect it, then repair or remove it", path.display())
+            }
+            StoreError::NewerVersion { path, found, supported } => write!(
+                f,
+                "{} has format version {found}, but this twostep understands only up to {supported}; upgrade twostep",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<FsError> for StoreError {
+    fn from(e: FsError) -> Self {
+        StoreError::Fs(e)
+    }
+}
+
+impl From<DirectoryError> for StoreError {
+    fn from(e: DirectoryError) -> Self {
+        StoreError::Directory(e)
+    }
+}
+
+impl From<UserNameError> for StoreError {
+    fn from(e: UserNameError) -> Self {
+        StoreError::UserName(e)
+    }
+}
 
 /// Why a directory operation failed; every variant names the URI(s).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,14 +6,14 @@
 //! the local socket, may go without TLS), TLS without a CA file, a filter
 //! without `{user}`, and any value with a line break or NUL (every value ends
 //! up in LDIF or on a command line). The password file and the CA file are
-//! checked when the store is opened (`super::DirectoryStore::open`), like every
-//! other file twostep trusts.
+//! checked when the store is opened (`crate::store::ldap::DirectoryStore::open`),
+//! like every other file twostep trusts.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config_error::ConfigError;
+use super::error::ConfigError;
 
 /// `[store]`: which backend holds records and tallies.
 #[derive(Debug, Default, Deserialize)]
