@@ -106,6 +106,30 @@ fn the_tally_keeps_only_a_salted_hash_of_the_code() {
     assert_eq!(pending.expires_at - pending.sent_at, 600);
 }
 
+/// An administrator who clears or changes the address (a mailbox taken over,
+/// a wrong address) also takes back a code already sent to it.
+#[test]
+fn clearing_or_changing_the_address_takes_back_a_code_already_sent() {
+    let (env, smtp) = setup("");
+    for (n, change) in [["email", "jane", "--clear"], ["email", "jane", "jane.new@district.org"]].iter().enumerate() {
+        env.enroll_with("jane", Some(SECRET), Some("jane.doe@district.org"));
+        let mut s = Session::start(&env, "jane");
+        s.prompt(WITH_EMAIL);
+        s.answer("email");
+        assert!(s.said("info").starts_with("A verification code was sent to j***@district.org."));
+        s.prompt(PLAIN);
+        let code = code_in(&smtp.wait_message(n + 1));
+        assert!(env.twostep(&change[..]).status.success(), "{change:?}");
+        assert_eq!(env.store().tally("jane").unwrap().email_code, None, "{change:?}");
+        s.answer(&code);
+        assert!(!s.finish().succeeded(), "the code sent before `twostep {}` let jane in", change.join(" "));
+        assert!(
+            env.log_lines().iter().any(|l| l.contains("user=jane") && l.contains("result=wrong_code method=email"))
+        );
+        env.twostep(&["reset", "jane"]);
+    }
+}
+
 #[test]
 fn asking_again_inside_the_throttle_sends_nothing_and_the_first_code_still_works() {
     let (env, smtp) = setup("code_valid = 600\nresend_after = 300");

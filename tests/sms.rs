@@ -224,6 +224,28 @@ fn a_code_by_text_through_an_http_gateway_lets_the_user_in_exactly_once() {
     assert_eq!(gateway.received("json").len(), 1);
 }
 
+/// A new number (a phone lost or handed on) also takes back a code already
+/// texted to the old one; clearing the number does too.
+#[test]
+fn changing_or_clearing_the_number_takes_back_a_code_already_texted() {
+    let (env, gateway) = http_setup("", "/v1/messages");
+    let changes: [&[&str]; 2] = [&["phone", "ann", "+15557654321"], &["phone", "ann", "--clear"]];
+    for (n, change) in changes.iter().enumerate() {
+        env.enroll_phone("ann", Some(SECRET), None, Some(PHONE));
+        let mut s = Session::start(&env, "ann");
+        s.prompt(WITH_TEXT);
+        s.answer("text");
+        assert_eq!(s.said("info"), SENT);
+        s.prompt(PLAIN);
+        let code = code_in_text(field(&posted(&gateway, n + 1).2, "Body"));
+        assert!(env.twostep(change).status.success(), "{change:?}");
+        assert_eq!(env.store().tally("ann").unwrap().sms_code, None, "{change:?}");
+        s.answer(&code);
+        assert!(!s.finish().succeeded(), "the code texted before `twostep {}` let ann in", change.join(" "));
+        env.twostep(&["reset", "ann"]);
+    }
+}
+
 #[test]
 fn a_pending_text_code_survives_a_new_login_and_the_throttle_sends_no_second() {
     let (env, gateway) = http_setup("resend_after = 60", "/v1/messages");

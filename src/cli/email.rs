@@ -61,6 +61,7 @@ fn set(
     existing: Option<UserRecord>,
     address: &str,
 ) -> Result<(), CliError> {
+    let changed = existing.as_ref().and_then(|r| r.email.as_deref()).is_some_and(|old| old != address);
     let record = match existing {
         Some(r) => UserRecord { email: Some(address.to_string()), ..r },
         None => {
@@ -68,6 +69,10 @@ fn set(
         }
     };
     u.save_record(record.clone())?;
+    if changed {
+        // A code sent to the old address no longer lets anyone in.
+        u.update_tally(|t| t.email_code = None)?;
+    }
     ctx.audit("email_set", user);
     say!("Codes for {user} will be sent to {address}.");
     if record.secret.is_none() && record.phone.is_none() {
@@ -88,6 +93,8 @@ fn clear(ctx: &Context, u: &mut Entry<'_>, user: &str, existing: Option<UserReco
         return Err(CliError::EmailIsOnlyFactor { user: user.to_string() });
     }
     u.save_record(UserRecord { email: None, ..record })?;
+    // An email code sent before stays usable until it expires unless it goes too.
+    u.update_tally(|t| t.email_code = None)?;
     ctx.audit("email_clear", user);
     say!("Cleared the email address of {user}; they can no longer get codes by email.");
     if !ctx.config.email.address_template.is_empty() {

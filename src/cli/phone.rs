@@ -47,6 +47,7 @@ fn set(
     existing: Option<UserRecord>,
     number: &str,
 ) -> Result<(), CliError> {
+    let changed = existing.as_ref().and_then(|r| r.phone.as_deref()).is_some_and(|old| old != number);
     let record = match existing {
         Some(r) => UserRecord { phone: Some(number.to_string()), ..r },
         None => {
@@ -54,6 +55,10 @@ fn set(
         }
     };
     u.save_record(record.clone())?;
+    if changed {
+        // A code texted to the old number no longer lets anyone in.
+        u.update_tally(|t| t.sms_code = None)?;
+    }
     ctx.audit("phone_set", user);
     say!("Text-message codes for {user} will be sent to {number} ({}).", mask_phone(number));
     if record.secret.is_none() && record.email.is_none() {
