@@ -93,9 +93,9 @@ impl Login<'_> {
             //    which is what beats a caller who kills or stops the process,
             //    limits its file size or fills the disk: no answer is judged
             //    unless its failure is on file. The one fsync comes after the
-            //    verdict, on the file that stays: the success, or the failure
-            //    itself (why one is enough: docs/benchmarks.md, "What each
-            //    fsync buys").
+            //    verdict's rename, on the file that stays: the success, or the
+            //    failure itself (why one is enough: docs/benchmarks.md, "What
+            //    each fsync buys").
             let before = u.tally()?.clone();
             let mut counted = before.clone();
             policy::count_attempt(&mut counted, &cfg.lockout, exempt, now);
@@ -108,12 +108,10 @@ impl Login<'_> {
                 // leaves it spent and the failure counted.
                 u.save_record(record.clone())?;
             }
-            if u.tally()? == &after {
-                // The failure written above is the verdict (a wrong answer).
-                u.sync_tally()?;
-            } else {
-                u.save_tally_as(after, Durability::MayRevert)?;
-            }
+            // The verdict (unless it is the failure written above: a wrong
+            // answer), then the one fsync, of the tally file that stays.
+            u.save_tally_as(after, Durability::Deferred)?;
+            u.sync_tally()?;
             Ok(Some((verdict, now, record)))
         })?;
         let Some((verdict, now, record)) = judged else {

@@ -25,13 +25,11 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), FsError> 
 pub enum Durability {
     /// The new contents and the rename survive a power loss (file and directory fsynced).
     Durable,
-    /// The new contents are on disk (file fsynced), but after a power loss the
-    /// directory may still show the previous file: for a write whose loss only
-    /// brings back the state written durably before it.
-    MayRevert,
     /// Nothing is fsynced: durable only once [`sync_filesystem`] of the
-    /// directory returns `Ok`. For batches, which make thousands of files
-    /// durable with one sync and report none of them as saved before it.
+    /// directory returns `Ok` (batches, which make thousands of files durable
+    /// with one sync and report none of them as saved before it), or once
+    /// [`sync_file`] of the file returns `Ok` (a login: its tally, after the
+    /// verdict).
     Deferred,
 }
 
@@ -77,7 +75,7 @@ pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durabili
         std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
         match durability {
             Durability::Durable => sync_dir(dir),
-            Durability::MayRevert | Durability::Deferred => Ok(()),
+            Durability::Deferred => Ok(()),
         }
     })();
     if result.is_err() {
