@@ -53,15 +53,6 @@ pub enum Str<'a> {
     Owned(Zeroizing<String>),
 }
 
-impl Str<'_> {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Str::Borrowed(s) => s,
-            Str::Owned(s) => s,
-        }
-    }
-}
-
 /// A table's keys and values, in the order written; each key once.
 #[derive(Debug, Default)]
 pub struct Table<'a> {
@@ -78,7 +69,7 @@ impl<'a> Table<'a> {
 /// not mean it is not TOML).
 pub fn parse(text: &str) -> Option<Table<'_>> {
     let mut root = Table::default();
-    // The header in force: its path, and whether it was `[[...]]`.
+    // The path of the header in force (`[[...]]` or not is in what it names).
     let mut current: Vec<&str> = Vec::new();
     let mut p = Cursor { rest: text };
     loop {
@@ -91,28 +82,21 @@ pub fn parse(text: &str) -> Option<Table<'_>> {
             // next round skips.
             p.comment()?;
             continue;
-        } else if let Some(after) = p.rest.strip_prefix("[[") {
-            p.rest = after;
-            let path = p.header_path()?;
-            p.rest = p.rest.strip_prefix("]]")?;
-            let (last, parents) = path.split_last()?;
-            let parent = table_at(&mut root, parents)?;
-            match parent.get_mut(last) {
-                None => parent.entries.push((last, Value::Tables(vec![Table::default()]))),
-                Some(Value::Tables(list)) => list.push(Table::default()),
-                Some(_) => return None,
-            }
-            current = path;
         } else if let Some(after) = p.rest.strip_prefix('[') {
-            p.rest = after;
+            // `[table]` or `[[array of tables]]`.
+            let array = after.starts_with('[');
+            p.rest = if array { &after[1..] } else { after };
             let path = p.header_path()?;
-            p.rest = p.rest.strip_prefix(']')?;
+            p.rest = p.rest.strip_prefix(if array { "]]" } else { "]" })?;
             let (last, parents) = path.split_last()?;
             let parent = table_at(&mut root, parents)?;
-            if parent.get_mut(last).is_some() {
-                return None; // defined before (or implicitly): left to toml
+            match (parent.get_mut(last), array) {
+                (None, true) => parent.entries.push((last, Value::Tables(vec![Table::default()]))),
+                (None, false) => parent.entries.push((last, Value::Table(Table::default()))),
+                (Some(Value::Tables(list)), true) => list.push(Table::default()),
+                // Defined before (or implicitly), or another kind: left to toml.
+                _ => return None,
             }
-            parent.entries.push((last, Value::Table(Table::default())));
             current = path;
         } else {
             let key = p.bare_key()?;

@@ -224,6 +224,16 @@ fn a_code_by_text_through_an_http_gateway_lets_the_user_in_exactly_once() {
     assert_eq!(gateway.received("json").len(), 1);
 }
 
+/// A login of text-only `user` that asks for a text, left at the code prompt.
+fn ask_for_text(env: &Env, user: &str) -> Session {
+    let mut s = Session::start(env, user);
+    s.prompt(WITH_TEXT);
+    s.answer("text");
+    assert_eq!(s.said("info"), SENT);
+    s.prompt(PLAIN);
+    s
+}
+
 /// A new number (a phone lost or handed on) also takes back a code already
 /// texted to the old one; clearing the number does too.
 #[test]
@@ -232,11 +242,7 @@ fn changing_or_clearing_the_number_takes_back_a_code_already_texted() {
     let changes: [&[&str]; 2] = [&["phone", "ann", "+15557654321"], &["phone", "ann", "--clear"]];
     for (n, change) in changes.iter().enumerate() {
         env.enroll_phone("ann", Some(SECRET), None, Some(PHONE));
-        let mut s = Session::start(&env, "ann");
-        s.prompt(WITH_TEXT);
-        s.answer("text");
-        assert_eq!(s.said("info"), SENT);
-        s.prompt(PLAIN);
+        let mut s = ask_for_text(&env, "ann");
         let code = code_in_text(field(&posted(&gateway, n + 1).2, "Body"));
         assert!(env.twostep(change).status.success(), "{change:?}");
         assert_eq!(env.store().tally("ann").unwrap().sms_code, None, "{change:?}");
@@ -250,11 +256,7 @@ fn changing_or_clearing_the_number_takes_back_a_code_already_texted() {
 fn a_pending_text_code_survives_a_new_login_and_the_throttle_sends_no_second() {
     let (env, gateway) = http_setup("resend_after = 60", "/v1/messages");
     env.enroll_phone("ann", Some(SECRET), None, Some(PHONE));
-    let mut s = Session::start(&env, "ann");
-    s.prompt(WITH_TEXT);
-    s.answer("text");
-    assert_eq!(s.said("info"), SENT);
-    s.prompt(PLAIN);
+    let s = ask_for_text(&env, "ann");
     let code = code_in_text(field(&posted(&gateway, 1).2, "Body"));
     drop(s.finish());
 
