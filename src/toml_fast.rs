@@ -60,87 +60,122 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
-        self.entries.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
+    /// Room for the tables twostep's files have without growing (a table
+    /// that outgrows it grows as any Vec does).
+    fn new(room: usize) -> Self {
+        Table { entries: Vec::with_capacity(room) }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| *k == key)
     }
 }
+
+/// The most keys in a header the fast path reads (`[a.b.c.d]` has four).
+const MAX_HEADER_DEPTH: usize = 8;
 
 /// Parses `text` if it is within the subset; `None` if it is not (which does
 /// not mean it is not TOML).
 pub fn parse(text: &str) -> Option<Table<'_>> {
-    let mut root = Table::default();
-    // The path of the header in force (`[[...]]` or not is in what it names).
-    let mut current: Vec<&str> = Vec::new();
-    let mut p = Cursor { rest: text };
+    let mut root = Table::new(16);
+    // Where `key = value` lines go: the header in force as entry indices from
+    // the root (through the last table of a `[[...]]`), found once per header
+    // rather than by name on every line.
+    let mut current: Vec<usize> = Vec::new();
+    let mut p = Cursor { text, at: 0 };
     loop {
         p.skip_blank();
-        if p.rest.is_empty() {
-            return Some(root);
-        }
-        if p.rest.starts_with('#') {
-            // A comment line: it ends at a line end (or the end), which the
-            // next round skips.
-            p.comment()?;
-            continue;
-        } else if let Some(after) = p.rest.strip_prefix('[') {
+        match p.peek() {
+            None => return Some(root),
+            // Comment lines (and the blank lines between them), up to the next content.
+            Some(b'#') => {
+                p.comment_lines()?;
+                continue;
+            }
             // `[table]` or `[[array of tables]]`.
-            let array = after.starts_with('[');
-            p.rest = if array { &after[1..] } else { after };
-            let path = p.header_path()?;
-            p.rest = p.rest.strip_prefix(if array { "]]" } else { "]" })?;
-            let (last, parents) = path.split_last()?;
-            let parent = table_at(&mut root, parents)?;
-            match (parent.get_mut(last), array) {
-                (None, true) => parent.entries.push((last, Value::Tables(vec![Table::default()]))),
-                (None, false) => parent.entries.push((last, Value::Table(Table::default()))),
-                (Some(Value::Tables(list)), true) => list.push(Table::default()),
-                // Defined before (or implicitly), or another kind: left to toml.
-                _ => return None,
+            Some(b'[') => {
+                p.at += 1;
+                let array = p.eat(b'[');
+                current.clear();
+                let mut parent = &mut root;
+                let mut name = p.bare_key()?;
+                // `a.b.c`: through plain tables only, created on the way (as
+                // TOML creates `a` for `[a.b]`).
+                while p.eat(b'.') {
+                    // Deeper than twostep's files go (2) is left to toml, which has
+                    // its own limit (80 keys).
+                    if current.len() + 2 > MAX_HEADER_DEPTH {
+                        return None;
+                    }
+                    let i = match parent.position(name) {
+                        Some(i) => i,
+                        None => {
+                            parent.entries.push((name, Value::Table(Table::new(8))));
+                            parent.entries.len() - 1
+                        }
+                    };
+                    current.push(i);
+                    parent = match &mut parent.entries[i].1 {
+                        Value::Table(t) => t,
+                        _ => return None,
+                    };
+                    name = p.bare_key()?;
+                }
+                if !p.eat(b']') || (array && !p.eat(b']')) {
+                    return None;
+                }
+                let i = match (parent.position(name), array) {
+                    (None, true) => {
+                        parent.entries.push((name, Value::Tables(vec![Table::new(8)])));
+                        parent.entries.len() - 1
+                    }
+                    (None, false) => {
+                        parent.entries.push((name, Value::Table(Table::new(8))));
+                        parent.entries.len() - 1
+                    }
+                    (Some(i), true) => match &mut parent.entries[i].1 {
+                        Value::Tables(list) => {
+                            list.push(Table::new(8));
+                            i
+                        }
+                        _ => return None,
+                    },
+                    // Defined before (or implicitly): left to toml.
+                    (Some(_), false) => return None,
+                };
+                current.push(i);
             }
-            current = path;
-        } else {
-            let key = p.bare_key()?;
-            p.skip_spaces();
-            p.rest = p.rest.strip_prefix('=')?;
-            p.skip_spaces();
-            let value = p.value()?;
-            let table = current_table(&mut root, &current)?;
-            if table.get_mut(key).is_some() {
-                return None;
+            Some(_) => {
+                let key = p.bare_key()?;
+                p.skip_spaces();
+                if !p.eat(b'=') {
+                    return None;
+                }
+                p.skip_spaces();
+                let value = p.value()?;
+                let table = table_at(&mut root, &current)?;
+                if table.position(key).is_some() {
+                    return None;
+                }
+                table.entries.push((key, value));
             }
-            table.entries.push((key, value));
         }
         p.end_of_line()?;
     }
 }
 
-/// The table `path` names, through plain tables only (created on the way, as
-/// TOML creates `a` for `[a.b]`).
-fn table_at<'t, 'a>(root: &'t mut Table<'a>, path: &[&'a str]) -> Option<&'t mut Table<'a>> {
+/// The table that entry indices `path` lead to from `root`: the last element
+/// where one is a `[[...]]` array.
+fn table_at<'t, 'a>(root: &'t mut Table<'a>, path: &[usize]) -> Option<&'t mut Table<'a>> {
     let mut table = root;
-    for key in path {
-        if table.get_mut(key).is_none() {
-            table.entries.push((key, Value::Table(Table::default())));
-        }
-        table = match table.get_mut(key) {
-            Some(Value::Table(t)) => t,
+    for &i in path {
+        table = match &mut table.entries.get_mut(i)?.1 {
+            Value::Table(t) => t,
+            Value::Tables(list) => list.last_mut()?,
             _ => return None,
         };
     }
     Some(table)
-}
-
-/// The table that `key = value` lines go to under the header `path`: the
-/// last element when the header was `[[...]]`.
-fn current_table<'t, 'a>(root: &'t mut Table<'a>, path: &[&'a str]) -> Option<&'t mut Table<'a>> {
-    let Some((last, parents)) = path.split_last() else {
-        return Some(root);
-    };
-    match table_at(root, parents)?.get_mut(last)? {
-        Value::Table(t) => Some(t),
-        Value::Tables(list) => list.last_mut(),
-        _ => None,
-    }
 }
 
 /// What TOML allows in no string and no comment (a tab aside).
@@ -148,58 +183,94 @@ fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
 
+/// 0xff for each [`is_control`] byte of `chunk`, 0 for the others: written
+/// so that the compiler makes it a few SSE2 instructions (`pminub`,
+/// `pcmpeqb`, `por`); it does not for every way of writing it (a map to 0/1
+/// is a byte loop): check the disassembly, or callgrind, when changing it.
+fn control_flags(chunk: &[u8; 16]) -> u128 {
+    u128::from_le_bytes(chunk.map(|b| u8::from(is_control(b)) * 0xff))
+}
+
 /// Where the first [`is_control`] byte of `bytes` is (`bytes.len()` if none),
-/// eight bytes at a time: in each word, a byte below 0x20 or equal to 0x7f
-/// sets its high bit in `flags` (the usual "has a byte less than" and "has a
-/// zero byte" tricks; a borrow can only set flags above a true one, so the
-/// lowest flag is exact).
+/// sixteen bytes at a time ([`control_flags`]: the lowest flagged byte is
+/// the answer).
 fn next_control(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let mut words = bytes.chunks_exact(8);
+    let mut chunks = bytes.chunks_exact(16);
     let mut at = 0;
-    for word in &mut words {
-        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        let del = x ^ (ONES * 0x7f);
-        let flags = (x.wrapping_sub(ONES * 0x20) & !x & HIGH) | (del.wrapping_sub(ONES) & !del & HIGH);
+    for chunk in &mut chunks {
+        let flags = control_flags(chunk.try_into().expect("16 bytes"));
         if flags != 0 {
             return at + (flags.trailing_zeros() / 8) as usize;
         }
-        at += 8;
+        at += 16;
     }
-    at + words.remainder().iter().position(|&b| is_control(b)).unwrap_or(words.remainder().len())
+    let rest = chunks.remainder();
+    at + rest.iter().position(|&b| is_control(b)).unwrap_or(rest.len())
 }
 
+/// The bytes of a bare key, by value.
+static BARE_KEY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    table
+};
+
+/// Reads `text` from byte `at` on; it only stops at ASCII bytes, so every
+/// `&text[..]` it takes is on a character boundary.
 struct Cursor<'a> {
-    rest: &'a str,
+    text: &'a str,
+    at: usize,
 }
 
 impl<'a> Cursor<'a> {
+    fn rest(&self) -> &'a [u8] {
+        &self.text.as_bytes()[self.at..]
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    /// Steps over `b` if it comes next.
+    fn eat(&mut self, b: u8) -> bool {
+        let next = self.peek() == Some(b);
+        self.at += usize::from(next);
+        next
+    }
+
+    fn starts_with(&self, prefix: &[u8]) -> bool {
+        self.rest().starts_with(prefix)
+    }
+
     fn skip_spaces(&mut self) {
-        let n = self.rest.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
-        self.rest = &self.rest[n..];
+        self.at += self.rest().iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     }
 
     /// Spaces, tabs and line ends (`\n`, `\r\n`).
     fn skip_blank(&mut self) {
-        let bytes = self.rest.as_bytes();
-        let mut n = 0;
-        loop {
-            match bytes.get(n) {
-                Some(b' ' | b'\t' | b'\n') => n += 1,
-                Some(b'\r') if bytes.get(n + 1) == Some(&b'\n') => n += 2,
+        let bytes = self.text.as_bytes();
+        let mut n = self.at;
+        while let Some(&b) = bytes.get(n) {
+            match b {
+                b' ' | b'\t' | b'\n' => n += 1,
+                b'\r' if bytes.get(n + 1) == Some(&b'\n') => n += 2,
                 _ => break,
             }
         }
-        self.rest = &self.rest[n..];
+        self.at = n;
     }
 
     /// `# ...` up to the line end, without control characters.
     fn comment(&mut self) -> Option<()> {
         // Most of a commented config is comments: one pass that finds the
-        // next control byte eight bytes at a time; the line end is one.
-        let bytes = self.rest.as_bytes();
-        let mut at = 0;
+        // next control byte sixteen bytes at a time; the line end is one.
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
         loop {
             at += next_control(&bytes[at..]);
             match bytes.get(at) {
@@ -209,50 +280,59 @@ impl<'a> Cursor<'a> {
                 Some(_) => return None,
             }
         }
-        self.rest = &self.rest[at..];
+        self.at = at;
         Some(())
+    }
+
+    /// A comment and every comment or blank line after it, up to the next
+    /// content (or the end): most of a commented config, read without a round
+    /// of the caller's loop per line.
+    fn comment_lines(&mut self) -> Option<()> {
+        loop {
+            self.comment()?;
+            self.skip_blank();
+            if self.peek() != Some(b'#') {
+                return Some(());
+            }
+        }
     }
 
     /// After a line's content: spaces, then a comment (after a space) or the line end.
     fn end_of_line(&mut self) -> Option<()> {
-        let before = self.rest.len();
+        let before = self.at;
         self.skip_spaces();
-        if self.rest.starts_with('#') {
-            if self.rest.len() == before {
+        if self.peek() == Some(b'#') {
+            if self.at == before {
                 return None;
             }
             self.comment()?;
         }
-        if self.rest.is_empty() {
-            return Some(());
+        match self.peek() {
+            None => {}
+            Some(b'\n') => self.at += 1,
+            Some(b'\r') if self.starts_with(b"\r\n") => self.at += 2,
+            Some(_) => return None,
         }
-        self.rest = self.rest.strip_prefix('\n').or_else(|| self.rest.strip_prefix("\r\n"))?;
         Some(())
     }
 
+    /// `A-Za-z0-9_-`, at least one.
     fn bare_key(&mut self) -> Option<&'a str> {
-        let end = self.rest.bytes().take_while(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-').count();
-        if end == 0 {
-            return None;
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut end = start;
+        while let Some(&b) = bytes.get(end) {
+            if !BARE_KEY[usize::from(b)] {
+                break;
+            }
+            end += 1;
         }
-        let (key, rest) = self.rest.split_at(end);
-        self.rest = rest;
-        Some(key)
-    }
-
-    /// `a` or `a.b.c`, bare keys without spaces.
-    fn header_path(&mut self) -> Option<Vec<&'a str>> {
-        let mut path = vec![self.bare_key()?];
-        while let Some(r) = self.rest.strip_prefix('.') {
-            self.rest = r;
-            path.push(self.bare_key()?);
-        }
-        Some(path)
+        self.at = end;
+        (end > start).then(|| &self.text[start..end])
     }
 
     fn value(&mut self) -> Option<Value<'a>> {
-        let first = *self.rest.as_bytes().first()?;
-        match first {
+        match self.peek()? {
             b'"' => self.basic_string().map(Value::String),
             b'\'' => self.literal_string().map(Value::String),
             b'[' => self.array(),
@@ -263,14 +343,14 @@ impl<'a> Cursor<'a> {
     }
 
     fn basic_string(&mut self) -> Option<Str<'a>> {
-        if self.rest.starts_with("\"\"\"") {
+        if self.starts_with(b"\"\"\"") {
             return None;
         }
-        let body = &self.rest[1..];
-        let bytes = body.as_bytes();
+        let start = self.at + 1;
+        let bytes = self.text.as_bytes();
         let mut owned: Option<Zeroizing<String>> = None;
-        let mut plain_end = 0; // end of the unescaped run copied so far
-        let mut i = 0;
+        let mut plain_end = start; // end of the unescaped run copied so far
+        let mut i = start;
         // Byte by byte: the bytes of a UTF-8 sequence are never ASCII.
         while let Some(&b) = bytes.get(i) {
             if !matches!(b, b'"' | b'\\') && !is_control(b) {
@@ -283,11 +363,11 @@ impl<'a> Cursor<'a> {
             }
             match b {
                 b'"' => {
-                    self.rest = &body[i + 1..];
+                    self.at = i + 1;
                     return Some(match owned {
-                        None => Str::Borrowed(&body[..i]),
+                        None => Str::Borrowed(&self.text[start..i]),
                         Some(mut s) => {
-                            s.push_str(&body[plain_end..i]);
+                            s.push_str(&self.text[plain_end..i]);
                             Str::Owned(s)
                         }
                     });
@@ -303,10 +383,10 @@ impl<'a> Cursor<'a> {
                     };
                     let s = owned.get_or_insert_with(|| {
                         // Sized once (to the line's end): no move leaves a copy behind.
-                        let line = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+                        let line = bytes[start..].iter().position(|&b| b == b'\n').unwrap_or(bytes.len() - start);
                         Zeroizing::new(String::with_capacity(line))
                     });
-                    s.push_str(&body[plain_end..i]);
+                    s.push_str(&self.text[plain_end..i]);
                     s.push(unescaped);
                     i += 2;
                     plain_end = i;
@@ -321,44 +401,47 @@ impl<'a> Cursor<'a> {
     }
 
     fn literal_string(&mut self) -> Option<Str<'a>> {
-        if self.rest.starts_with("'''") {
+        if self.starts_with(b"'''") {
             return None;
         }
-        let body = &self.rest[1..];
-        let end = body.find('\'')?;
-        let s = &body[..end];
+        let start = self.at + 1;
+        let len = self.text.as_bytes()[start..].iter().position(|&b| b == b'\'')?;
+        let s = &self.text[start..start + len];
         if s.bytes().any(|b| b != b'\t' && is_control(b)) {
             return None;
         }
-        self.rest = &body[end + 1..];
+        self.at = start + len + 1;
         Some(Str::Borrowed(s))
     }
 
     /// What may follow a number or a boolean.
     fn at_delimiter(&self) -> bool {
-        matches!(self.rest.as_bytes().first(), None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'#'))
+        matches!(self.peek(), None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'#'))
     }
 
     fn boolean(&mut self) -> Option<Value<'a>> {
-        let (value, rest) = if let Some(r) = self.rest.strip_prefix("true") {
-            (true, r)
+        let value = if self.starts_with(b"true") {
+            self.at += 4;
+            true
+        } else if self.starts_with(b"false") {
+            self.at += 5;
+            false
         } else {
-            (false, self.rest.strip_prefix("false")?)
+            return None;
         };
-        self.rest = rest;
         self.at_delimiter().then_some(Value::Boolean(value))
     }
 
     /// Decimal, no `_`, no leading zero, within i64.
     fn integer(&mut self) -> Option<Value<'a>> {
-        let bytes = self.rest.as_bytes();
+        let bytes = self.rest();
         let sign = usize::from(matches!(bytes[0], b'+' | b'-'));
         let digits = bytes[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
         if digits == 0 || (digits > 1 && bytes[sign] == b'0') {
             return None;
         }
-        let (number, rest) = self.rest.split_at(sign + digits);
-        self.rest = rest;
+        let number = &self.text[self.at..self.at + sign + digits];
+        self.at += sign + digits;
         if !self.at_delimiter() {
             return None;
         }
@@ -369,31 +452,30 @@ impl<'a> Cursor<'a> {
     fn skip_in_array(&mut self) -> Option<()> {
         loop {
             self.skip_blank();
-            if !self.rest.starts_with('#') {
+            if self.peek() != Some(b'#') {
                 return Some(());
             }
-            self.comment()?;
+            self.comment_lines()?;
         }
     }
 
     /// `[v, v, ...]` of strings, integers and booleans (no nested arrays),
     /// over several lines if need be, a trailing comma allowed.
     fn array(&mut self) -> Option<Value<'a>> {
-        self.rest = &self.rest[1..];
+        self.at += 1;
         let mut items = Vec::new();
         loop {
             self.skip_in_array()?;
-            if let Some(r) = self.rest.strip_prefix(']') {
-                self.rest = r;
+            if self.eat(b']') {
                 return Some(Value::Array(items));
             }
-            if self.rest.starts_with('[') {
+            if self.peek() == Some(b'[') {
                 return None;
             }
             items.push(self.value()?);
             self.skip_in_array()?;
-            match self.rest.as_bytes().first()? {
-                b',' => self.rest = &self.rest[1..],
+            match self.peek()? {
+                b',' => self.at += 1,
                 b']' => {}
                 _ => return None,
             }

@@ -167,6 +167,17 @@ fn what_the_subset_does_not_cover_is_left_to_toml() {
     }
 }
 
+/// Found by the fuzz target: toml refuses a header of 80 keys or more
+/// ("recursion limit"); the fast path leaves deep headers to it.
+#[test]
+fn deep_headers_are_left_to_toml() {
+    same_as_toml("[a.b.c.d.e.f.g.h]\nx = 1\n");
+    let deep = |n: usize| format!("[{}]\nx = 1\n", vec!["k"; n].join("."));
+    left_to_toml(&deep(MAX_HEADER_DEPTH + 1));
+    left_to_toml(&deep(100));
+    agrees_with_toml(&deep(100));
+}
+
 #[test]
 fn a_value_that_does_not_fit_the_type_gets_tomls_error() {
     #[derive(Debug, Deserialize)]
