@@ -285,11 +285,23 @@ impl<'a> Cursor<'a> {
     }
 
     /// A comment and every comment or blank line after it, up to the next
-    /// content (or the end): most of a commented config, read without a round
-    /// of the caller's loop per line.
+    /// content (or the end): most of a commented config. A comment line that
+    /// follows straight on (`#` first on the line) is read in the same scan.
     fn comment_lines(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
         loop {
-            self.comment()?;
+            let mut at = self.at;
+            loop {
+                at += next_control(&bytes[at..]);
+                match bytes.get(at) {
+                    Some(b'\t') => at += 1,
+                    Some(b'\n') if bytes.get(at + 1) == Some(&b'#') => at += 2,
+                    None | Some(b'\n') => break,
+                    Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => break,
+                    Some(_) => return None,
+                }
+            }
+            self.at = at;
             self.skip_blank();
             if self.peek() != Some(b'#') {
                 return Some(());

@@ -167,6 +167,26 @@ fn what_the_subset_does_not_cover_is_left_to_toml() {
     }
 }
 
+/// Runs of comment lines are read in one scan: every way a run goes on or
+/// ends, and a bad byte anywhere in it.
+#[test]
+fn comment_runs_read_the_same_and_refuse_what_toml_refuses() {
+    let run = "# a\n#\tb\n#\n# c\r\n#d\n\n  # e\n\t# f\nk = 1 # g\n# h\n#";
+    same_as_toml(run);
+    same_as_toml(&format!("{run}\n"));
+    same_as_toml(&format!("# {}\n# x\nk = 'v'\n", "long ".repeat(40)));
+    for bad in ["\u{7}", "\r", "\u{7f}", "\u{0}"] {
+        for line in 0..3 {
+            let mut lines = vec!["# one", "# two", "# three"];
+            let with = format!("# t{bad}wo");
+            lines[line] = &with;
+            let text = lines.join("\n") + "\nk = 1\n";
+            left_to_toml(&text);
+            assert!(toml::from_str::<toml::Table>(&text).is_err(), "{text:?}");
+        }
+    }
+}
+
 /// Found by the fuzz target: toml refuses a header of 80 keys or more
 /// ("recursion limit"); the fast path leaves deep headers to it.
 #[test]
