@@ -177,7 +177,7 @@ fn comment_runs_read_the_same_and_refuse_what_toml_refuses() {
     same_as_toml(&format!("# {}\n# x\nk = 'v'\n", "long ".repeat(40)));
     for bad in ["\u{7}", "\r", "\u{7f}", "\u{0}"] {
         for line in 0..3 {
-            let mut lines = vec!["# one", "# two", "# three"];
+            let mut lines = ["# one", "# two", "# three"];
             let with = format!("# t{bad}wo");
             lines[line] = &with;
             let text = lines.join("\n") + "\nk = 1\n";
