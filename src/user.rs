@@ -11,6 +11,7 @@
 //! names are reserved for lock and temp files), never contain `/`, and two
 //! different user names never map to the same file.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest user name we accept (bytes); longer names are refused, not truncated.
@@ -51,24 +52,42 @@ fn kept(b: u8, first: bool) -> bool {
 
 /// The file name under which `user`'s state is stored.
 pub fn file_name(user: &str) -> Result<String, UserNameError> {
+    file_name_of(user).map(Cow::into_owned)
+}
+
+/// [`file_name`], borrowed from `user` when it needs no encoding (the usual
+/// case: `alice` is stored as `alice`), so that the store, which needs the
+/// name for every file it touches, does not allocate it each time.
+pub fn file_name_of(user: &str) -> Result<Cow<'_, str>, UserNameError> {
     if user.is_empty() {
         return Err(UserNameError::Empty);
     }
     if user.len() > MAX_USER_LEN {
         return Err(UserNameError::TooLong(user.len()));
     }
-    let mut out = String::with_capacity(user.len());
-    for (i, &b) in user.as_bytes().iter().enumerate() {
+    let bytes = user.as_bytes();
+    let Some(first) = bytes.iter().enumerate().position(|(i, &b)| !kept(b, i == 0)) else {
+        if user.len() > MAX_FILE_NAME {
+            return Err(UserNameError::EncodesTooLong(user.len()));
+        }
+        return Ok(Cow::Borrowed(user));
+    };
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(user.len() + 2 * (user.len() - first));
+    out.push_str(&user[..first]);
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         if kept(b, i == 0) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     if out.len() > MAX_FILE_NAME {
         return Err(UserNameError::EncodesTooLong(out.len()));
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// The user name a file name was derived from, or `None` if it is not one of ours.
@@ -166,6 +185,8 @@ mod tests {
         assert_eq!(file_name("alice").unwrap(), "alice");
         assert_eq!(file_name("first.last").unwrap(), "first.last");
         assert_eq!(file_name("bob@ad.example").unwrap(), "bob@ad.example");
+        assert!(matches!(file_name_of("first.last"), Ok(Cow::Borrowed("first.last"))));
+        assert!(matches!(file_name_of("a b"), Ok(Cow::Owned(f)) if f == "a%20b"));
     }
 
     #[test]
