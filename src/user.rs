@@ -369,14 +369,19 @@ pub struct Account {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Nss;
 
-/// `getpwnam_r` for `user`. Besides "no entry", getpwnam_r(3) allows
-/// ENOENT, ESRCH, EBADF and EPERM to mean "not found"; any other error is one.
+/// `getpwnam_r` for `user`.
 fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, AccountsError> {
+    nix::unistd::User::from_name(user).or_else(|errno| passwd_error(user, errno))
+}
+
+/// What `getpwnam_r` failing with `errno` for `user` means: besides "no
+/// entry", getpwnam_r(3) allows ENOENT, ESRCH, EBADF and EPERM to mean "not
+/// found"; any other error is one.
+pub fn passwd_error<T>(user: &str, errno: nix::errno::Errno) -> Result<Option<T>, AccountsError> {
     use nix::errno::Errno;
-    match nix::unistd::User::from_name(user) {
-        Ok(u) => Ok(u),
-        Err(Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
-        Err(errno) => Err(AccountsError::Lookup { user: user.to_string(), errno }),
+    match errno {
+        Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM => Ok(None),
+        errno => Err(AccountsError::Lookup { user: user.to_string(), errno }),
     }
 }
 
