@@ -135,15 +135,21 @@ pub fn for_log_field(user: &str) -> String {
 /// [`for_log_field`] appended to `out`.
 pub fn push_for_log_field(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in value.as_bytes() {
+    // Runs of bytes kept as they are go in whole. A run is ASCII, so it starts
+    // and ends on character boundaries (`get` is `None` only for an empty run
+    // between two bytes of one escaped character).
+    let mut run = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
-            out.push(b as char);
-        } else {
-            out.push_str("\\x");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            continue;
         }
+        out.push_str(value.get(run..i).unwrap_or_default());
+        out.push_str("\\x");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+        run = i + 1;
     }
+    out.push_str(value.get(run..).unwrap_or_default());
 }
 
 /// Text for people to read on a terminal (CLI output, conversation text):
@@ -278,10 +284,28 @@ mod tests {
         assert!(e.to_string().starts_with("group id 1234 of DOMAIN\\x5cbob has no name"), "{e}");
     }
 
+    proptest::proptest! {
+        /// The runs are an optimisation: byte for byte what escaping each byte writes.
+        #[test]
+        fn for_log_field_is_the_byte_by_byte_escape(value in ".{0,12}") {
+            let mut want = String::new();
+            for &b in value.as_bytes() {
+                if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
+                    want.push(b as char);
+                } else {
+                    want.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            proptest::prop_assert_eq!(for_log_field(&value), want);
+        }
+    }
+
     #[test]
     fn for_log_field_escapes_control_and_separator_bytes() {
         assert_eq!(for_log_field("alice"), "alice");
         assert_eq!(for_log_field("a b=c\n"), "a\\x20b\\x3dc\\x0a");
+        assert_eq!(for_log_field("élodie\u{202e}"), "\\xc3\\xa9lodie\\xe2\\x80\\xae");
+        assert_eq!(for_log_field("\"x\\"), "\\x22x\\x5c");
     }
 }
 
