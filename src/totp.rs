@@ -92,12 +92,7 @@ fn hotp(key: &[u8], counter: u64, digits: u32) -> Zeroizing<String> {
 }
 
 fn hotp_keyed(key: &Keyed, counter: u64, digits: u32) -> Zeroizing<String> {
-    let mac = key.mac(&counter.to_be_bytes());
-    let offset = usize::from(mac[19] & 0x0f);
-    let mut binary = Zeroizing::new([0u8; 4]);
-    binary.copy_from_slice(&mac[offset..offset + 4]);
-    binary[0] &= 0x7f;
-    let value = Zeroizing::new(u64::from(u32::from_be_bytes(*binary)));
+    let value = hotp_value(key, counter);
     let modulus = 10u64.pow(digits);
     let mut code = Zeroizing::new(String::with_capacity(digits as usize));
     let mut rest = Zeroizing::new(*value % modulus);
@@ -108,6 +103,27 @@ fn hotp_keyed(key: &Keyed, counter: u64, digits: u32) -> Zeroizing<String> {
         place /= 10;
     }
     code
+}
+
+/// The dynamically truncated HMAC-SHA1 of the big-endian `counter` (31 bits),
+/// of which a code is the last digits.
+fn hotp_value(key: &Keyed, counter: u64) -> Zeroizing<u64> {
+    let mac = key.mac(&counter.to_be_bytes());
+    let offset = usize::from(mac[19] & 0x0f);
+    let mut binary = Zeroizing::new([0u8; 4]);
+    binary.copy_from_slice(&mac[offset..offset + 4]);
+    binary[0] &= 0x7f;
+    Zeroizing::new(u64::from(u32::from_be_bytes(*binary)))
+}
+
+/// The last `code.len()` decimal digits of `value` (leading zeros kept) into
+/// `code`: [`hotp_keyed`]'s code without a string to allocate.
+fn write_digits(value: &u64, code: &mut [u8]) {
+    let mut rest = Zeroizing::new(*value);
+    for digit in code.iter_mut().rev() {
+        *digit = b'0' + (*rest % 10) as u8;
+        *rest /= 10;
+    }
 }
 
 /// The time step that contains `now`.
@@ -139,9 +155,12 @@ pub fn check(secret: &TotpSecret, cfg: &TotpConfig, answer: &str, now: u64, last
     let mut fresh: Option<u64> = None;
     let mut replayed: Option<u64> = None;
     let key = Keyed::new(secret.expose());
+    // The answer has exactly `digits` digits, so at most MAX_ANSWER_LEN.
+    let mut candidate = Zeroizing::new([0u8; MAX_ANSWER_LEN]);
+    let code = &mut candidate[..answer.len()];
     for step in first..=last {
-        let code = hotp_keyed(&key, step, cfg.digits);
-        if bool::from(code.as_bytes().ct_eq(answer.as_bytes())) {
+        write_digits(&hotp_value(&key, step), code);
+        if bool::from((*code).ct_eq(answer.as_bytes())) {
             if last_used.is_some_and(|used| step <= used) {
                 replayed = Some(step);
             } else {
@@ -191,6 +210,18 @@ mod tests {
 
     fn rfc_secret() -> TotpSecret {
         TotpSecret::from_bytes(b"12345678901234567890")
+    }
+
+    #[test]
+    fn the_candidates_check_compares_are_the_codes() {
+        let key = Keyed::new(b"12345678901234567890");
+        for counter in 0..40 {
+            for digits in 6..=10 {
+                let mut code = vec![0u8; digits];
+                write_digits(&hotp_value(&key, counter), &mut code);
+                assert_eq!(code, hotp_keyed(&key, counter, digits as u32).as_bytes(), "{counter} {digits}");
+            }
+        }
     }
 
     #[test]

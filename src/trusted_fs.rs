@@ -24,6 +24,7 @@ pub use user_lock::{UserLock, lock};
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -87,21 +88,64 @@ impl fmt::Display for FsError {
 
 impl std::error::Error for FsError {}
 
-/// `dir/PREFIXnameSUFFIX`, built in one allocation (`Path::join` copies and
-/// grows; a login builds about ten of these). `name` is one path component
-/// (the names here never hold a `/`).
-pub fn child(dir: &Path, prefix: &str, name: &str, suffix: &str) -> PathBuf {
+/// `dir/PREFIXnameSUFFIX`, built on the stack when it fits (a login builds
+/// about ten of these; a `PathBuf` costs an allocation each, `Path::join`
+/// more). `name` is one path component (the names here never hold a `/`).
+pub fn child(dir: &Path, prefix: &str, name: &str, suffix: &str) -> ChildPath {
     debug_assert!(!name.contains('/'), "{name:?} is not one path component");
-    let dir = dir.as_os_str();
-    let mut path = std::ffi::OsString::with_capacity(dir.len() + 1 + prefix.len() + name.len() + suffix.len());
-    path.push(dir);
-    if !dir.as_encoded_bytes().ends_with(b"/") {
-        path.push("/");
+    let dir = dir.as_os_str().as_encoded_bytes();
+    let slash: &[u8] = if dir.ends_with(b"/") { b"" } else { b"/" };
+    let parts = [dir, slash, prefix.as_bytes(), name.as_bytes(), suffix.as_bytes()];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len <= CHILD_INLINE {
+        let mut bytes = [0u8; CHILD_INLINE];
+        let mut at = 0;
+        for part in parts {
+            bytes[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        ChildPath(ChildRepr::Inline(len, bytes))
+    } else {
+        let mut path = Vec::with_capacity(len);
+        parts.iter().for_each(|p| path.extend_from_slice(p));
+        ChildPath(ChildRepr::Heap(PathBuf::from(std::ffi::OsString::from_vec(path))))
     }
-    path.push(prefix);
-    path.push(name);
-    path.push(suffix);
-    PathBuf::from(path)
+}
+
+/// The longest [`child`] path kept on the stack (what `std` copies a path
+/// into on its way to the system call is as long).
+const CHILD_INLINE: usize = 384;
+
+/// A path made by [`child`]; a [`Path`] through `Deref`.
+pub struct ChildPath(ChildRepr);
+
+// Large on purpose: the point is that the usual path is no allocation.
+#[allow(clippy::large_enum_variant)]
+enum ChildRepr {
+    Inline(usize, [u8; CHILD_INLINE]),
+    Heap(PathBuf),
+}
+
+impl std::ops::Deref for ChildPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        match &self.0 {
+            ChildRepr::Inline(len, bytes) => Path::new(std::ffi::OsStr::from_bytes(&bytes[..*len])),
+            ChildRepr::Heap(path) => path,
+        }
+    }
+}
+
+impl AsRef<Path> for ChildPath {
+    fn as_ref(&self) -> &Path {
+        self
+    }
+}
+
+impl fmt::Debug for ChildPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> FsError + 'a {
@@ -285,9 +329,17 @@ mod tests {
     fn a_child_path_is_the_joined_path() {
         for dir in ["/var/lib/twostep/tally", "/var/lib/twostep/tally/", "/"] {
             let dir = Path::new(dir);
-            assert_eq!(super::child(dir, "", "alice", ""), dir.join("alice"));
-            assert_eq!(super::child(dir, ".", "alice", ".tmp"), dir.join(".alice.tmp"));
+            assert_eq!(&*super::child(dir, "", "alice", ""), dir.join("alice"));
+            assert_eq!(&*super::child(dir, ".", "alice", ".tmp"), dir.join(".alice.tmp"));
         }
+        // Too long for the stack: the same path on the heap.
+        let long = "d".repeat(super::CHILD_INLINE);
+        let dir = Path::new("/").join(&long);
+        assert_eq!(&*super::child(&dir, ".", "alice", ".lock"), dir.join(".alice.lock"));
+        let fits = "d".repeat(super::CHILD_INLINE - "/x/".len() - "/.alice.lock".len());
+        let dir = Path::new("/x").join(&fits);
+        assert_eq!(super::child(&dir, ".", "alice", ".lock").as_os_str().len(), super::CHILD_INLINE);
+        assert_eq!(&*super::child(&dir, ".", "alice", ".lock"), dir.join(".alice.lock"));
     }
 
     use super::*;

@@ -11,6 +11,7 @@
 //! names are reserved for lock and temp files), never contain `/`, and two
 //! different user names never map to the same file.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest user name we accept (bytes); longer names are refused, not truncated.
@@ -51,24 +52,42 @@ fn kept(b: u8, first: bool) -> bool {
 
 /// The file name under which `user`'s state is stored.
 pub fn file_name(user: &str) -> Result<String, UserNameError> {
+    file_name_of(user).map(Cow::into_owned)
+}
+
+/// [`file_name`], borrowed from `user` when it needs no encoding (the usual
+/// case: `alice` is stored as `alice`), so that the store, which needs the
+/// name for every file it touches, does not allocate it each time.
+pub fn file_name_of(user: &str) -> Result<Cow<'_, str>, UserNameError> {
     if user.is_empty() {
         return Err(UserNameError::Empty);
     }
     if user.len() > MAX_USER_LEN {
         return Err(UserNameError::TooLong(user.len()));
     }
-    let mut out = String::with_capacity(user.len());
-    for (i, &b) in user.as_bytes().iter().enumerate() {
+    let bytes = user.as_bytes();
+    let Some(first) = bytes.iter().enumerate().position(|(i, &b)| !kept(b, i == 0)) else {
+        if user.len() > MAX_FILE_NAME {
+            return Err(UserNameError::EncodesTooLong(user.len()));
+        }
+        return Ok(Cow::Borrowed(user));
+    };
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(user.len() + 2 * (user.len() - first));
+    out.push_str(&user[..first]);
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         if kept(b, i == 0) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     if out.len() > MAX_FILE_NAME {
         return Err(UserNameError::EncodesTooLong(out.len()));
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// The user name a file name was derived from, or `None` if it is not one of ours.
@@ -116,15 +135,21 @@ pub fn for_log_field(user: &str) -> String {
 /// [`for_log_field`] appended to `out`.
 pub fn push_for_log_field(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in value.as_bytes() {
+    // Runs of bytes kept as they are go in whole. A run is ASCII, so it starts
+    // and ends on character boundaries (`get` is `None` only for an empty run
+    // between two bytes of one escaped character).
+    let mut run = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
         if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
-            out.push(b as char);
-        } else {
-            out.push_str("\\x");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            continue;
         }
+        out.push_str(value.get(run..i).unwrap_or_default());
+        out.push_str("\\x");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+        run = i + 1;
     }
+    out.push_str(value.get(run..).unwrap_or_default());
 }
 
 /// Text for people to read on a terminal (CLI output, conversation text):
@@ -166,6 +191,8 @@ mod tests {
         assert_eq!(file_name("alice").unwrap(), "alice");
         assert_eq!(file_name("first.last").unwrap(), "first.last");
         assert_eq!(file_name("bob@ad.example").unwrap(), "bob@ad.example");
+        assert!(matches!(file_name_of("first.last"), Ok(Cow::Borrowed("first.last"))));
+        assert!(matches!(file_name_of("a b"), Ok(Cow::Owned(f)) if f == "a%20b"));
     }
 
     #[test]
@@ -257,10 +284,28 @@ mod tests {
         assert!(e.to_string().starts_with("group id 1234 of DOMAIN\\x5cbob has no name"), "{e}");
     }
 
+    proptest::proptest! {
+        /// The runs are an optimisation: byte for byte what escaping each byte writes.
+        #[test]
+        fn for_log_field_is_the_byte_by_byte_escape(value in ".{0,12}") {
+            let mut want = String::new();
+            for &b in value.as_bytes() {
+                if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=' {
+                    want.push(b as char);
+                } else {
+                    want.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            proptest::prop_assert_eq!(for_log_field(&value), want);
+        }
+    }
+
     #[test]
     fn for_log_field_escapes_control_and_separator_bytes() {
         assert_eq!(for_log_field("alice"), "alice");
         assert_eq!(for_log_field("a b=c\n"), "a\\x20b\\x3dc\\x0a");
+        assert_eq!(for_log_field("élodie\u{202e}"), "\\xc3\\xa9lodie\\xe2\\x80\\xae");
+        assert_eq!(for_log_field("\"x\\"), "\\x22x\\x5c");
     }
 }
 
@@ -348,14 +393,19 @@ pub struct Account {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Nss;
 
-/// `getpwnam_r` for `user`. Besides "no entry", getpwnam_r(3) allows
-/// ENOENT, ESRCH, EBADF and EPERM to mean "not found"; any other error is one.
+/// `getpwnam_r` for `user`.
 fn passwd_entry(user: &str) -> Result<Option<nix::unistd::User>, AccountsError> {
+    nix::unistd::User::from_name(user).or_else(|errno| passwd_error(user, errno))
+}
+
+/// What `getpwnam_r` failing with `errno` for `user` means: besides "no
+/// entry", getpwnam_r(3) allows ENOENT, ESRCH, EBADF and EPERM to mean "not
+/// found"; any other error is one.
+pub fn passwd_error<T>(user: &str, errno: nix::errno::Errno) -> Result<Option<T>, AccountsError> {
     use nix::errno::Errno;
-    match nix::unistd::User::from_name(user) {
-        Ok(u) => Ok(u),
-        Err(Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM) => Ok(None),
-        Err(errno) => Err(AccountsError::Lookup { user: user.to_string(), errno }),
+    match errno {
+        Errno::ENOENT | Errno::ESRCH | Errno::EBADF | Errno::EPERM => Ok(None),
+        errno => Err(AccountsError::Lookup { user: user.to_string(), errno }),
     }
 }
 

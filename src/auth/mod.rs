@@ -168,7 +168,7 @@ impl Login<'_> {
         let store = UserStore::open_for_login(cfg, owner)?;
         // A name that cannot be a file name (empty, or too long once encoded) has
         // no record; the policy still decides, so `required = false` passes it.
-        let unusable_name = user::file_name(user).err();
+        let unusable_name = user::file_name_of(user).err();
         let record = if unusable_name.is_none() { store.record(user)? } else { None };
         // A record disabled `--for` a while is in force again once that ends.
         let now = self.clock.now();

@@ -8,14 +8,16 @@
 //! `PAM_SYSTEM_ERR`. Nothing unwinds into libpam. All raw-pointer work lives in
 //! the `pam-bindings` crate. The only `unsafe` of twostep is here: the host
 //! process guards ([`host`]: SIGXFSZ while a login runs, SIGCHLD around the
-//! mail command; [`nocore`]: no core dumps while a login runs) and the resets
-//! of the mail command's process between fork and exec ([`child`]).
+//! mail command; [`nocore`]: no core dumps while a login runs), the resets
+//! of the mail command's process between fork and exec ([`child`]) and the
+//! login's `getpwnam_r` into a stack buffer ([`nss`]).
 //! `unsafe_code` is denied for the whole crate in Cargo.toml and allowed
 //! here only; every `unsafe` block says why it is sound (`// SAFETY:`).
 #![allow(unsafe_code)]
 
 mod child;
 mod host;
+mod nss;
 
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,7 +38,6 @@ use crate::module_args::parse_args;
 use crate::sendmail::{Mailer, Message, SendError, Sendmail};
 use crate::sms::{SmsCommand, SmsError, SmsSender, TextMessage};
 use crate::time::SystemClock;
-use crate::user::Nss;
 
 mod nocore;
 
@@ -187,7 +188,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         req: request,
         conv: &mut conv,
         log: &mut log,
-        accounts: &Nss,
+        accounts: &nss::Nss,
         mailer: &mut HostMailer,
         sms: &mut HostSms,
         clock: &SystemClock,

@@ -48,8 +48,12 @@ fn remember<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Opti
     list.push((user.to_string(), id, value));
 }
 
-fn recall<V: Clone>(list: &[(String, Option<FileId>, V)], user: &str, id: Option<FileId>) -> Option<V> {
-    list.iter().find(|(u, i, _)| u == user && *i == id).map(|(_, _, v)| v.clone())
+/// The value remembered for `user` if its file is still `id`, taken out: the
+/// entry that asks keeps it from then on (no copy), and what it saves has a
+/// new id anyway.
+fn recall<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Option<FileId>) -> Option<V> {
+    let at = list.iter().position(|(u, i, _)| u == user && *i == id)?;
+    Some(list.remove(at).2)
 }
 
 impl FileStore {
@@ -161,7 +165,7 @@ impl FileEntry<'_> {
         if self.record.is_none() {
             let files = &self.store.records;
             let id = files.id_of(self.user)?;
-            let seen = recall(&self.store.seen().records, self.user, id);
+            let seen = recall(&mut self.store.seen().records, self.user, id);
             self.record = Some(match seen {
                 Some(value) => value,
                 None => record::read(files, self.user)?,
@@ -199,7 +203,7 @@ impl FileEntry<'_> {
         if self.tally.is_none() {
             let files = self.store.tallies()?;
             let id = files.id_of(self.user)?;
-            let seen = recall(&self.store.seen().tallies, self.user, id);
+            let seen = recall(&mut self.store.seen().tallies, self.user, id);
             self.tally = Some(match seen {
                 Some(value) => value,
                 None => tally::read(files, self.user)?.0,

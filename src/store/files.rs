@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::error::StoreError;
-use crate::trusted_fs::{self, Durability, FileId, Owner, Trust, UserLock};
+use crate::trusted_fs::{self, ChildPath, Durability, FileId, Owner, Trust, UserLock};
 use crate::user;
 
 /// A checked directory of per-user files (owned by `owner`, 0700, not a symlink).
@@ -43,7 +43,12 @@ impl UserFiles {
 
     /// The path of `user`'s file (for messages).
     pub fn file_of(&self, user: &str) -> Result<PathBuf, StoreError> {
-        Ok(trusted_fs::child(&self.dir, "", &user::file_name(user)?, ""))
+        Ok(self.path_of(user)?.to_path_buf())
+    }
+
+    /// [`UserFiles::file_of`] without the allocation, for the file's own use.
+    fn path_of(&self, user: &str) -> Result<ChildPath, StoreError> {
+        Ok(trusted_fs::child(&self.dir, "", &user::file_name_of(user)?, ""))
     }
 
     /// Reads and decodes `user`'s file; `Ok(None)` if it does not exist.
@@ -57,7 +62,7 @@ impl UserFiles {
         user: &str,
         supported: u32,
     ) -> Result<Option<(T, FileId)>, StoreError> {
-        let path = self.file_of(user)?;
+        let path = self.path_of(user)?;
         let trust = Trust::Private(self.owner);
         let Some((bytes, id)) = trusted_fs::read_trusted_with_id(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
             return Ok(None);
@@ -70,7 +75,7 @@ impl UserFiles {
     /// an id equal to one returned by [`UserFiles::read_with_id`] means the file
     /// has not been replaced or changed since.
     pub fn id_of(&self, user: &str) -> Result<Option<FileId>, StoreError> {
-        Ok(trusted_fs::file_id(&self.file_of(user)?)?)
+        Ok(trusted_fs::file_id(&self.path_of(user)?)?)
     }
 
     /// Encodes and atomically writes `user`'s file.
@@ -90,13 +95,13 @@ impl UserFiles {
             path: self.file_of(user).unwrap_or_default(),
             message: format!("cannot encode: {e}"),
         })?);
-        self.write_text_as(user, &text, durability)
+        self.write_bytes_as(user, text.as_bytes(), durability)
     }
 
     /// [`UserFiles::write_as`] of a text already encoded.
-    pub fn write_text_as(&self, user: &str, text: &str, durability: Durability) -> Result<(), StoreError> {
-        let name = user::file_name(user)?;
-        trusted_fs::write_atomic_as(&self.dir, &name, text.as_bytes(), durability)?;
+    pub fn write_bytes_as(&self, user: &str, text: &[u8], durability: Durability) -> Result<(), StoreError> {
+        let name = user::file_name_of(user)?;
+        trusted_fs::write_atomic_as(&self.dir, &name, text, durability)?;
         Ok(())
     }
 
@@ -107,23 +112,23 @@ impl UserFiles {
 
     /// Makes `user`'s file, written with [`Durability::Deferred`], durable (one fsync of the file).
     pub fn sync_one(&self, user: &str) -> Result<(), StoreError> {
-        Ok(trusted_fs::sync_file(&self.dir, &user::file_name(user)?)?)
+        Ok(trusted_fs::sync_file(&self.dir, &user::file_name_of(user)?)?)
     }
 
     /// Deletes `user`'s file; returns whether it existed.
     pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
-        Ok(trusted_fs::remove(&self.dir, &user::file_name(user)?)?)
+        Ok(trusted_fs::remove(&self.dir, &user::file_name_of(user)?)?)
     }
 
     /// Takes the exclusive lock on `user`'s state, for a read-modify-write.
     pub fn lock(&self, user: &str) -> Result<UserLock, StoreError> {
-        Ok(trusted_fs::lock(&self.dir, &user::file_name(user)?, self.owner)?)
+        Ok(trusted_fs::lock(&self.dir, &user::file_name_of(user)?, self.owner)?)
     }
 
     /// Whether `user` has a file here (it is not read; a file that cannot even be
     /// looked at counts as there, so that using it reports the problem).
     pub fn exists(&self, user: &str) -> Result<bool, StoreError> {
-        match std::fs::symlink_metadata(self.file_of(user)?) {
+        match std::fs::symlink_metadata(self.path_of(user)?) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             _ => Ok(true),
         }

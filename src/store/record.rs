@@ -36,7 +36,7 @@
 //! losing a method, keeping a used code usable, or tripping over an
 //! "unknown field". This build reads all three.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -193,22 +193,23 @@ pub(super) fn read_with_id(files: &UserFiles, user: &str) -> Result<(Option<User
     let Some((file, id)) = files.read_with_id::<RecordFile>(user, RECORD_VERSION)? else {
         return Ok((None, None));
     };
-    Ok((Some(from_file(file, &files.file_of(user).unwrap_or_default())?), Some(id)))
+    // The path only for a message: not built unless the secret is bad.
+    Ok((Some(from_file(file, || files.file_of(user).unwrap_or_default())?), Some(id)))
 }
 
 /// Decodes the bytes of a record file exactly as [`read`] does after reading
 /// them (`path` is only used in messages): for the fuzz targets (`fuzz/`) and
 /// the property tests.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<UserRecord, StoreError> {
-    from_file(files::decode::<RecordFile>(path, bytes, RECORD_VERSION)?, path)
+    from_file(files::decode::<RecordFile>(path, bytes, RECORD_VERSION)?, || path.to_path_buf())
 }
 
-fn from_file(file: RecordFile, path: &Path) -> Result<UserRecord, StoreError> {
+fn from_file(file: RecordFile, path: impl FnOnce() -> PathBuf) -> Result<UserRecord, StoreError> {
     let secret = match &file.secret {
         None => None,
         Some(b32) => Some(
             TotpSecret::from_base32(b32)
-                .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), message: format!("secret: {e}") })?,
+                .map_err(|e| StoreError::Corrupt { path: path(), message: format!("secret: {e}") })?,
         ),
     };
     Ok(UserRecord {

@@ -149,19 +149,19 @@ pub(super) fn write(
     }
     tally.version = tally.oldest_version();
     match encode(tally) {
-        Some(text) => files.write_text_as(user, &text, durability),
+        Some(text) => files.write_bytes_as(user, &text, durability),
         None => files.write_as(user, tally, durability),
     }
 }
 
-/// The text `toml::to_string` makes of `tally`, made without serde (a login
+/// The text (UTF-8) `toml::to_string` makes of `tally`, made without serde (a login
 /// writes its tally twice); `None` where it would take more than this knows
 /// (a string with other characters than letters, digits and `-_.:+/=`, a
 /// number beyond TOML's), and the caller then asks `toml`. Byte for byte
 /// the same as `toml`'s (property test below).
-fn encode(t: &Tally) -> Option<Zeroizing<String>> {
+fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
     /// `value` in decimal (`core::fmt` costs a few hundred instructions a number).
-    fn decimal(out: &mut String, mut value: u64) {
+    fn decimal(out: &mut Vec<u8>, mut value: u64) {
         let mut digits = [0u8; 20];
         let mut at = digits.len();
         loop {
@@ -172,43 +172,43 @@ fn encode(t: &Tally) -> Option<Zeroizing<String>> {
                 break;
             }
         }
-        digits[at..].iter().for_each(|&d| out.push(char::from(d)));
+        out.extend_from_slice(&digits[at..]);
     }
-    fn number(out: &mut String, key: &str, value: u64) -> Option<()> {
+    fn number(out: &mut Vec<u8>, key: &str, value: u64) -> Option<()> {
         i64::try_from(value).ok()?;
-        out.push_str(key);
-        out.push_str(" = ");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b" = ");
         decimal(out, value);
-        out.push('\n');
+        out.push(b'\n');
         Some(())
     }
-    fn numbers(out: &mut String, key: &str, values: &[u64]) -> Option<()> {
-        out.push_str(key);
-        out.push_str(" = [");
+    fn numbers(out: &mut Vec<u8>, key: &str, values: &[u64]) -> Option<()> {
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b" = [");
         for (i, v) in values.iter().enumerate() {
             i64::try_from(*v).ok()?;
             if i > 0 {
-                out.push_str(", ");
+                out.extend_from_slice(b", ");
             }
             decimal(out, *v);
         }
-        out.push_str("]\n");
+        out.extend_from_slice(b"]\n");
         Some(())
     }
-    fn string(out: &mut String, key: &str, value: &str) -> Option<()> {
+    fn string(out: &mut Vec<u8>, key: &str, value: &str) -> Option<()> {
         if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b)) {
             return None;
         }
-        out.push_str(key);
-        out.push_str(" = \"");
-        out.push_str(value);
-        out.push_str("\"\n");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b" = \"");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\"\n");
         Some(())
     }
-    fn code(out: &mut String, header: &str, c: &EmailCode) -> Option<()> {
-        out.push_str("\n[");
-        out.push_str(header);
-        out.push_str("]\n");
+    fn code(out: &mut Vec<u8>, header: &str, c: &EmailCode) -> Option<()> {
+        out.extend_from_slice(b"\n[");
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(b"]\n");
         string(out, "hash", &c.hash)?;
         string(out, "salt", &c.salt)?;
         number(out, "sent_at", c.sent_at)?;
@@ -222,7 +222,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<String>> {
         + t.email_code.as_ref().map_or(0, code_room)
         + t.sms_code.as_ref().map_or(0, code_room)
         + t.contact_code.as_ref().map_or(0, |c| 80 + c.method.len() + c.to.len() + code_room(&c.code));
-    let mut out = Zeroizing::new(String::with_capacity(room));
+    let mut out = Zeroizing::new(Vec::with_capacity(room));
     number(&mut out, "version", u64::from(t.version))?;
     numbers(&mut out, "failures", &t.failures)?;
     if let Some(v) = t.locked_at {
@@ -242,7 +242,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<String>> {
         code(&mut out, "sms_code", c)?;
     }
     if let Some(c) = &t.contact_code {
-        out.push_str("\n[contact_code]\n");
+        out.extend_from_slice(b"\n[contact_code]\n");
         string(&mut out, "method", &c.method)?;
         string(&mut out, "to", &c.to)?;
         number(&mut out, "tries", u64::from(c.tries))?;
@@ -310,7 +310,7 @@ mod tests {
         fn the_encoder_writes_exactly_what_toml_writes(t in tally()) {
             let theirs = toml::to_string(&t);
             match encode(&t) {
-                Some(mine) => prop_assert_eq!(Ok(mine.to_string()), theirs.map_err(|e| e.to_string())),
+                Some(mine) => prop_assert_eq!(Ok(String::from_utf8(mine.to_vec()).unwrap()), theirs.map_err(|e| e.to_string())),
                 None => {
                     let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b));
                     let codes = [t.email_code.clone(), t.sms_code.clone(), t.contact_code.as_ref().map(|c| c.code.clone())];
@@ -331,7 +331,7 @@ mod tests {
     fn a_login_tally_takes_the_encoder() {
         let t = Tally { failures: vec![1_763_880_000], last_step: Some(58_796_000), ..Tally::default() };
         assert_eq!(
-            encode(&t).as_deref().map(String::as_str),
+            encode(&t).as_deref().map(|text| std::str::from_utf8(text).unwrap()),
             Some("version = 1\nfailures = [1763880000]\nlast_step = 58796000\ngrace_used = 0\n")
         );
     }

@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{FsError, io_err};
 
@@ -85,7 +85,7 @@ pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durabili
 }
 
 /// Where [`write_atomic`] stages the new contents of `dir/name`.
-fn temp_path(dir: &Path, name: &str) -> PathBuf {
+fn temp_path(dir: &Path, name: &str) -> super::ChildPath {
     super::child(dir, ".", name, ".tmp")
 }
 

@@ -42,7 +42,7 @@ pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
         .open(&path)
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
-                FsError::Insecure { path: path.clone(), why: "it is a symbolic link".into() }
+                FsError::Insecure { path: path.to_path_buf(), why: "it is a symbolic link".into() }
             } else {
                 io_err(&path, "open")(e)
             }
@@ -58,9 +58,11 @@ pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
-                return Err(FsError::Io { path, op: "lock", err });
+                return Err(FsError::Io { path: path.to_path_buf(), op: "lock", err });
             }
-            Err(std::fs::TryLockError::Error(err)) => return Err(FsError::Io { path, op: "lock", err }),
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(FsError::Io { path: path.to_path_buf(), op: "lock", err });
+            }
         }
     }
 }
