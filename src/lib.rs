@@ -47,6 +47,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod config_warnings;
+pub mod decimal;
 pub mod email_code;
 pub mod log;
 pub mod module_args;

@@ -127,7 +127,7 @@ impl Syslog {
         let mut out = String::with_capacity(40 + self.ident.len() + line.len());
         // By hand: `write!` costs a few hundred instructions a number.
         out.push('<');
-        push_decimal(&mut out, AUTHPRIV + severity);
+        out.push_str(crate::decimal::digits(u64::from(AUTHPRIV + severity), &mut [0; 20]));
         out.push('>');
         if let Some(t) = i64::try_from(now).ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
             use chrono::{Datelike, Timelike};
@@ -142,26 +142,11 @@ impl Syslog {
         }
         out.push_str(&self.ident);
         out.push('[');
-        push_decimal(&mut out, self.pid);
+        out.push_str(crate::decimal::digits(u64::from(self.pid), &mut [0; 20]));
         out.push_str("]: ");
         out.push_str(line);
         out
     }
-}
-
-/// `value` in decimal, appended to `out`.
-fn push_decimal(out: &mut String, mut value: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 impl AuditLog for Syslog {

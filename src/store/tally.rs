@@ -160,19 +160,8 @@ pub(super) fn write(
 /// number beyond TOML's), and the caller then asks `toml`. Byte for byte
 /// the same as `toml`'s (property test below).
 fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
-    /// `value` in decimal (`core::fmt` costs a few hundred instructions a number).
-    fn decimal(out: &mut Vec<u8>, mut value: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[at..]);
+    fn decimal(out: &mut Vec<u8>, value: u64) {
+        out.extend_from_slice(crate::decimal::digits(value, &mut [0; 20]).as_bytes());
     }
     fn number(out: &mut Vec<u8>, key: &str, value: u64) -> Option<()> {
         i64::try_from(value).ok()?;
