@@ -206,3 +206,31 @@ fn unlock_also_clears_a_last_used_step_left_in_the_future_by_a_clock_jump() {
     assert_eq!(tally.tally("alice").unwrap().last_step, None);
     assert!(env.login("alice", &[&code(SECRET, 0)]).succeeded());
 }
+
+/// `su` hands the module the caller's stderr (its terminal) and environment:
+/// with Rust's default panic hook a panic in the module printed its message
+/// there, and with `RUST_BACKTRACE=full` a backtrace with the process's code
+/// addresses. A panic (debug builds have one on demand) now prints nothing,
+/// is logged with its place, and the login is refused as unavailable.
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_prints_nothing_on_the_callers_terminal_and_is_logged_with_its_place() {
+    let env = Env::new("");
+    env.enroll("alice");
+    env.write_service("twostep-panic", "debug_panic_for_tests");
+    let mut cmd = env.pamdrive(&[], "twostep-panic", "alice", &[]);
+    cmd.env("RUST_BACKTRACE", "full").stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "pamdrive failed: {out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "the caller's terminal shows nothing");
+    let transcript = Transcript::parse(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(transcript.result, "PAM_SYSTEM_ERR");
+    let lines = env.log_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("result=unavailable reason=\"internal error (panic at src/pam/mod.rs:")
+            && lines[0].ends_with("); please report a bug\""),
+        "{lines:?}"
+    );
+    assert!(!lines[0].contains("debug_panic_for_tests"), "the message is not logged: {lines:?}");
+}
