@@ -248,7 +248,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip_spaces(&mut self) {
-        self.at += self.rest().iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let bytes = self.text.as_bytes();
+        let mut n = self.at;
+        while matches!(bytes.get(n), Some(b' ' | b'\t')) {
+            n += 1;
+        }
+        self.at = n;
     }
 
     /// Spaces, tabs and line ends (`\n`, `\r\n`).
