@@ -672,3 +672,24 @@ fn list_unenrolled_when_every_account_must_enroll_says_so_and_exits_2() {
         "the filters exclude each other"
     );
 }
+
+/// The last used step belongs to a secret: a new one (`enroll --force`) starts
+/// without the old one's, which a clock jump may have pushed into the future
+/// (it refused every new code until then); the same secret given again keeps
+/// it, so its used codes stay used.
+#[test]
+fn a_new_secret_starts_without_the_old_ones_last_step_and_the_same_secret_keeps_it() {
+    let env = Env::new("");
+    env.enroll("alice");
+    assert!(env.login("alice", &[&code(SECRET, 0)]).succeeded());
+    let ahead = now() / 30 + 120;
+    env.update_tally("alice", |t| t.last_step = Some(ahead));
+    ok(&env.twostep_stdin(&["enroll", "alice", "--force", "--secret-stdin"], &format!("{SECRET}\n")));
+    assert_eq!(env.store().tally("alice").unwrap().last_step, Some(ahead), "the same secret keeps its last step");
+    assert!(!env.login("alice", &[&code(SECRET, 1)]).succeeded(), "a code up to that step stays used");
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&env.twostep(&["enroll", "alice", "--force", "--json"]))).unwrap();
+    let new = out["secret"].as_str().unwrap();
+    assert_eq!(env.store().tally("alice").unwrap().last_step, None, "a new secret has no used step");
+    assert!(env.login("alice", &[&code(new, 0)]).succeeded(), "the new secret's code works at once");
+}

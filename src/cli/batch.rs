@@ -302,10 +302,9 @@ impl Batch<'_> {
             {
                 return Ok(refusal(w, old, existing.as_ref().map_or(0, |r| r.created)));
             }
-            if let Some(step) = w.migration.as_ref().and_then(|m| m.last_step) {
-                // First: a failure here leaves nothing enrolled (see enroll.rs on DISALLOW_REUSE).
-                u.update_tally(|t| t.last_step = t.last_step.max(Some(step)))?;
-            }
+            // First: a failure here leaves nothing enrolled.
+            let old = existing.as_ref().and_then(|r| r.secret.as_ref());
+            carry_last_step(u, old, &secret, w.migration.as_ref().and_then(|m| m.last_step))?;
             let qr = match &self.qr_dir {
                 Some(dir) => Some(write_svg(dir, account, &uri)?),
                 None => None,
@@ -431,4 +430,24 @@ fn write_svg(dir: &Path, user: &str, uri: &str) -> Result<PathBuf, CliError> {
     let svg = Zeroizing::new(qr::svg(uri)?);
     trusted_fs::write_atomic_unsynced(dir, &name, svg.as_bytes())?;
     Ok(dir.join(name))
+}
+
+/// Before `new` replaces `old` as the user's secret (enroll, batch or
+/// migration, under the user's lock): the last used step belongs to a secret.
+/// The same secret again keeps it, so its used codes stay used (and an
+/// imported file's DISALLOW_REUSE step is added). A new secret starts from its
+/// own history, `imported` or none: the old secret's step, perhaps pushed into
+/// the future by a clock jump, would refuse its codes as replays.
+pub(super) fn carry_last_step(
+    u: &mut crate::store::Entry<'_>,
+    old: Option<&TotpSecret>,
+    new: &TotpSecret,
+    imported: Option<u64>,
+) -> Result<(), CliError> {
+    let same = old.is_some_and(|old| bool::from(new.expose().ct_eq(old.expose())));
+    let last_step = if same { u.tally()?.last_step.max(imported) } else { imported };
+    if u.tally()?.last_step != last_step {
+        u.update_tally(|t| t.last_step = last_step)?;
+    }
+    Ok(())
 }

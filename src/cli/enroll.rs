@@ -166,11 +166,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
             bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
         };
+        // First: a failure here leaves nothing enrolled (a migrated secret
+        // without its DISALLOW_REUSE step would take a used code once more).
+        batch::carry_last_step(u, existing.as_ref().and_then(|r| r.secret.as_ref()), &secret, used_step)?;
         u.save_record(record)?;
-        if let Some(step) = used_step {
-            // Same secret, same steps: keep google-authenticator's DISALLOW_REUSE promise.
-            u.update_tally(|t| t.last_step = t.last_step.max(Some(step)))?;
-        }
         Ok(existing)
     })?;
     let action = match (&args.from_google_authenticator, &existing) {
