@@ -302,9 +302,6 @@ impl Batch<'_> {
             {
                 return Ok(refusal(w, old, existing.as_ref().map_or(0, |r| r.created)));
             }
-            // First: a failure here leaves nothing enrolled.
-            let old = existing.as_ref().and_then(|r| r.secret.as_ref());
-            carry_last_step(u, old, &secret, w.migration.as_ref().and_then(|m| m.last_step))?;
             let qr = match &self.qr_dir {
                 Some(dir) => Some(write_svg(dir, account, &uri)?),
                 None => None,
@@ -323,11 +320,14 @@ impl Batch<'_> {
                     .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
                 bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
             };
-            if let Err(e) = u.save_record_unsynced(record) {
+            let old = existing.as_ref().and_then(|r| r.secret.as_ref());
+            let imported = w.migration.as_ref().and_then(|m| m.last_step);
+            let saved = save_with_last_step(u, old, &secret, imported, |u| Ok(u.save_record_unsynced(record)?));
+            if let Err(e) = saved {
                 if let Some(path) = &qr {
                     let _ = std::fs::remove_file(path);
                 }
-                return Err(e.into());
+                return Err(e);
             }
             let action = match (&w.migration, &existing) {
                 (Some(_), _) => "migrate",
@@ -432,22 +432,30 @@ fn write_svg(dir: &Path, user: &str, uri: &str) -> Result<PathBuf, CliError> {
     Ok(dir.join(name))
 }
 
-/// Before `new` replaces `old` as the user's secret (enroll, batch or
-/// migration, under the user's lock): the last used step belongs to a secret.
-/// The same secret again keeps it, so its used codes stay used (and an
-/// imported file's DISALLOW_REUSE step is added). A new secret starts from its
-/// own history, `imported` or none: the old secret's step, perhaps pushed into
-/// the future by a clock jump, would refuse its codes as replays.
-pub(super) fn carry_last_step(
+/// Saves a record whose secret `new` replaces `old` (enroll, batch or
+/// migration, under the user's lock) with the last used step that goes with
+/// it: the same secret again keeps its step, so its used codes stay used (and
+/// an imported file's DISALLOW_REUSE step is added); a new secret starts from
+/// its own history, `imported` or none, since the old secret's step, perhaps
+/// pushed into the future by a clock jump, would refuse its codes as replays.
+/// A step is raised before the record is saved and lowered after it, so that
+/// a failure half way leaves the old secret with its used codes still used.
+pub(super) fn save_with_last_step<T>(
     u: &mut crate::store::Entry<'_>,
     old: Option<&TotpSecret>,
     new: &TotpSecret,
     imported: Option<u64>,
-) -> Result<(), CliError> {
+    save: impl FnOnce(&mut crate::store::Entry<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let same = old.is_some_and(|old| bool::from(new.expose().ct_eq(old.expose())));
-    let last_step = if same { u.tally()?.last_step.max(imported) } else { imported };
-    if u.tally()?.last_step != last_step {
-        u.update_tally(|t| t.last_step = last_step)?;
+    let current = u.tally()?.last_step;
+    let wanted = if same { current.max(imported) } else { imported };
+    if wanted > current {
+        u.update_tally(|t| t.last_step = wanted)?;
     }
-    Ok(())
+    let saved = save(u)?;
+    if wanted < current {
+        u.update_tally(|t| t.last_step = wanted)?;
+    }
+    Ok(saved)
 }

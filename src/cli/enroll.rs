@@ -166,10 +166,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .unwrap_or_else(|| existing.as_ref().map(|r| r.backup_codes.clone()).unwrap_or_default()),
             bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
         };
-        // First: a failure here leaves nothing enrolled (a migrated secret
-        // without its DISALLOW_REUSE step would take a used code once more).
-        batch::carry_last_step(u, existing.as_ref().and_then(|r| r.secret.as_ref()), &secret, used_step)?;
-        u.save_record(record)?;
+        let old = existing.as_ref().and_then(|r| r.secret.as_ref());
+        batch::save_with_last_step(u, old, &secret, used_step, |u| Ok(u.save_record(record)?))?;
         Ok(existing)
     })?;
     let action = match (&args.from_google_authenticator, &existing) {
