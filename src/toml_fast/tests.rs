@@ -1,3 +1,4 @@
+use super::cursor::{is_control, next_control};
 use super::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
