@@ -124,6 +124,12 @@ impl TotpSecret {
     pub fn expose(&self) -> &[u8] {
         self.0.expose_secret()
     }
+
+    /// Whether `other` is the same secret (compared in constant time).
+    pub fn same_as(&self, other: &TotpSecret) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.expose().ct_eq(other.expose()))
+    }
 }
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -30,10 +30,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::batch_input::{self, InputError};
+use super::last_step;
 use super::{CliError, Context};
 use crate::address::validate_address;
 use crate::backup_codes::{self, CodeHash};
@@ -322,7 +322,8 @@ impl Batch<'_> {
             };
             let old = existing.as_ref().and_then(|r| r.secret.as_ref());
             let imported = w.migration.as_ref().and_then(|m| m.last_step);
-            let saved = save_with_last_step(u, old, &secret, imported, |u| Ok(u.save_record_unsynced(record)?));
+            let saved =
+                last_step::save_with_last_step(u, old, &secret, imported, |u| Ok(u.save_record_unsynced(record)?));
             if let Err(e) = saved {
                 if let Some(path) = &qr {
                     let _ = std::fs::remove_file(path);
@@ -403,9 +404,7 @@ fn refusal(w: &Wanted, old: &TotpSecret, since: u64) -> Status {
     let since = crate::time::rfc3339(since);
     match &w.secret {
         None => Status::Skipped(format!("already enrolled (since {since}); --force replaces the secret")),
-        Some(new) if bool::from(new.expose().ct_eq(old.expose())) => {
-            Status::Skipped(format!("already enrolled with this secret (since {since})"))
-        }
+        Some(new) if new.same_as(old) => Status::Skipped(format!("already enrolled with this secret (since {since})")),
         Some(_) => Status::Failed(format!(
             "already enrolled (since {since}) with another secret; --force replaces it with this one (the current app entry then stops working)"
         )),
@@ -430,32 +429,4 @@ fn write_svg(dir: &Path, user: &str, uri: &str) -> Result<PathBuf, CliError> {
     let svg = Zeroizing::new(qr::svg(uri)?);
     trusted_fs::write_atomic_unsynced(dir, &name, svg.as_bytes())?;
     Ok(dir.join(name))
-}
-
-/// Saves a record whose secret `new` replaces `old` (enroll, batch or
-/// migration, under the user's lock) with the last used step that goes with
-/// it: the same secret again keeps its step, so its used codes stay used (and
-/// an imported file's DISALLOW_REUSE step is added); a new secret starts from
-/// its own history, `imported` or none, since the old secret's step, perhaps
-/// pushed into the future by a clock jump, would refuse its codes as replays.
-/// A step is raised before the record is saved and lowered after it, so that
-/// a failure half way leaves the old secret with its used codes still used.
-pub(super) fn save_with_last_step<T>(
-    u: &mut crate::store::Entry<'_>,
-    old: Option<&TotpSecret>,
-    new: &TotpSecret,
-    imported: Option<u64>,
-    save: impl FnOnce(&mut crate::store::Entry<'_>) -> Result<T, CliError>,
-) -> Result<T, CliError> {
-    let same = old.is_some_and(|old| bool::from(new.expose().ct_eq(old.expose())));
-    let current = u.tally()?.last_step;
-    let wanted = if same { current.max(imported) } else { imported };
-    if wanted > current {
-        u.update_tally(|t| t.last_step = wanted)?;
-    }
-    let saved = save(u)?;
-    if wanted < current {
-        u.update_tally(|t| t.last_step = wanted)?;
-    }
-    Ok(saved)
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::{CliError, Context};
-use super::{batch, google};
+use super::{batch, google, last_step};
 use crate::address::validate_address;
 use crate::backup_codes;
 use crate::secret::TotpSecret;
@@ -167,7 +167,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             bypass: existing.as_ref().and_then(|r| r.bypass.clone()),
         };
         let old = existing.as_ref().and_then(|r| r.secret.as_ref());
-        batch::save_with_last_step(u, old, &secret, used_step, |u| Ok(u.save_record(record)?))?;
+        last_step::save_with_last_step(u, old, &secret, used_step, |u| Ok(u.save_record(record)?))?;
         Ok(existing)
     })?;
     let action = match (&args.from_google_authenticator, &existing) {

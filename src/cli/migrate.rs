@@ -18,8 +18,6 @@
 //! with no directory entry matching `[ldap] user_filter` are reported and
 //! make the command exit 1 (after every other user was copied).
 
-use subtle::ConstantTimeEq;
-
 use super::{CliError, Context};
 use crate::config::Backend;
 use crate::store::StoreError;
@@ -142,7 +140,7 @@ fn migrate_one(files: &UserStore, directory: &UserStore, user: &str, force: bool
 
 fn same_secret(a: &UserRecord, b: &UserRecord) -> bool {
     match (&a.secret, &b.secret) {
-        (Some(x), Some(y)) => bool::from(x.expose().ct_eq(y.expose())),
+        (Some(x), Some(y)) => x.same_as(y),
         (None, None) => true,
         _ => false,
     }

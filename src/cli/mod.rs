@@ -32,6 +32,7 @@ mod enroll;
 mod error;
 /// Public for the fuzz targets (`fuzz/`): [`google::GaFile::parse`] reads a file the user owns.
 pub mod google;
+mod last_step;
 mod migrate;
 mod output;
 mod phone;
