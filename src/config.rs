@@ -13,8 +13,10 @@
 //! - [`enroll_method`]: what `enroll_methods` may name;
 //! - [`issuer`]: the `issuer` key and its default, the host's name;
 //! - [`ldap`]: the `[store]` and `[ldap]` tables;
-//! - [`error`]: the one error type, [`ConfigError`].
+//! - [`error`]: the one error type, [`ConfigError`];
+//! - [`cache`]: the compiled copy a login reads instead of the file.
 
+pub mod cache;
 mod enroll_method;
 pub mod error;
 mod issuer;
@@ -28,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use crate::address::Sender;
 pub use crate::cidr::Cidr;
-use crate::trusted_fs::{self, FsError, Trust};
+use crate::trusted_fs;
 pub use enroll_method::EnrollMethod;
 pub use error::ConfigError;
 pub use ldap::{Backend, LdapConfig};
@@ -114,24 +116,23 @@ impl SmsConfig {
 impl Config {
     /// Reads and validates the configuration at `path`; a missing file is an error.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes =
-            trusted_fs::read_trusted(path, Trust::Protected(trusted_fs::Owner::ROOT), trusted_fs::MAX_CONFIG_FILE)
-                .map_err(ConfigError::File)?
-                .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
-        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: "the file is not valid UTF-8".into(),
-        })?;
-        Config::parse(path, &text)
+        Ok(cache::load_with(path, None, trusted_fs::Owner::ROOT)?.0)
     }
 
     /// Parses configuration text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Ok(Config::parse_noting_issuer(path, text)?.0)
+    }
+
+    /// [`Config::parse`], also saying whether the issuer is the host's name
+    /// (`issuer` not set).
+    fn parse_noting_issuer(path: &Path, text: &str) -> Result<(Config, bool), ConfigError> {
         let raw: RawConfig = crate::toml_fast::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
-        Config::from_raw(path, raw)
+        let from_host = raw.issuer.is_none();
+        Ok((Config::from_raw(path, raw)?, from_host))
     }
 
     /// The policy that applies to logins through PAM service `service`.

@@ -14,6 +14,19 @@ pub struct Args {
     pub debug: bool,
     /// Send log lines to this datagram socket instead of `/dev/log` (chroots, containers, tests).
     pub log_socket: Option<PathBuf>,
+    /// Where the compiled copy of the config is kept ([`config::cache`]):
+    /// `config_cache=PATH`, or by default [`config::cache::DEFAULT_CACHE`]
+    /// for the default config; `None` (`config_cache=off`, or another
+    /// `config=` without `config_cache=`): the file is parsed at every login.
+    pub config_cache: Option<PathBuf>,
+}
+
+/// What the module arguments say of the compiled copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CacheArg {
+    Default,
+    Off,
+    At(PathBuf),
 }
 
 /// Why the module arguments were refused (logged; the login is refused as unavailable).
@@ -21,14 +34,18 @@ pub struct Args {
 pub enum ArgsError {
     /// An argument that is none of the known ones, as given.
     Unknown(String),
+    /// A known argument with a value it cannot have, as given.
+    Invalid { arg: String, why: &'static str },
 }
+
+/// The arguments there are, for messages.
+pub const KNOWN: &str = "config=PATH, config_cache=PATH|off, debug, log_socket=PATH";
 
 impl fmt::Display for ArgsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArgsError::Unknown(arg) => {
-                write!(f, "unknown module argument {arg:?} (known: config=PATH, debug, log_socket=PATH)")
-            }
+            ArgsError::Unknown(arg) => write!(f, "unknown module argument {arg:?} (known: {KNOWN})"),
+            ArgsError::Invalid { arg, why } => write!(f, "module argument {arg:?} {why}"),
         }
     }
 }
@@ -38,7 +55,9 @@ impl std::error::Error for ArgsError {}
 /// Parses module arguments; an unknown argument is an error (a typo must not silently
 /// fall back to another configuration).
 pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
-    let mut out = Args { config: PathBuf::from(config::DEFAULT_PATH), debug: false, log_socket: None };
+    let mut out =
+        Args { config: PathBuf::from(config::DEFAULT_PATH), debug: false, log_socket: None, config_cache: None };
+    let mut cache = CacheArg::Default;
     for arg in args {
         let arg = arg.as_ref();
         if arg == "debug" {
@@ -47,10 +66,26 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
             out.config = PathBuf::from(p);
         } else if let Some(p) = arg.strip_prefix("log_socket=") {
             out.log_socket = Some(PathBuf::from(p));
+        } else if arg == "config_cache=off" {
+            cache = CacheArg::Off;
+        } else if let Some(p) = arg.strip_prefix("config_cache=") {
+            let p = PathBuf::from(p);
+            if !p.is_absolute() || p.file_name().is_none() {
+                let why = "must be an absolute file path, or off";
+                return Err(ArgsError::Invalid { arg: arg.to_string(), why });
+            }
+            cache = CacheArg::At(p);
         } else {
             return Err(ArgsError::Unknown(arg.to_string()));
         }
     }
+    out.config_cache = match cache {
+        CacheArg::At(p) => Some(p),
+        CacheArg::Default if out.config == std::path::Path::new(config::DEFAULT_PATH) => {
+            Some(PathBuf::from(config::cache::DEFAULT_CACHE))
+        }
+        CacheArg::Default | CacheArg::Off => None,
+    };
     Ok(out)
 }
 
@@ -68,7 +103,25 @@ mod tests {
         assert_eq!(e, ArgsError::Unknown("confg=/tmp/x".into()));
         assert_eq!(
             e.to_string(),
-            "unknown module argument \"confg=/tmp/x\" (known: config=PATH, debug, log_socket=PATH)"
+            "unknown module argument \"confg=/tmp/x\" (known: config=PATH, config_cache=PATH|off, debug, log_socket=PATH)"
         );
+    }
+
+    #[test]
+    fn the_compiled_config_is_kept_for_the_default_config_or_where_told() {
+        let cache = |a: &[&str]| parse_args(a).map(|a| a.config_cache);
+        assert_eq!(cache(&[]), Ok(Some(PathBuf::from("/run/twostep/config.cache"))));
+        assert_eq!(cache(&["config=/etc/security/twostep.toml"]), Ok(Some(PathBuf::from("/run/twostep/config.cache"))));
+        assert_eq!(cache(&["config=/etc/security/other.toml"]), Ok(None), "not shared with another config");
+        assert_eq!(
+            cache(&["config=/etc/x.toml", "config_cache=/run/twostep/x.cache"]),
+            Ok(Some("/run/twostep/x.cache".into()))
+        );
+        assert_eq!(cache(&["config_cache=off"]), Ok(None));
+        for bad in ["config_cache=run/x", "config_cache=", "config_cache=/"] {
+            let e = parse_args(&[bad]).unwrap_err();
+            assert!(matches!(e, ArgsError::Invalid { .. }), "{bad}: {e:?}");
+            assert!(e.to_string().contains("must be an absolute file path, or off"), "{e}");
+        }
     }
 }

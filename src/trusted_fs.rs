@@ -14,18 +14,20 @@
 //! re-exported here).
 
 mod atomic_write;
+mod safe_open;
 mod user_lock;
 
 pub use atomic_write::{
-    Durability, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_unsynced,
+    Durability, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_made,
+    write_atomic_unsynced,
 };
+pub use safe_open::{FileId, TrustedFile, file_id, open_trusted, read_trusted, read_trusted_with_id};
 pub use user_lock::{UserLock, lock};
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Largest per-user state file (store record or tally) we agree to read.
@@ -228,77 +230,6 @@ pub fn ensure_private_dir(dir: &Path, owner: Owner) -> Result<(), FsError> {
         Err(e) => return Err(io_err(dir, "create")(e)),
     }
     check_dir(dir, Trust::Private(owner))
-}
-
-/// Opens `path` for reading without following symlinks, checks it and reads it whole.
-///
-/// Returns `Ok(None)` only when the file does not exist.
-pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
-    Ok(read_trusted_with_id(path, trust, limit)?.map(|(bytes, _)| bytes))
-}
-
-/// Which file a path names, and its state: equal ids mean the same,
-/// unchanged file (a file replaced by rename has a new inode and ctime).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileId {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl FileId {
-    fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-}
-
-/// The id of the file at `path` without opening it (`None`: it does not exist).
-pub fn file_id(path: &Path) -> Result<Option<FileId>, FsError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) => Ok(Some(FileId::of(&m))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path, "inspect")(e)),
-    }
-}
-
-/// [`read_trusted`], also returning the id of the file that was read.
-pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Option<(Vec<u8>, FileId)>, FsError> {
-    require_absolute(path)?;
-    let file = match OpenOptions::new()
-        .read(true)
-        // O_NONBLOCK: a FIFO planted in place of the file must not hang the login.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(FsError::Insecure {
-                path: path.to_path_buf(),
-                why: "it is a symbolic link; use the real path".into(),
-            });
-        }
-        Err(e) => return Err(io_err(path, "open")(e)),
-    };
-    let meta = file.metadata().map_err(io_err(path, "inspect"))?;
-    check_meta(path, &meta, false, trust)?;
-    if meta.len() > limit {
-        return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(limit + 1).read_to_end(&mut buf).map_err(io_err(path, "read"))?;
-    if buf.len() as u64 > limit {
-        return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
-    }
-    Ok(Some((buf, FileId::of(&meta))))
 }
 
 /// Names of the regular entries of `dir` that are not hidden (state files, not locks or temp files).

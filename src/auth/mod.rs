@@ -36,6 +36,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::config::cache::CacheUse;
 use crate::log::{AuditLog, Level, Line};
 use crate::policy::{self, Decision, RecordState};
 use crate::sendmail::Mailer;
@@ -118,12 +119,17 @@ pub struct Login<'a> {
 }
 
 impl Login<'_> {
-    /// Runs the login with the configuration at `config_path` (root's files) and logs its outcome.
-    pub fn authenticate(&mut self, config_path: &Path) -> Outcome {
-        match Config::load(config_path) {
-            Ok(cfg) => {
+    /// Runs the login with the configuration at `config_path` (root's files),
+    /// through its compiled copy at `cache` when given, and logs its outcome.
+    pub fn authenticate(&mut self, config_path: &Path, cache: Option<&Path>) -> Outcome {
+        match Config::load_cached(config_path, cache) {
+            Ok((cfg, used)) => {
+                if let CacheUse::Unusable(why) = &used {
+                    let line = Line::new().field("event", "config_cache_unused").reason(why);
+                    self.log.log(Level::Warning, line.as_str());
+                }
                 if self.req.debug {
-                    let line = format!("debug: config={} {:?}", config_path.display(), cfg);
+                    let line = format!("debug: config={} cache={used:?} {:?}", config_path.display(), cfg);
                     self.log.log(Level::Debug, &line);
                 }
                 self.authenticate_with(&cfg, Owner::ROOT)

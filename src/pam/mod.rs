@@ -200,7 +200,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         sms: &mut HostSms,
         clock: &SystemClock,
     };
-    pam_code(login.authenticate(&args.config))
+    pam_code(login.authenticate(&args.config, args.config_cache.as_deref()))
 }
 
 thread_local! {

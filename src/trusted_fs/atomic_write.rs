@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::{FsError, io_err};
@@ -53,6 +53,21 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
 
 /// [`write_atomic`] with a choice of [`Durability`].
 pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
+    write_atomic_made(dir, name, durability, |_| Some(data)).map(drop)
+}
+
+/// [`write_atomic_as`] with contents made once the temp file exists: `make`
+/// gets the temp file's change time (nanoseconds since the epoch, from the
+/// clock the kernel stamps files with) and returns the contents, or `None`
+/// to write nothing (the temp file is removed; `Ok(false)`). For a file that
+/// remembers which state of another file it was made from: that file, read
+/// inside `make`, cannot have changed unseen after a time `make` was given.
+pub fn write_atomic_made<D: AsRef<[u8]>>(
+    dir: &Path,
+    name: &str,
+    durability: Durability,
+    make: impl FnOnce(i128) -> Option<D>,
+) -> Result<bool, FsError> {
     let target = super::child(dir, "", name, "");
     let tmp = temp_path(dir, name);
     let result = (|| {
@@ -68,17 +83,22 @@ pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durabili
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)
             .map_err(io_err(&tmp, "create"))?;
-        f.write_all(data).map_err(io_err(&tmp, "write"))?;
+        let meta = f.metadata().map_err(io_err(&tmp, "inspect"))?;
+        let created = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
+        let Some(data) = make(created) else {
+            return Ok(false);
+        };
+        f.write_all(data.as_ref()).map_err(io_err(&tmp, "write"))?;
         if durability != Durability::Deferred {
             f.sync_all().map_err(io_err(&tmp, "fsync"))?;
         }
         std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
         match durability {
-            Durability::Durable => sync_dir(dir),
-            Durability::Deferred => Ok(()),
+            Durability::Durable => sync_dir(dir).map(|()| true),
+            Durability::Deferred => Ok(true),
         }
     })();
-    if result.is_err() {
+    if !matches!(result, Ok(true)) {
         let _ = std::fs::remove_file(&tmp);
     }
     result

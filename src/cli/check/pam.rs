@@ -18,7 +18,8 @@ use super::{Inputs, SSHD_SERVICE};
 fn module_config(args: &[String]) -> Result<Option<PathBuf>, String> {
     match crate::module_args::parse_args(args) {
         Ok(parsed) => Ok(args.iter().any(|a| a.starts_with("config=")).then_some(parsed.config)),
-        Err(crate::module_args::ArgsError::Unknown(arg)) => Err(arg),
+        Err(crate::module_args::ArgsError::Unknown(arg)) => Err(format!("unknown module argument {arg}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -57,8 +58,8 @@ pub(super) fn check_pam(r: &mut Report, inputs: &Inputs<'_>, services: &[Service
             let at = m.origin.describe(dir);
             match module_config(&m.args) {
                 Err(arg) => r.error(
-                    format!("{at}: unknown module argument {arg}: pam_twostep.so refuses every login there"),
-                    "remove it (known: config=PATH, debug, log_socket=PATH)",
+                    format!("{at}: {arg}: pam_twostep.so refuses every login there"),
+                    format!("correct or remove it (known: {})", crate::module_args::KNOWN),
                 ),
                 Ok(Some(other)) if other != inputs.config => r.warning(
                     format!(
@@ -184,7 +185,11 @@ mod tests {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(module_config(&args(&["debug", "config=/x.toml"])), Ok(Some(PathBuf::from("/x.toml"))));
         assert_eq!(module_config(&args(&["log_socket=/s"])), Ok(None));
-        assert_eq!(module_config(&args(&["confg=/x"])), Err("confg=/x".to_string()));
-        assert_eq!(module_config(&args(&["nullok"])), Err("nullok".to_string()));
+        assert_eq!(module_config(&args(&["confg=/x"])), Err("unknown module argument confg=/x".to_string()));
+        assert_eq!(module_config(&args(&["nullok"])), Err("unknown module argument nullok".to_string()));
+        assert_eq!(
+            module_config(&args(&["config_cache=x"])),
+            Err("module argument \"config_cache=x\" must be an absolute file path, or off".to_string())
+        );
     }
 }

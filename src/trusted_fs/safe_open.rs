@@ -1,0 +1,134 @@
+//! The one safe open of the crate: an absolute path opened with
+//! `O_NOFOLLOW` (and `O_NONBLOCK`, against a planted FIFO), its owner, mode
+//! and type checked on the open descriptor, its size capped; and [`FileId`],
+//! which tells whether a path still names the same, unchanged file.
+
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::{FsError, Trust, check_meta, io_err, require_absolute};
+
+/// Opens `path` for reading without following symlinks, checks it and reads it whole.
+///
+/// Returns `Ok(None)` only when the file does not exist.
+pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
+    Ok(read_trusted_with_id(path, trust, limit)?.map(|(bytes, _)| bytes))
+}
+
+/// Which file a path names, and its state: equal ids mean the same,
+/// unchanged file (a file replaced by rename has a new inode and ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+impl FileId {
+    /// Bytes of [`FileId::to_bytes`].
+    pub const BYTES: usize = 56;
+
+    /// A fixed-size encoding (for files that remember which file they were made from).
+    pub fn to_bytes(&self) -> [u8; FileId::BYTES] {
+        let mut out = [0u8; FileId::BYTES];
+        out[..8].copy_from_slice(&self.dev.to_le_bytes());
+        out[8..16].copy_from_slice(&self.ino.to_le_bytes());
+        out[16..24].copy_from_slice(&self.size.to_le_bytes());
+        out[24..40].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        out[40..].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        out
+    }
+
+    /// Whether the file's contents and inode last changed (mtime and ctime)
+    /// more than `margin_ns` before `t_ns` (nanoseconds since the epoch).
+    pub fn changed_before(&self, t_ns: i128, margin_ns: i128) -> bool {
+        self.mtime_ns.max(self.ctime_ns) + margin_ns < t_ns
+    }
+}
+
+/// The id of the file at `path` without opening it (`None`: it does not exist).
+pub fn file_id(path: &Path) -> Result<Option<FileId>, FsError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(FileId::of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, "inspect")(e)),
+    }
+}
+
+/// [`read_trusted`], also returning the id of the file that was read.
+pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Option<(Vec<u8>, FileId)>, FsError> {
+    let Some(file) = open_trusted(path, trust, limit)? else { return Ok(None) };
+    let id = file.id;
+    Ok(Some((file.read_all()?, id)))
+}
+
+/// A file opened and checked by [`open_trusted`], not read yet.
+pub struct TrustedFile<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    limit: u64,
+    /// The file as it was when opened.
+    pub id: FileId,
+}
+
+impl TrustedFile<'_> {
+    /// The file as it is now (`fstat` again).
+    pub fn id_now(&self) -> Result<FileId, FsError> {
+        Ok(FileId::of(&self.file.metadata().map_err(io_err(self.path, "inspect"))?))
+    }
+
+    /// The whole file, within the size cap.
+    pub fn read_all(self) -> Result<Vec<u8>, FsError> {
+        let (path, limit) = (self.path, self.limit);
+        let mut buf = Vec::with_capacity(self.id.size.min(limit) as usize);
+        self.file.take(limit + 1).read_to_end(&mut buf).map_err(io_err(path, "read"))?;
+        if buf.len() as u64 > limit {
+            return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
+        }
+        Ok(buf)
+    }
+}
+
+/// Opens `path` without following symlinks and checks it as [`read_trusted`]
+/// does, without reading it. `Ok(None)` only when the file does not exist.
+pub fn open_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<TrustedFile<'_>>, FsError> {
+    require_absolute(path)?;
+    let file = match OpenOptions::new()
+        .read(true)
+        // O_NONBLOCK: a FIFO planted in place of the file must not hang the login.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(FsError::Insecure {
+                path: path.to_path_buf(),
+                why: "it is a symbolic link; use the real path".into(),
+            });
+        }
+        Err(e) => return Err(io_err(path, "open")(e)),
+    };
+    let meta = file.metadata().map_err(io_err(path, "inspect"))?;
+    check_meta(path, &meta, false, trust)?;
+    if meta.len() > limit {
+        return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
+    }
+    Ok(Some(TrustedFile { file, path, limit, id: FileId::of(&meta) }))
+}
