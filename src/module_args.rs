@@ -2,31 +2,33 @@
 //! parsed here, on plain strings, for the PAM glue and for `twostep check`,
 //! which must judge a PAM line exactly as the module will.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::config;
 
 /// Module arguments (`auth required pam_twostep.so config=/etc/… debug`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Args {
-    pub config: PathBuf,
+pub struct Args<'a> {
+    /// Borrowed from the arguments (or the default): nothing copied at each login.
+    pub config: Cow<'a, Path>,
     pub debug: bool,
     /// Send log lines to this datagram socket instead of `/dev/log` (chroots, containers, tests).
-    pub log_socket: Option<PathBuf>,
+    pub log_socket: Option<&'a Path>,
     /// Where the compiled copy of the config is kept ([`config::cache`]):
     /// `config_cache=PATH`, or by default [`config::cache::DEFAULT_CACHE`]
     /// for the default config; `None` (`config_cache=off`, or another
     /// `config=` without `config_cache=`): the file is parsed at every login.
-    pub config_cache: Option<PathBuf>,
+    pub config_cache: Option<Cow<'a, Path>>,
 }
 
 /// What the module arguments say of the compiled copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum CacheArg {
+enum CacheArg<'a> {
     Default,
     Off,
-    At(PathBuf),
+    At(&'a Path),
 }
 
 /// Why the module arguments were refused (logged; the login is refused as unavailable).
@@ -54,23 +56,27 @@ impl std::error::Error for ArgsError {}
 
 /// Parses module arguments; an unknown argument is an error (a typo must not silently
 /// fall back to another configuration).
-pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
-    let mut out =
-        Args { config: PathBuf::from(config::DEFAULT_PATH), debug: false, log_socket: None, config_cache: None };
+pub fn parse_args<'a, S: AsRef<str>>(args: &'a [S]) -> Result<Args<'a>, ArgsError> {
+    let mut out = Args {
+        config: Cow::Borrowed(Path::new(config::DEFAULT_PATH)),
+        debug: false,
+        log_socket: None,
+        config_cache: None,
+    };
     let mut cache = CacheArg::Default;
     for arg in args {
         let arg = arg.as_ref();
         if arg == "debug" {
             out.debug = true;
         } else if let Some(p) = arg.strip_prefix("config=") {
-            out.config = PathBuf::from(p);
+            out.config = Cow::Borrowed(Path::new(p));
         } else if let Some(p) = arg.strip_prefix("log_socket=") {
-            out.log_socket = Some(PathBuf::from(p));
+            out.log_socket = Some(Path::new(p));
         } else if arg == "config_cache=off" {
             cache = CacheArg::Off;
         } else if let Some(p) = arg.strip_prefix("config_cache=") {
-            let p = PathBuf::from(p);
-            if !p.is_absolute() || p.file_name().is_none() {
+            let p = Path::new(p);
+            if !p.is_absolute() || config::cache::split(p).is_none() {
                 let why = "must be an absolute file path, or off";
                 return Err(ArgsError::Invalid { arg: arg.to_string(), why });
             }
@@ -80,9 +86,9 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
         }
     }
     out.config_cache = match cache {
-        CacheArg::At(p) => Some(p),
-        CacheArg::Default if out.config == std::path::Path::new(config::DEFAULT_PATH) => {
-            Some(PathBuf::from(config::cache::DEFAULT_CACHE))
+        CacheArg::At(p) => Some(Cow::Borrowed(p)),
+        CacheArg::Default if out.config == Path::new(config::DEFAULT_PATH) => {
+            Some(Cow::Borrowed(Path::new(config::cache::DEFAULT_CACHE)))
         }
         CacheArg::Default | CacheArg::Off => None,
     };
@@ -92,6 +98,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Args, ArgsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn module_arguments_parse_and_typos_are_refused() {
@@ -109,16 +116,16 @@ mod tests {
 
     #[test]
     fn the_compiled_config_is_kept_for_the_default_config_or_where_told() {
-        let cache = |a: &[&str]| parse_args(a).map(|a| a.config_cache);
+        let cache = |a: &[&str]| parse_args(a).map(|a| a.config_cache.map(Cow::into_owned));
         assert_eq!(cache(&[]), Ok(Some(PathBuf::from("/run/twostep/config.cache"))));
         assert_eq!(cache(&["config=/etc/security/twostep.toml"]), Ok(Some(PathBuf::from("/run/twostep/config.cache"))));
         assert_eq!(cache(&["config=/etc/security/other.toml"]), Ok(None), "not shared with another config");
         assert_eq!(
             cache(&["config=/etc/x.toml", "config_cache=/run/twostep/x.cache"]),
-            Ok(Some("/run/twostep/x.cache".into()))
+            Ok(Some(PathBuf::from("/run/twostep/x.cache")))
         );
         assert_eq!(cache(&["config_cache=off"]), Ok(None));
-        for bad in ["config_cache=run/x", "config_cache=", "config_cache=/"] {
+        for bad in ["config_cache=run/x", "config_cache=", "config_cache=/", "config_cache=/run/."] {
             let e = parse_args(&[bad]).unwrap_err();
             assert!(matches!(e, ArgsError::Invalid { .. }), "{bad}: {e:?}");
             assert!(e.to_string().contains("must be an absolute file path, or off"), "{e}");

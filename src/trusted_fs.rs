@@ -18,7 +18,7 @@ mod safe_open;
 mod user_lock;
 
 pub use atomic_write::{
-    Durability, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_made,
+    Durability, Staged, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_made,
     write_atomic_unsynced,
 };
 pub use safe_open::{FileId, TrustedFile, file_id, open_trusted, read_trusted, read_trusted_with_id};

@@ -92,7 +92,7 @@ fn load_settled(
     let file = trusted_fs::open_trusted(path, Trust::Protected(owner), trusted_fs::MAX_CONFIG_FILE)
         .map_err(ConfigError::File)?
         .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
-    let Some((cache, dir, name)) = cache.and_then(|c| Some((c, c.parent()?, c.file_name()?.to_str()?))) else {
+    let Some((cache, dir, name)) = cache.and_then(|c| Some((c, split(c)?))).map(|(c, (d, n))| (c, d, n)) else {
         return Ok((parse_file(path, file)?.0, CacheUse::Off));
     };
     let unusable = match read_copy(cache, dir, owner, path, &file.id) {
@@ -105,12 +105,13 @@ fn load_settled(
     let written = (|| {
         trusted_fs::ensure_private_dir(dir, owner)?;
         let _lock = trusted_fs::lock(dir, name, owner)?;
-        trusted_fs::write_atomic_made(dir, name, Durability::Deferred, |created| {
+        trusted_fs::write_atomic_made(dir, name, Durability::Deferred, |staged| {
+            let created = staged.created_ns();
             let file = file.take()?;
             let id = file.id_now();
             let result = parse_file(path, file);
-            let copy = match (&id, &result) {
-                (Ok(id), Ok((config, from_host))) if id.changed_before(created, settle_ns) => {
+            let copy = match (created, &id, &result) {
+                (Some(created), Ok(id), Ok((config, from_host))) if id.changed_before(created, settle_ns) => {
                     // A defaulted issuer is the host's name.
                     Some(encode(path, id, from_host.then_some(config.issuer.as_str()), config))
                 }
@@ -133,6 +134,16 @@ fn load_settled(
         (None, Err(e)) => CacheUse::NotWritten(e.to_string()),
     };
     Ok((config, used))
+}
+
+/// The directory and the file name of an absolute file path (`Path::parent`
+/// and `file_name` parse every component, several hundred instructions).
+pub(crate) fn split(path: &Path) -> Option<(&Path, &str)> {
+    let bytes = path.as_os_str().as_bytes();
+    let slash = bytes.iter().rposition(|&b| b == b'/')?;
+    let name = std::str::from_utf8(&bytes[slash + 1..]).ok().filter(|n| !n.is_empty() && *n != "." && *n != "..")?;
+    let dir = if slash == 0 { &bytes[..1] } else { &bytes[..slash] };
+    Some((Path::new(std::ffi::OsStr::from_bytes(dir)), name))
 }
 
 /// Reads and parses the opened config; also says whether the issuer is the host's name.

@@ -72,7 +72,7 @@ impl PamConversation<'_> {
         let conv = self.conv.as_ref().ok_or(ConvError)?;
         let reply = conv.send(style, text).map_err(|_| ConvError)?;
         // Non-UTF-8 answers cannot be codes; replace rather than reject so they count as wrong.
-        Ok(reply.map(|r| Zeroizing::new(String::from_utf8_lossy(r.as_bytes()).into_owned())))
+        Ok(reply.map(|r| Zeroizing::new(lossy(r.as_bytes()).into_owned())))
     }
 }
 
@@ -124,7 +124,18 @@ impl SmsSender for HostSms {
 }
 
 fn item_string(bytes: Option<&CStr>) -> String {
-    bytes.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+    bytes.map(|c| lossy(c.to_bytes()).into_owned()).unwrap_or_default()
+}
+
+/// `bytes` as text, invalid UTF-8 replaced: `String::from_utf8_lossy`, whose
+/// byte-by-byte walk (a few instructions a byte) is taken only by text that
+/// is not valid UTF-8; what is valid (all of it, in practice) is checked by
+/// `from_utf8`'s word-at-a-time loop.
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The directory client's children start like the mail command's (see [`HostMailer`]).
@@ -141,7 +152,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     let silent = flags & PAM_SILENT != 0;
     // A caller's low file size limit makes our writes fail, never kills us mid-write.
     let _xfsz = host::SignalGuard::ignore(nix::sys::signal::Signal::SIGXFSZ);
-    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    // Borrowed when UTF-8 (as they always are in practice): no copy of each.
+    let args: Vec<std::borrow::Cow<str>> = args.iter().map(|a| lossy(a.to_bytes())).collect();
     // Debug builds only: a panic on demand, for the test that a panic stays off
     // the caller's terminal and reaches the log (tests/threats.rs).
     #[cfg(debug_assertions)]

@@ -53,20 +53,34 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
 
 /// [`write_atomic`] with a choice of [`Durability`].
 pub fn write_atomic_as(dir: &Path, name: &str, data: &[u8], durability: Durability) -> Result<(), FsError> {
-    write_atomic_made(dir, name, durability, |_| Some(data)).map(drop)
+    write_atomic_made(dir, name, durability, |_: &Staged<'_>| Some(data)).map(drop)
+}
+
+/// The temp file of a [`write_atomic_made`], before anything is written to it.
+pub struct Staged<'a> {
+    file: &'a File,
+}
+
+impl Staged<'_> {
+    /// When the temp file was created (its ctime, nanoseconds since the epoch),
+    /// by the clock the kernel stamps files with.
+    pub fn created_ns(&self) -> Option<i128> {
+        let meta = self.file.metadata().ok()?;
+        Some(i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()))
+    }
 }
 
 /// [`write_atomic_as`] with contents made once the temp file exists: `make`
-/// gets the temp file's change time (nanoseconds since the epoch, from the
-/// clock the kernel stamps files with) and returns the contents, or `None`
-/// to write nothing (the temp file is removed; `Ok(false)`). For a file that
-/// remembers which state of another file it was made from: that file, read
-/// inside `make`, cannot have changed unseen after a time `make` was given.
+/// may ask when it was created ([`Staged::created_ns`]) and returns the
+/// contents, or `None` to write nothing (the temp file is removed;
+/// `Ok(false)`). For a file that remembers which state of another file it
+/// was made from: that file, read inside `make`, cannot have changed unseen
+/// after that time.
 pub fn write_atomic_made<D: AsRef<[u8]>>(
     dir: &Path,
     name: &str,
     durability: Durability,
-    make: impl FnOnce(i128) -> Option<D>,
+    make: impl FnOnce(&Staged<'_>) -> Option<D>,
 ) -> Result<bool, FsError> {
     let target = super::child(dir, "", name, "");
     let tmp = temp_path(dir, name);
@@ -83,9 +97,7 @@ pub fn write_atomic_made<D: AsRef<[u8]>>(
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)
             .map_err(io_err(&tmp, "create"))?;
-        let meta = f.metadata().map_err(io_err(&tmp, "inspect"))?;
-        let created = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
-        let Some(data) = make(created) else {
+        let Some(data) = make(&Staged { file: &f }) else {
             return Ok(false);
         };
         f.write_all(data.as_ref()).map_err(io_err(&tmp, "write"))?;

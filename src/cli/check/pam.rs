@@ -17,7 +17,7 @@ use super::{Inputs, SSHD_SERVICE};
 /// argument, over which the module refuses every login.
 fn module_config(args: &[String]) -> Result<Option<PathBuf>, String> {
     match crate::module_args::parse_args(args) {
-        Ok(parsed) => Ok(args.iter().any(|a| a.starts_with("config=")).then_some(parsed.config)),
+        Ok(parsed) => Ok(args.iter().any(|a| a.starts_with("config=")).then_some(parsed.config.into_owned())),
         Err(crate::module_args::ArgsError::Unknown(arg)) => Err(format!("unknown module argument {arg}")),
         Err(e) => Err(e.to_string()),
     }

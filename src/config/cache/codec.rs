@@ -151,7 +151,11 @@ impl<T: Snap> Snap for Vec<T> {
     }
     fn take(r: &mut Reader<'_>) -> Option<Self> {
         let n = r.len()?;
-        (0..n).map(|_| T::take(r)).collect()
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(T::take(r)?);
+        }
+        Some(out)
     }
 }
 

@@ -193,3 +193,15 @@ fn a_damaged_copy_is_replaced_and_a_copy_that_cannot_be_written_costs_nothing_bu
     let (config, used) = load_with(&site.config, None, Owner::current()).unwrap();
     assert_eq!((config.lockout.deny, used), (5, CacheUse::Off));
 }
+
+#[test]
+fn the_copy_path_splits_as_path_does() {
+    for p in ["/run/twostep/config.cache", "/c", "/a/b/c.d", "/run//x"] {
+        let path = Path::new(p);
+        let (dir, name) = split(path).unwrap();
+        assert_eq!((dir, Some(std::ffi::OsStr::new(name))), (path.parent().unwrap(), path.file_name()), "{p}");
+    }
+    for p in ["/", "/run/", "/run/..", "/run/."] {
+        assert_eq!(split(Path::new(p)), None, "{p}");
+    }
+}
