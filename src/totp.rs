@@ -142,8 +142,9 @@ pub fn normalize_answer(answer: &str, digits: u32) -> Option<Zeroizing<String>> 
 
 /// Checks `answer` against every step within `skew` of `now`.
 ///
-/// The current step is tried first, then the others from the latest to the
-/// earliest, and the search ends at the first match that was not used before
+/// The steps are tried nearest first, the past before the future ([`nearest_first`]:
+/// now, a code typed just after its step ended, a phone's clock running
+/// ahead, then further), and the search ends at the first match that was not used before
 /// (`last_used` is the step of the last accepted code: a match at or before
 /// it is a replay). Each comparison is constant time; a wrong or replayed
 /// code computes every step, so its time says nothing of the secret. A right
@@ -164,8 +165,7 @@ pub fn check(secret: &TotpSecret, cfg: &TotpConfig, answer: &str, now: u64, last
     // The answer has exactly `digits` digits, so at most MAX_ANSWER_LEN.
     let mut candidate = Zeroizing::new([0u8; MAX_ANSWER_LEN]);
     let code = &mut candidate[..answer.len()];
-    let others = (first..=last).rev().filter(|&step| step != now_step);
-    for step in std::iter::once(now_step).chain(others) {
+    for step in nearest_first(now_step, cfg.skew).filter(|step| (first..=last).contains(step)) {
         write_digits(&hotp_value(&key, step), code);
         if bool::from((*code).ct_eq(answer.as_bytes())) {
             if last_used.is_none_or(|used| step > used) {
@@ -178,6 +178,13 @@ pub fn check(secret: &TotpSecret, cfg: &TotpConfig, answer: &str, now: u64, last
         Some(step) => Check::Replayed { step },
         None => Check::Invalid,
     }
+}
+
+/// `now`, `now - 1`, `now + 1`, `now - 2`, … out to `skew` steps either side
+/// (the ones below step 0 or beyond `u64::MAX` are left out by the caller).
+fn nearest_first(now: u64, skew: u32) -> impl Iterator<Item = u64> {
+    let around = (1..=u64::from(skew)).flat_map(move |d| [now.wrapping_sub(d), now.wrapping_add(d)]);
+    std::iter::once(now).chain(around)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -285,6 +292,18 @@ mod tests {
             let got = check(&s, &SIX, &code, now, None);
             assert_eq!(matches!(got, Check::Valid { .. }), ok, "delta {delta}: {got:?}");
         }
+    }
+
+    #[test]
+    fn steps_are_tried_nearest_first_the_past_before_the_future() {
+        assert_eq!(nearest_first(100, 2).collect::<Vec<_>>(), [100, 99, 101, 98, 102]);
+        assert_eq!(nearest_first(100, 0).collect::<Vec<_>>(), [100]);
+        // At the ends of the range the steps that do not exist are filtered out by check().
+        let s = rfc_secret();
+        let cfg = TotpConfig { digits: 6, period: 30, skew: 2 };
+        assert_eq!(check(&s, &cfg, &code_at_step(&s, &cfg, 0), 30, None), Check::Valid { step: 0 });
+        assert_eq!(check(&s, &cfg, &code_at_step(&s, &cfg, 3), 30, None), Check::Valid { step: 3 });
+        assert_eq!(check(&s, &cfg, &code_at_step(&s, &cfg, 4), 30, None), Check::Invalid);
     }
 
     #[test]

@@ -695,6 +695,7 @@ fn bad_module_arguments_refuse_the_login() {
     for (row, args, reason) in [
         ("config= a relative path", "config=twostep.toml", "not an absolute path"),
         ("an unknown module argument", "confg=/etc/security/twostep.toml", "unknown module argument"),
+        ("config_cache= a relative path", "config_cache=run/config.cache", "must be an absolute file path, or off"),
     ] {
         let env = new_env("");
         enroll(&env, "alice", SECRET);
@@ -704,6 +705,91 @@ fn bad_module_arguments_refuse_the_login() {
         let t = login(&env, row, SERVICE, "alice", &[&code(SECRET, 0)], &[]);
         assert!(t.prompts().is_empty(), "[{row}] {t:?}");
         assert_unavailable(&env, row, &t, reason);
+    }
+}
+
+/// The compiled copy of the config (`config_cache=`) broken or planted: never
+/// read unless it is root's private file of this very config; the login
+/// parses the file instead (its result is the file's), says so in the log
+/// when the copy fails the ownership rules, and replaces a damaged copy.
+#[test]
+fn an_untrusted_or_damaged_compiled_config_is_not_read() {
+    let env = new_env("[policy]\nrequired = false");
+    common::cache::stacked_with_copy(&env);
+    common::cache::until_copied(&env, "bob");
+    let copy = common::cache::copy_path(&env);
+    let dir = copy.parent().unwrap().to_path_buf();
+    let good = std::fs::read(&copy).unwrap();
+    let config = std::fs::read(&env.config).unwrap();
+    let rows: Vec<(&str, Break, &str)> = vec![
+        ("copy mode 0644", |p| set_mode(p, 0o644), "Unusable its mode is 0644"),
+        (
+            "copy owned by nobody",
+            |p| std::os::unix::fs::chown(p, Some(65534), None).unwrap(),
+            "Unusable owned by uid 65534",
+        ),
+        (
+            "copy a symlink to a good copy",
+            |p| {
+                let real = p.with_extension("real");
+                std::fs::rename(p, &real).unwrap();
+                std::os::unix::fs::symlink(&real, p).unwrap();
+            },
+            "Unusable symbolic link",
+        ),
+        (
+            "copy a FIFO",
+            |p| {
+                std::fs::remove_file(p).unwrap();
+                nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+            },
+            "Unusable not a regular file",
+        ),
+        (
+            "copy a directory",
+            |p| {
+                std::fs::remove_file(p).unwrap();
+                std::fs::create_dir(p).unwrap();
+            },
+            "Unusable not a regular file",
+        ),
+        ("copy larger than 64 KiB", |p| std::fs::write(p, vec![0u8; 70_000]).unwrap(), "Unusable larger than"),
+        (
+            "copy truncated",
+            |p| {
+                let bytes = std::fs::read(p).unwrap();
+                std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            "Written",
+        ),
+        ("copy random bytes", |p| std::fs::write(p, b"\x7fELF\x02\x01garbage").unwrap(), "Written"),
+        ("copy empty", |p| std::fs::write(p, b"").unwrap(), "Written"),
+        ("copy directory mode 0755", |p| set_mode(p.parent().unwrap(), 0o755), "Unusable its mode is 0755"),
+        (
+            "copy directory owned by nobody",
+            |p| std::os::unix::fs::chown(p.parent().unwrap(), Some(65534), None).unwrap(),
+            "Unusable owned by uid 65534",
+        ),
+    ];
+    for (row, break_it, want) in rows {
+        // The good copy back, as the login made it.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        set_mode(&dir, 0o700);
+        std::fs::write(&copy, &good).unwrap();
+        set_mode(&copy, 0o600);
+        env.login_service(STACKED, "bob", &[], &[]);
+        assert_eq!(common::cache::uses(&env.log_lines()), ["Hit"], "[{row}] the good copy");
+        break_it(&copy);
+        let t = login(&env, row, STACKED, "bob", &[], &[]);
+        assert!(t.succeeded(), "[{row}] the file's policy (not required): {t:?}");
+        let logs = env.log_lines();
+        let used = common::cache::uses(&logs);
+        let (want, reason) = want.split_once(' ').unwrap_or((want, ""));
+        assert!(used.len() == 1 && used[0].starts_with(want) && used[0].contains(reason), "[{row}] {used:?}");
+        let warned = logs.iter().any(|l| l.contains("event=config_cache_unused") && l.contains(reason));
+        assert_eq!(warned, want == "Unusable", "[{row}] {logs:?}");
+        assert_eq!(std::fs::read(&env.config).unwrap(), config, "[{row}] the config is untouched");
     }
 }
 

@@ -197,6 +197,21 @@ fn decode(bytes: &[u8], path: &Path, id: &FileId, host: impl FnOnce() -> Option<
             return None;
         }
     }
+    decode_config(r.0)
+}
+
+/// The bytes of `config` in a copy (after the header): for the fuzz target
+/// and the property tests (src/properties/config.rs).
+pub fn encode_config(config: &Config) -> Vec<u8> {
+    let mut w = Writer::default();
+    config.put(&mut w);
+    w.0
+}
+
+/// The config `bytes` hold whole (what [`encode_config`] made), `None` for
+/// anything else.
+pub fn decode_config(bytes: &[u8]) -> Option<Config> {
+    let mut r = Reader(bytes);
     let config = Config::take(&mut r)?;
     r.0.is_empty().then_some(config)
 }

@@ -1,9 +1,11 @@
-//! The config parser's invariants ([`config_parse`]).
+//! The config parser's invariants ([`config_parse`]) and the compiled copy's
+//! ([`config_copy_decode`], [`config_copy_round_trip`]).
 
 use std::path::Path;
 
 use super::CONFIG_PATH;
 use crate::config::Config;
+use crate::config::cache::{decode_config, encode_config};
 
 /// [`Config::parse`] never panics; an error names the file; what it accepts is
 /// within the documented ranges.
@@ -24,6 +26,25 @@ pub fn config_parse(text: &str) {
             assert!(c.email.command.first().is_some_and(|p| Path::new(p).is_absolute()));
             assert!((60..=86400).contains(&c.email.code_valid) && c.email.resend_after <= c.email.code_valid);
             assert!((1..=300).contains(&c.email.timeout));
+        }
+    }
+}
+
+/// The compiled copy's decoder never panics, and what it accepts reads back
+/// the same through the encoder.
+pub fn config_copy_decode(bytes: &[u8]) {
+    if let Some(config) = decode_config(bytes) {
+        assert_eq!(decode_config(&encode_config(&config)).as_ref(), Some(&config));
+    }
+}
+
+/// Every config the parser accepts reads back from its copy as it was.
+pub fn config_copy_round_trip(text: &str) {
+    if let Ok(config) = Config::parse(Path::new(CONFIG_PATH), text) {
+        let bytes = encode_config(&config);
+        assert_eq!(decode_config(&bytes).as_ref(), Some(&config), "{text}");
+        for cut in [0, bytes.len() / 2, bytes.len().saturating_sub(1)] {
+            assert_eq!(decode_config(&bytes[..cut]), None, "cut at {cut}");
         }
     }
 }
@@ -86,6 +107,27 @@ mod tests {
         #[test]
         fn config_parse_never_panics_and_errors_name_the_file(text in config_text()) {
             config_parse(&text);
+        }
+
+        #[test]
+        fn every_parsed_config_reads_back_from_its_copy(text in config_text()) {
+            config_copy_round_trip(&text);
+        }
+
+        #[test]
+        fn the_copy_decoder_never_panics_on_damaged_copies(
+            text in config_text(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            noise in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut bytes = Config::parse(Path::new(CONFIG_PATH), &text).map(|c| encode_config(&c)).unwrap_or(noise);
+            for (at, byte) in flips {
+                if !bytes.is_empty() {
+                    let i = at.index(bytes.len());
+                    bytes[i] = byte;
+                }
+            }
+            config_copy_decode(&bytes);
         }
     }
 }

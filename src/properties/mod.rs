@@ -23,7 +23,7 @@ mod state;
 // the library's own tests use some of them only where they are defined.
 #[allow(unused_imports)]
 pub use answers::{AnswerCase, answer};
-pub use config::config_parse;
+pub use config::{config_copy_decode, config_copy_round_trip, config_parse};
 pub use google::google_file;
 #[allow(unused_imports)]
 pub use names::{file_name_canonical, user_names_from_bytes};
@@ -76,6 +76,7 @@ mod tests {
     #[test]
     fn the_shipped_files_pass() {
         config_parse(include_str!("../../pam-config/twostep.toml"));
+        config_copy_round_trip(include_str!("../../pam-config/twostep.toml"));
         record_decode(b"version = 1\nsecret = \"JBSWY3DPEHPK3PXP\"\nemail = \"jane@district.org\"\nenabled = true\n");
         tally_decode(
             b"version = 1\nfailures = [1]\n[email_code]\nhash = \"00\"\nsalt = \"11\"\nsent_at = 1\nexpires_at = 2\n",

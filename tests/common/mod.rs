@@ -21,6 +21,7 @@ use pam_twostep::store::record::UserRecord;
 use pam_twostep::store::tally::Tally;
 use pam_twostep::trusted_fs::Owner;
 
+pub mod cache;
 pub mod smtp;
 
 /// libfaketime, for logins whose clock jumps ([`Env::faked_clock`]).
