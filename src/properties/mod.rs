@@ -23,6 +23,7 @@ mod state;
 // the library's own tests use some of them only where they are defined.
 #[allow(unused_imports)]
 pub use answers::{AnswerCase, answer};
+#[allow(unused_imports)]
 pub use config::{config_copy_decode, config_copy_round_trip, config_parse};
 pub use google::google_file;
 #[allow(unused_imports)]
