@@ -85,18 +85,25 @@ pub fn write_atomic_made<D: AsRef<[u8]>>(
     let target = super::child(dir, "", name, "");
     let tmp = temp_path(dir, name);
     let result = (|| {
-        match std::fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&tmp, "remove the leftover")(e)),
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+        };
+        // A temp file (or anything else) left at the temp name by a writer
+        // that was killed is removed, and the file created anew: never
+        // written through.
+        let mut f = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp).map_err(io_err(&tmp, "remove the leftover"))?;
+                create()
+            }
+            created => created,
         }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(io_err(&tmp, "create"))?;
+        .map_err(io_err(&tmp, "create"))?;
         let Some(data) = make(&Staged { file: &f }) else {
             return Ok(false);
         };
