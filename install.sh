@@ -37,7 +37,7 @@ uninstall() {
         die "these PAM files still use pam_twostep.so: $(echo $users). Remove those lines first (for common-auth: pam-auth-update --disable twostep), then run $0 --uninstall again."
     fi
     rm -f "$moddir/pam_twostep.so" /usr/sbin/twostep "$profile"
-    rm -rf /usr/libexec/twostep
+    rm -rf /usr/libexec/twostep /run/twostep
     for page in $manpages; do rm -f "/usr/share/man/man${page##*.}/$page.gz"; done
     rm -rf "$docdir"
     say "removed pam_twostep.so, twostep, the man pages and examples."

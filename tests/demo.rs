@@ -386,7 +386,10 @@ fn right_after_install_sh_the_demo_runs_the_installed_module() {
     ]);
     let mut demo = Demo::spawn(cmd);
     // install.sh builds the release profile first (shared with tests/install.rs).
-    let line = demo.line_within(Duration::from_secs(1200)).expect("a JSON line");
+    let Some(line) = demo.line_within(Duration::from_secs(1200)) else {
+        let (status, stderr) = demo.wait();
+        panic!("no JSON line; install.sh and the demo ended {status}: {stderr}");
+    };
     let s: Started = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
     assert_eq!(s.module, Path::new("/usr/lib/x86_64-linux-gnu/security/pam_twostep.so"));
     assert_eq!(s.user, demo.name());
