@@ -140,6 +140,9 @@ class Run:
 class Install:
     """A private installation: config, secrets, tally, PAM service, log socket."""
 
+    # What snapshot() keeps and restore() puts back: the state and the config's compiled copy.
+    STATE = ("secrets", "tally", "run")
+
     def __init__(self, config_extra=""):
         self.dir = tempfile.mkdtemp(prefix="twostep-fault-")
         os.chmod(self.dir, 0o700)
@@ -149,6 +152,9 @@ class Install:
         for d in (self.secrets, self.tally, self.confdir):
             os.mkdir(d, 0o700)
         self.config = os.path.join(self.dir, "twostep.toml")
+        # The compiled copy of the config, as an installation has one (src/config/cache.rs).
+        self.copy_dir = os.path.join(self.dir, "run")
+        self.copy = os.path.join(self.copy_dir, "config.cache")
         self.log_path = os.path.join(self.dir, "log.sock")
         self.log_lines = []
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -160,7 +166,7 @@ class Install:
         # a module that steps aside for an enrolled user.
         with open(os.path.join(self.confdir, SERVICE), "w") as f:
             f.write(
-                f"auth required {MODULE} config={self.config} log_socket={self.log_path}\n"
+                f"auth required {MODULE} config={self.config} config_cache={self.copy} log_socket={self.log_path}\n"
                 "auth required pam_permit.so\n"
             )
 
@@ -209,14 +215,16 @@ class Install:
         dest = os.path.join(self.dir, "snap-" + name)
         shutil.rmtree(dest, ignore_errors=True)
         os.mkdir(dest, 0o700)
-        for d in ("secrets", "tally"):
-            shutil.copytree(os.path.join(self.dir, d), os.path.join(dest, d), symlinks=True)
+        for d in self.STATE:
+            if os.path.isdir(os.path.join(self.dir, d)):
+                shutil.copytree(os.path.join(self.dir, d), os.path.join(dest, d), symlinks=True)
         return dest
 
     def restore(self, snap):
-        for d in ("secrets", "tally"):
-            shutil.rmtree(os.path.join(self.dir, d))
-            shutil.copytree(os.path.join(snap, d), os.path.join(self.dir, d), symlinks=True)
+        for d in self.STATE:
+            shutil.rmtree(os.path.join(self.dir, d), ignore_errors=True)
+            if os.path.isdir(os.path.join(snap, d)):
+                shutil.copytree(os.path.join(snap, d), os.path.join(self.dir, d), symlinks=True)
 
     def login(self, user, answerer, wrapper=(), env=None, timeout=40):
         """Runs pamdrive for `user`, answering each prompt with `answerer(run)`
@@ -283,10 +291,18 @@ class Install:
         run.stderr = "".join(err)
         return run
 
+    def make_copy(self):
+        """Waits until the config has settled (two seconds unchanged) and lets one
+        login (of a user with no record) make its compiled copy."""
+        time.sleep(max(0.0, os.stat(self.config).st_ctime + 2.2 - time.time()))
+        self.login("nobody-copy", lambda run: None)
+        if not os.path.exists(self.copy):
+            sys.exit(f"no compiled copy of the config at {self.copy} after a login")
+
     def leftovers(self):
-        """Temp files in the state directories."""
+        """Temp files in the state directories and the compiled config's."""
         found = []
-        for d in (self.secrets, self.tally):
+        for d in (self.secrets, self.tally, self.copy_dir):
             if os.path.isdir(d):
                 found += [os.path.join(d, n) for n in os.listdir(d) if n.endswith(".tmp")]
         return found
