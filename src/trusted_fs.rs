@@ -22,7 +22,7 @@ pub use atomic_write::{
     write_atomic_unsynced,
 };
 pub use safe_open::{FileId, TrustedFile, file_id, open_trusted, read_trusted, read_trusted_with_id};
-pub use user_lock::{UserLock, lock};
+pub use user_lock::{UserLock, lock, try_lock};
 
 use std::fmt;
 use std::io;

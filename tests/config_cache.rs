@@ -71,3 +71,22 @@ fn the_default_config_has_its_copy_in_run_and_twostep_check_accepts_the_argument
     let out = env.twostep(&["check", "--pam-dir", env.confdir.to_str().unwrap()]);
     assert!(stdout(&out).contains("must be an absolute file path, or off"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_login_stopped_while_it_writes_the_copy_holds_nobody_up() {
+    let env = Env::new("[policy]\nrequired = false");
+    stacked_with_copy(&env);
+    until_copied(&env, "bob");
+    std::fs::remove_file(copy_path(&env)).unwrap();
+    // The copy's lock held, as by a login a caller stopped (SIGSTOP to su) half way.
+    let lock =
+        std::fs::OpenOptions::new().write(true).open(copy_path(&env).with_file_name(".config.cache.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let t = env.login_service(STACKED, "bob", &[], &[]);
+    assert!(t.succeeded(), "{t:?}");
+    // Busy: not waited for (a wait would have ended in a failed lock, NotWritten).
+    assert_eq!(uses(&env.log_lines()), ["Busy"]);
+    drop(lock);
+    env.login_service(STACKED, "bob", &[], &[]);
+    assert_eq!(uses(&env.log_lines()), ["Written"]);
+}

@@ -18,7 +18,8 @@
 //! it has settled.
 //!
 //! It is as trusted as the config: a root-owned 0600 file in a root-only
-//! 0700 directory, read with the safe open, replaced atomically under a lock.
+//! 0700 directory, read with the safe open, replaced atomically under a lock
+//! no login waits for (one that finds it held parses the file and goes on).
 //! It is used only by a module built from the same source (`TWOSTEP_SOURCE_ID`),
 //! and, when the issuer defaults to the host's name, on a host of the same
 //! name. Anything else (absent, stale, damaged, another build) means the
@@ -61,6 +62,9 @@ pub enum CacheUse {
     Written,
     /// The file was parsed; it changed too recently to be copied.
     Settling,
+    /// The file was parsed; another login holds the copy's lock (is writing
+    /// it, or was stopped while it did), so this one did not wait for it.
+    Busy,
     /// The file was parsed; the copy could not be written (not trusted or
     /// not possible, e.g. a read-only file system): the reason, for the debug log.
     NotWritten(String),
@@ -104,7 +108,11 @@ fn load_settled(
     let mut parsed = None;
     let written = (|| {
         trusted_fs::ensure_private_dir(dir, owner)?;
-        let _lock = trusted_fs::lock(dir, name, owner)?;
+        // Another login is writing it (or was stopped, SIGSTOP, while it did):
+        // this one parses and goes on, waiting for nobody.
+        let Some(_lock) = trusted_fs::try_lock(dir, name, owner)? else {
+            return Ok(None);
+        };
         trusted_fs::write_atomic_made(dir, name, Durability::Deferred, |staged| {
             let created = staged.created_ns();
             let file = file.take()?;
@@ -120,6 +128,7 @@ fn load_settled(
             parsed = Some(result.map(|(config, _)| config));
             copy
         })
+        .map(Some)
     })();
     let config = match (parsed, file) {
         (Some(result), _) => result?,
@@ -128,8 +137,9 @@ fn load_settled(
     };
     let used = match (unusable, written) {
         (Some(why), _) => CacheUse::Unusable(why),
-        (None, Ok(true)) => CacheUse::Written,
-        (None, Ok(false)) => CacheUse::Settling,
+        (None, Ok(Some(true))) => CacheUse::Written,
+        (None, Ok(Some(false))) => CacheUse::Settling,
+        (None, Ok(None)) => CacheUse::Busy,
         (None, Err(e @ FsError::Insecure { .. })) => CacheUse::Unusable(e.to_string()),
         (None, Err(e)) => CacheUse::NotWritten(e.to_string()),
     };

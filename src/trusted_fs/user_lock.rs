@@ -31,6 +31,20 @@ impl fmt::Debug for UserLock {
 /// The lock file `dir/.name.lock` is never renamed or deleted while in use, so every
 /// process that locks it locks the same inode.
 pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
+    lock_within(dir, name, owner, LOCK_WAIT)?.ok_or_else(|| {
+        let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+        FsError::Io { path: super::child(dir, ".", name, ".lock").to_path_buf(), op: "lock", err }
+    })
+}
+
+/// [`lock`] without waiting: `Ok(None)` when another process holds it. For
+/// work another process may as well do, such as writing a cache: a holder a
+/// caller has stopped (SIGSTOP to su) must not hold anyone else up.
+pub fn try_lock(dir: &Path, name: &str, owner: Owner) -> Result<Option<UserLock>, FsError> {
+    lock_within(dir, name, owner, Duration::ZERO)
+}
+
+fn lock_within(dir: &Path, name: &str, owner: Owner, wait: Duration) -> Result<Option<UserLock>, FsError> {
     let path = super::child(dir, ".", name, ".lock");
     let file = OpenOptions::new()
         .read(true)
@@ -49,17 +63,14 @@ pub fn lock(dir: &Path, name: &str, owner: Owner) -> Result<UserLock, FsError> {
         })?;
     let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
     check_meta(&path, &meta, false, Trust::Private(owner))?;
-    let deadline = Instant::now() + LOCK_WAIT;
+    let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(UserLock { _file: file }),
+            Ok(()) => return Ok(Some(UserLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let err = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
-                return Err(FsError::Io { path: path.to_path_buf(), op: "lock", err });
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
             Err(std::fs::TryLockError::Error(err)) => {
                 return Err(FsError::Io { path: path.to_path_buf(), op: "lock", err });
             }

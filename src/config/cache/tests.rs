@@ -205,3 +205,18 @@ fn the_copy_path_splits_as_path_does() {
         assert_eq!(split(Path::new(p)), None, "{p}");
     }
 }
+
+#[test]
+fn a_held_lock_is_not_waited_for() {
+    let site = Site::new("issuer = \"X\"\n[lockout]\ndeny = 5\n");
+    site.load().unwrap();
+    std::fs::remove_file(&site.cache).unwrap();
+    let dir = site.cache.parent().unwrap();
+    // Another login stopped while it writes the copy (SIGSTOP to su).
+    let held = trusted_fs::lock(dir, "config.cache", Owner::current()).unwrap();
+    let (config, used) = site.load().unwrap();
+    assert_eq!((config.lockout.deny, used), (5, CacheUse::Busy), "parsed, not waited for");
+    assert!(!site.cache.exists());
+    drop(held);
+    assert_eq!(site.load().unwrap().1, CacheUse::Written);
+}
