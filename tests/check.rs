@@ -376,3 +376,31 @@ fn the_check_changes_nothing_not_even_a_missing_tally_directory() {
     assert!(!env.tally.exists(), "the check created {}", env.tally.display());
     assert!(env.log_lines().is_empty(), "a check is not a change: nothing is logged");
 }
+
+#[test]
+fn a_compiled_config_copy_that_logins_cannot_use_is_a_warning_with_the_fix() {
+    let env = clean_env();
+    let run = env.path().join("run");
+    let copy = run.join("config.cache");
+    let line = format!(
+        "auth required {} config={} config_cache={}\n",
+        module_path().display(),
+        env.config.display(),
+        copy.display()
+    );
+    let pam = pam_dir(&env, &[("twostep-copy", &line)]);
+    // None yet, or a private one: nothing to say.
+    let quiet = |out: &Output| !findings(&json(out), "warning").iter().any(|f| f.contains("compiled config"));
+    assert!(quiet(&check(&env, &pam, &["--json"])), "{}", stdout(&check(&env, &pam, &["--json"])));
+    private_dir(&run);
+    std::fs::write(&copy, b"x").unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(quiet(&check(&env, &pam, &["--json"])));
+    // A copy others may read, then a directory others may enter.
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let w = findings(&json(&check(&env, &pam, &["--json"])), "warning");
+    assert!(has(&w, &["config.cache", "mode is 0644", "logins do not use the compiled config", "remove"]), "{w:?}");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let w = findings(&json(&check(&env, &pam, &["--json"])), "warning");
+    assert!(has(&w, &["run", "mode is 0755", "chmod 700"]), "{w:?}");
+}

@@ -16,7 +16,9 @@
 //!   as root);
 //! - every file of the PAM directory that loads `pam_twostep.so`, how
 //!   (control, arguments, through which included file), and what the stack
-//!   around it does ([`pam_stack`]);
+//!   around it does ([`pam_stack`]), and the compiled copy of the config
+//!   its arguments name, when there is one ([`config_copy`]: root's own, or
+//!   logins do not use it);
 //! - sshd's effective settings (`sshd -T`, [`sshd`]) when sshd's stack
 //!   loads the module;
 //! - whether the admin running the command (`SUDO_USER`) or root would be
@@ -28,10 +30,11 @@
 //!
 //! This file reads the config and runs the checks in order; each group has
 //! its own file: [`file_store`] or [`directory`] (then [`users`]),
-//! [`commands`], [`pam`] (on [`pam_stack`]), [`sshd_settings`] (on [`sshd`]),
+//! [`commands`], [`pam`] (on [`pam_stack`], with [`config_copy`]), [`sshd_settings`] (on [`sshd`]),
 //! [`next_login`]; [`report`] keeps and prints the findings.
 
 mod commands;
+mod config_copy;
 mod directory;
 mod file_store;
 mod next_login;

@@ -3,7 +3,7 @@
 //! around it does ([`super::pam_stack`]), one finding per problem and place
 //! naming every service it affects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -32,6 +32,7 @@ pub(super) fn check_pam(r: &mut Report, inputs: &Inputs<'_>, services: &[Service
     let mut loading = Vec::new();
     // One finding per problem at one place, naming every service it affects.
     let mut grouped: BTreeMap<(Severity, String, String), Vec<String>> = BTreeMap::new();
+    let mut copies = BTreeSet::new();
     for s in services.iter().filter(|s| !s.module_lines.is_empty()) {
         let name = crate::user::for_terminal(&s.name);
         for file in std::iter::once(&s.path).chain(s.module_lines.iter().map(|m| &m.origin.file)) {
@@ -70,6 +71,11 @@ pub(super) fn check_pam(r: &mut Report, inputs: &Inputs<'_>, services: &[Service
                     format!("run twostep --config {} check too", other.display()),
                 ),
                 Ok(_) => {}
+            }
+            if let Ok(crate::module_args::Args { config_cache: Some(copy), .. }) =
+                crate::module_args::parse_args(&m.args)
+            {
+                super::config_copy::check_copy(r, &mut copies, &at, &copy);
             }
         }
         let auth: Vec<_> = s.module_lines.iter().filter(|m| m.kind == "auth").collect();
