@@ -49,7 +49,7 @@ const MAGIC: &[u8; 8] = b"twostepC";
 /// The source the module was built from (`build.rs`).
 const SOURCE_ID: &str = env!("TWOSTEP_SOURCE_ID");
 /// A copy is about a kilobyte; anything much larger is not one.
-const MAX_CACHE_FILE: u64 = 64 * 1024;
+pub const MAX_CACHE_FILE: u64 = 64 * 1024;
 
 /// What the login did with the compiled copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ fn load_settled(
     let file = trusted_fs::open_trusted(path, Trust::Protected(owner), trusted_fs::MAX_CONFIG_FILE)
         .map_err(ConfigError::File)?
         .ok_or_else(|| ConfigError::File(FsError::Missing(path.to_path_buf())))?;
-    let Some((cache, dir, name)) = cache.and_then(|c| Some((c, split(c)?))).map(|(c, (d, n))| (c, d, n)) else {
+    let Some((cache, (dir, name))) = cache.and_then(|c| Some((c, split(c)?))) else {
         return Ok((parse_file(path, file)?.0, CacheUse::Off));
     };
     let unusable = match read_copy(cache, dir, owner, path, &file.id) {

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::{FsError, io_err};
@@ -65,8 +65,7 @@ impl Staged<'_> {
     /// When the temp file was created (its ctime, nanoseconds since the epoch),
     /// by the clock the kernel stamps files with.
     pub fn created_ns(&self) -> Option<i128> {
-        let meta = self.file.metadata().ok()?;
-        Some(i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()))
+        Some(super::safe_open::ctime_ns(&self.file.metadata().ok()?))
     }
 }
 

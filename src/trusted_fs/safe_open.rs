@@ -34,10 +34,19 @@ impl FileId {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ctime_ns(meta),
         }
     }
+}
+
+/// A file's change time in nanoseconds since the epoch.
+pub(super) fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
+    nanos(meta.ctime(), meta.ctime_nsec())
+}
+
+fn nanos(secs: i64, nsec: i64) -> i128 {
+    i128::from(secs) * 1_000_000_000 + i128::from(nsec)
 }
 
 impl FileId {
