@@ -8,14 +8,22 @@ use super::leak::{assert_no_leak, rotate_spans};
 use crate::store::StoreError;
 use crate::store::{record, tally};
 
-/// The record decoder (`store::record::decode`, what `UserFiles::read` runs).
+/// The record decoder (`store::record::decode`, what `UserFiles::read` runs),
+/// and its reader of the canonical form agreeing with `toml`.
 pub fn record_decode(bytes: &[u8]) {
     state_decode(bytes, record::RECORD_VERSION, |p, b| record::decode(p, b).map(drop));
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        record::canonical_agrees_with_toml(text);
+    }
 }
 
-/// The tally decoder (`store::tally::decode`, what `UserFiles::read` runs).
+/// The tally decoder (`store::tally::decode`, what `UserFiles::read` runs),
+/// and its reader of the canonical form agreeing with `toml`.
 pub fn tally_decode(bytes: &[u8]) {
     state_decode(bytes, tally::TALLY_VERSION, |p, b| tally::decode(p, b).map(drop));
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        tally::canonical_agrees_with_toml(text);
+    }
 }
 
 /// Keys whose values are secret or lead to one: the TOTP secret, and an email

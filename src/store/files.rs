@@ -24,8 +24,16 @@ pub struct UserFiles {
 }
 
 /// A state file's format version, checked before its contents are trusted.
-pub trait Versioned {
+pub trait Versioned: Sized {
     fn version(&self) -> u32;
+
+    /// The value of a text in exactly the form twostep writes it, read
+    /// without a parser ([`super::canonical`]); `None` for any other text,
+    /// which then goes to the full decoder. Never a different value than that
+    /// decoder's ([`canonical_agrees`]).
+    fn canonical(_text: &str) -> Option<Self> {
+        None
+    }
 }
 
 impl UserFiles {
@@ -152,7 +160,11 @@ pub fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], suppor
     let corrupt = |message: String| StoreError::Corrupt { path: path.to_path_buf(), message };
     let newer = |found: i64| StoreError::NewerVersion { path: path.to_path_buf(), found, supported };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;
-    match crate::toml_fast::from_str::<T>(text) {
+    let parsed = match T::canonical(text) {
+        Some(value) => Ok(value),
+        None => crate::toml_fast::from_str::<T>(text),
+    };
+    match parsed {
         Ok(value) => match value.version() {
             0 => Err(corrupt("bad version 0".into())),
             v if v > supported => Err(newer(i64::from(v))),
@@ -171,6 +183,18 @@ pub fn decode<T: DeserializeOwned + Versioned>(path: &Path, bytes: &[u8], suppor
                 _ => Err(corrupt(describe_parse_error(text, &e))),
             }
         }
+    }
+}
+
+/// The property [`Versioned::canonical`] keeps (run by the property tests and
+/// the `record`/`tally` fuzz targets): a text it reads, `toml` reads too, into
+/// the same value. Panics otherwise (without quoting the values: they may be
+/// secret).
+pub fn canonical_agrees<T: Versioned + DeserializeOwned + PartialEq>(text: &str) {
+    let Some(mine) = T::canonical(text) else { return };
+    match toml::from_str::<T>(text) {
+        Ok(theirs) => assert!(mine == theirs, "the canonical reader and toml read {} bytes differently", text.len()),
+        Err(e) => panic!("the canonical reader accepted {} bytes that toml refuses: {}", text.len(), e.message()),
     }
 }
 

@@ -19,6 +19,8 @@
 //! for the whole read-modify-write: parallel logins never lose a failure, and
 //! an admin's reset cannot interleave with a login's judging.
 
+/// The state files as twostep writes them, read without a parser.
+mod canonical;
 pub mod error;
 pub mod file_store;
 pub mod files;

@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::canonical::Lines;
 use super::error::StoreError;
 use super::files::{self, UserFiles, Versioned};
 use crate::backup_codes::{Bypass, CodeHash};
@@ -55,7 +56,7 @@ pub const RECORD_VERSION_WITHOUT_PHONE: u32 = 1;
 /// The version of a record with a phone number and none of version 3's keys.
 pub const RECORD_VERSION_WITH_PHONE: u32 = 2;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RecordFile {
     version: u32,
@@ -181,6 +182,23 @@ impl Versioned for RecordFile {
     fn version(&self) -> u32 {
         self.version
     }
+
+    /// What `toml` writes for a record without backup codes or a bypass code.
+    fn canonical(text: &str) -> Option<RecordFile> {
+        let mut l = Lines::new(text);
+        let file = RecordFile {
+            version: l.small("version")?,
+            secret: l.optional_string("secret")?.map(|s| Zeroizing::new(s.to_owned())),
+            email: l.optional_string("email")?.map(str::to_owned),
+            phone: l.optional_string("phone")?.map(str::to_owned),
+            enabled: l.boolean("enabled")?,
+            created: l.number("created")?,
+            disabled_until: l.optional_number("disabled_until")?,
+            backup_codes: Vec::new(),
+            bypass: None,
+        };
+        l.done().then_some(file)
+    }
 }
 
 /// `user`'s record in `files`, or `None` when the user is not enrolled.
@@ -202,6 +220,12 @@ pub(super) fn read_with_id(files: &UserFiles, user: &str) -> Result<(Option<User
 /// the property tests.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<UserRecord, StoreError> {
     from_file(files::decode::<RecordFile>(path, bytes, RECORD_VERSION)?, || path.to_path_buf())
+}
+
+/// Panics if [`Versioned::canonical`] reads `text` differently than `toml`
+/// ([`files::canonical_agrees`]): for the fuzz targets and the property tests.
+pub fn canonical_agrees_with_toml(text: &str) {
+    files::canonical_agrees::<RecordFile>(text);
 }
 
 fn from_file(file: RecordFile, path: impl FnOnce() -> PathBuf) -> Result<UserRecord, StoreError> {
@@ -261,6 +285,57 @@ mod tests {
         let d = trusted_fs::private_tempdir();
         let f = UserFiles::open(d.path(), Owner::current()).unwrap();
         (d, f)
+    }
+
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![6 => "[a-z0-9.+@-]{0,24}", 1 => "[ -~]{0,12}", 1 => ".{0,6}"]
+    }
+
+    fn number() -> impl Strategy<Value = u64> {
+        prop_oneof![6 => 0u64..2_000_000_000, 1 => Just(i64::MAX as u64), 1 => Just(i64::MAX as u64 + 1)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// What the writer makes of a record without backup codes or a bypass
+        /// is read back by the canonical reader, without a parser; every
+        /// record's text, and that text cut or with a byte changed, is read
+        /// by it as `toml` reads it or not at all.
+        #[test]
+        fn the_canonical_reader_reads_what_the_writer_writes_and_nothing_else(
+            (version, secret, email, phone) in (1u32..4, prop::option::of("[A-Z2-7]{16,32}"), prop::option::of(text()), prop::option::of(text())),
+            (enabled, created, disabled_until) in (any::<bool>(), number(), prop::option::of(number())),
+            at in any::<prop::sample::Index>(), byte in any::<u8>(), damage in 0u8..3,
+        ) {
+            let file = RecordFile {
+                version, secret: secret.map(Zeroizing::new), email, phone, enabled, created, disabled_until,
+                backup_codes: Vec::new(), bypass: None,
+            };
+            let Ok(mut text) = toml::to_string(&file) else { return Ok(()) };
+            let plain = |s: &Option<String>| s.as_deref().is_none_or(|s| s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'));
+            let small = |n: u64| n <= i64::MAX as u64;
+            if plain(&file.email) && plain(&file.phone) && small(created) && disabled_until.is_none_or(small) {
+                prop_assert!(RecordFile::canonical(&text) == Some(file), "not read back: {text:?}");
+            }
+            let i = at.index(text.len() + 1);
+            match damage {
+                0 if text.is_char_boundary(i) => text.truncate(i),
+                1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
+                _ => {}
+            }
+            canonical_agrees_with_toml(&text);
+        }
+    }
+
+    #[test]
+    fn a_login_record_takes_the_canonical_reader() {
+        let text = "version = 1\nsecret = \"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\"\nenabled = true\ncreated = 1763880000\n";
+        assert!(RecordFile::canonical(text).is_some());
+        canonical_agrees_with_toml(text);
+        let with_codes = format!("{text}\n[[backup_codes]]\nsalt = \"00\"\nhash = \"11\"\n");
+        assert!(RecordFile::canonical(&with_codes).is_none(), "tables go to the full decoder");
     }
 
     #[test]

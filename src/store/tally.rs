@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 /// The pending code's salted hash lives with the code rules; the tally keeps it.
 pub use crate::email_code::EmailCode;
 
+use super::canonical::Lines;
 use super::error::StoreError;
 use super::files::{self, UserFiles, Versioned};
 use crate::trusted_fs::{Durability, FileId};
@@ -118,6 +119,23 @@ impl Versioned for Tally {
     fn version(&self) -> u32 {
         self.version
     }
+
+    /// What [`encode`] writes for a tally without a pending code: five or six lines.
+    fn canonical(text: &str) -> Option<Tally> {
+        let mut l = Lines::new(text);
+        let tally = Tally {
+            version: l.small("version")?,
+            failures: l.numbers("failures")?,
+            locked_at: l.optional_number("locked_at")?,
+            last_step: l.optional_number("last_step")?,
+            grace_used: l.small("grace_used")?,
+            contact_sends: l.optional_numbers("contact_sends")?,
+            email_code: None,
+            sms_code: None,
+            contact_code: None,
+        };
+        l.done().then_some(tally)
+    }
 }
 
 /// `user`'s tally in `files` (the empty tally when there is no file yet) and
@@ -134,6 +152,12 @@ pub(super) fn read(files: &UserFiles, user: &str) -> Result<(Tally, Option<FileI
 /// the property tests.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Tally, StoreError> {
     files::decode(path, bytes, TALLY_VERSION)
+}
+
+/// Panics if [`Versioned::canonical`] reads `text` differently than `toml`
+/// ([`files::canonical_agrees`]): for the fuzz targets and the property tests.
+pub fn canonical_agrees_with_toml(text: &str) {
+    files::canonical_agrees::<Tally>(text);
 }
 
 /// Writes `tally` for `user`, keeping at most [`MAX_FAILURES_KEPT`] failures.
@@ -313,6 +337,55 @@ mod tests {
                     prop_assert!(!strings_plain || numbers_big, "gave up on a plain tally: {t:?}");
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// What a login writes (no code pending) is read back by the
+        /// canonical reader, without a parser; every tally's text, and that
+        /// text cut or with a byte changed, is read by it as `toml` reads it
+        /// or not at all.
+        #[test]
+        fn the_canonical_reader_reads_what_the_encoder_writes_and_nothing_else(
+            t in tally(), at in any::<prop::sample::Index>(), byte in any::<u8>(), damage in 0u8..3,
+        ) {
+            let Some(text) = encode(&t) else { return Ok(()) };
+            let mut text = String::from_utf8(text.to_vec()).unwrap();
+            let plain = t.email_code.is_none() && t.sms_code.is_none() && t.contact_code.is_none();
+            if plain {
+                prop_assert!(Tally::canonical(&text).as_ref() == Some(&t), "not read back: {text:?}");
+            }
+            let i = at.index(text.len() + 1);
+            match damage {
+                0 if text.is_char_boundary(i) => text.truncate(i),
+                1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
+                _ => {}
+            }
+            canonical_agrees_with_toml(&text);
+        }
+    }
+
+    #[test]
+    fn the_canonical_reader_gives_up_on_what_it_does_not_know() {
+        for text in [
+            "version = 1\nfailures = []\ngrace_used = 0\n",
+            "version = 1\nfailures = []\nlast_step = 5\ngrace_used = 0\n",
+            "version = 3\nfailures = [1, 2]\nlocked_at = 3\nlast_step = 5\ngrace_used = 1\ncontact_sends = [4]\n",
+        ] {
+            assert!(Tally::canonical(text).is_some(), "{text:?}");
+            canonical_agrees_with_toml(text);
+        }
+        for text in [
+            "version = 1\ngrace_used = 0\nfailures = []\n",
+            "version = 1\nfailures = []\ngrace_used = 0\n\n[email_code]\nhash = \"00\"\n",
+            "version = 1\nfailures = []\ngrace_used = 0\nunknown = 1\n",
+            "version = 1\nfailures = []\ngrace_used = 0",
+            "version = 1\nfailures = []\ngrace_used = 0 # note\n",
+            "version = 1\nversion = 1\nfailures = []\ngrace_used = 0\n",
+            "version = 4294967296\nfailures = []\ngrace_used = 0\n",
+        ] {
+            assert!(Tally::canonical(text).is_none(), "{text:?}");
         }
     }
 
