@@ -292,6 +292,31 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_read_into_the_buffer_when_it_fits_and_into_memory_when_not() {
+        let d = private_tmp();
+        write_atomic(d.path(), "alice", b"hello").unwrap();
+        let path = d.path().join("alice");
+        let open = || open_trusted(&path, Trust::Private(Owner::current()), 100).unwrap().unwrap();
+        for (room, inline) in [(64, true), (6, true), (5, false), (0, false)] {
+            let mut buf = vec![0u8; room];
+            let contents = open().read_into(&mut buf).unwrap();
+            assert_eq!(
+                (&*contents, matches!(contents, safe_open::Contents::Inline(_))),
+                (&b"hello"[..], inline),
+                "{room}"
+            );
+            drop(contents);
+            assert!(buf.iter().all(|&b| b == 0), "the buffer is wiped after use");
+        }
+        // Grown since it was opened (written in place): read again, whole.
+        use std::io::Write;
+        let file = open();
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b", world").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(&*file.read_into(&mut buf).unwrap(), b"hello, world");
+    }
+
+    #[test]
     fn missing_file_is_the_only_absence() {
         let d = private_tmp();
         assert!(read_trusted(&d.path().join("nobody"), Trust::Private(Owner::current()), 100).unwrap().is_none());

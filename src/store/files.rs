@@ -23,6 +23,11 @@ pub struct UserFiles {
     owner: Owner,
 }
 
+/// State files up to this size are read into a buffer on the stack (a
+/// login's record and tally are a few hundred bytes; a record with backup
+/// codes is longer and read into memory).
+const READ_ON_STACK: usize = 1024;
+
 /// A state file's format version, checked before its contents are trusted.
 pub trait Versioned: Sized {
     fn version(&self) -> u32;
@@ -72,10 +77,12 @@ impl UserFiles {
     ) -> Result<Option<(T, FileId)>, StoreError> {
         let path = self.path_of(user)?;
         let trust = Trust::Private(self.owner);
-        let Some((bytes, id)) = trusted_fs::read_trusted_with_id(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
+        let Some(file) = trusted_fs::open_trusted(&path, trust, trusted_fs::MAX_STATE_FILE)? else {
             return Ok(None);
         };
-        let bytes = Zeroizing::new(bytes);
+        let id = file.id;
+        let mut buf = [0u8; READ_ON_STACK];
+        let bytes = file.read_into(&mut buf)?;
         Ok(Some((decode(&path, &bytes, supported)?, id)))
     }
 

@@ -172,10 +172,72 @@ pub(super) fn write(
         tally.failures.drain(..excess);
     }
     tally.version = tally.oldest_version();
-    match encode(tally) {
-        Some(text) => files.write_bytes_as(user, &text, durability),
+    // A login's tally fits on the stack; a longer one is encoded into memory.
+    let room = room(tally);
+    let mut stack = [0u8; 512];
+    let mut heap = Zeroizing::new(Vec::new());
+    let buf: &mut [u8] = if room <= stack.len() {
+        &mut stack
+    } else {
+        heap.resize(room, 0);
+        &mut heap
+    };
+    match encode_into(tally, Text { buf, len: 0, overflow: false }) {
+        Some(text) => files.write_bytes_as(user, text.bytes(), durability),
         None => files.write_as(user, tally, durability),
     }
+}
+
+/// Bytes written into a buffer that never grows (a growing one could leave
+/// copies of the hashes behind when it moves); wiped when dropped.
+struct Text<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    /// Something did not fit (never, with [`room`]'s size): the text is not used.
+    overflow: bool,
+}
+
+impl Text<'_> {
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(to) => {
+                to.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Text<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.buf[..self.len]);
+    }
+}
+
+/// The longest text [`encode_into`] can make of `t`.
+fn room(t: &Tally) -> usize {
+    let code_room = |c: &EmailCode| 120 + c.hash.len() + c.salt.len();
+    200 + 22 * (t.failures.len() + t.contact_sends.len())
+        + t.email_code.as_ref().map_or(0, code_room)
+        + t.sms_code.as_ref().map_or(0, code_room)
+        + t.contact_code.as_ref().map_or(0, |c| 80 + c.method.len() + c.to.len() + code_room(&c.code))
+}
+
+/// [`encode_into`] into memory (for the tests).
+#[cfg(test)]
+fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(vec![0u8; room(t)]);
+    let text = encode_into(t, Text { buf: &mut buf, len: 0, overflow: false })?;
+    Some(Zeroizing::new(text.bytes().to_vec()))
 }
 
 /// The text (UTF-8) `toml::to_string` makes of `tally`, made without serde (a login
@@ -183,11 +245,11 @@ pub(super) fn write(
 /// (a string with other characters than letters, digits and `-_.:+/=`, a
 /// number beyond TOML's), and the caller then asks `toml`. Byte for byte
 /// the same as `toml`'s (property test below).
-fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
-    fn decimal(out: &mut Vec<u8>, value: u64) {
+fn encode_into<'b>(t: &Tally, mut out: Text<'b>) -> Option<Text<'b>> {
+    fn decimal(out: &mut Text<'_>, value: u64) {
         out.extend_from_slice(crate::decimal::digits(value, &mut [0; 20]).as_bytes());
     }
-    fn number(out: &mut Vec<u8>, key: &str, value: u64) -> Option<()> {
+    fn number(out: &mut Text<'_>, key: &str, value: u64) -> Option<()> {
         i64::try_from(value).ok()?;
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b" = ");
@@ -195,7 +257,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
         out.push(b'\n');
         Some(())
     }
-    fn numbers(out: &mut Vec<u8>, key: &str, values: &[u64]) -> Option<()> {
+    fn numbers(out: &mut Text<'_>, key: &str, values: &[u64]) -> Option<()> {
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b" = [");
         for (i, v) in values.iter().enumerate() {
@@ -208,7 +270,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
         out.extend_from_slice(b"]\n");
         Some(())
     }
-    fn string(out: &mut Vec<u8>, key: &str, value: &str) -> Option<()> {
+    fn string(out: &mut Text<'_>, key: &str, value: &str) -> Option<()> {
         if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b)) {
             return None;
         }
@@ -218,7 +280,7 @@ fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
         out.extend_from_slice(b"\"\n");
         Some(())
     }
-    fn code(out: &mut Vec<u8>, header: &str, c: &EmailCode) -> Option<()> {
+    fn code(out: &mut Text<'_>, header: &str, c: &EmailCode) -> Option<()> {
         out.extend_from_slice(b"\n[");
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(b"]\n");
@@ -227,15 +289,6 @@ fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
         number(out, "sent_at", c.sent_at)?;
         number(out, "expires_at", c.expires_at)
     }
-    // Sized once for the longest text this tally can make: the hashes are
-    // secret enough that no growing buffer may leave a copy behind.
-    let code_room = |c: &EmailCode| 120 + c.hash.len() + c.salt.len();
-    let room = 200
-        + 22 * (t.failures.len() + t.contact_sends.len())
-        + t.email_code.as_ref().map_or(0, code_room)
-        + t.sms_code.as_ref().map_or(0, code_room)
-        + t.contact_code.as_ref().map_or(0, |c| 80 + c.method.len() + c.to.len() + code_room(&c.code));
-    let mut out = Zeroizing::new(Vec::with_capacity(room));
     number(&mut out, "version", u64::from(t.version))?;
     numbers(&mut out, "failures", &t.failures)?;
     if let Some(v) = t.locked_at {
@@ -261,8 +314,8 @@ fn encode(t: &Tally) -> Option<Zeroizing<Vec<u8>>> {
         number(&mut out, "tries", u64::from(c.tries))?;
         code(&mut out, "contact_code.code", &c.code)?;
     }
-    debug_assert_eq!(out.capacity(), room, "the tally text outgrew its buffer");
-    Some(out)
+    debug_assert!(!out.overflow, "the tally text outgrew its buffer");
+    (!out.overflow).then_some(out)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! which tells whether a path still names the same, unchanged file.
 
 use std::fs::OpenOptions;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -111,6 +111,59 @@ impl TrustedFile<'_> {
             return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
         }
         Ok(buf)
+    }
+}
+
+/// A file's contents read by [`TrustedFile::read_into`]: in the caller's
+/// buffer (wiped when this is dropped) or, when they did not fit, in memory
+/// wiped on drop.
+pub enum Contents<'b> {
+    Inline(&'b mut [u8]),
+    Heap(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for Contents<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Contents::Inline(bytes) => bytes,
+            Contents::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Drop for Contents<'_> {
+    fn drop(&mut self) {
+        if let Contents::Inline(bytes) = self {
+            zeroize::Zeroize::zeroize(*bytes);
+        }
+    }
+}
+
+impl TrustedFile<'_> {
+    /// The whole file, within the size cap, into `buf` when it fits there
+    /// (no allocation: a login's state files are a few hundred bytes), else
+    /// as [`TrustedFile::read_all`] reads it.
+    pub fn read_into(mut self, buf: &mut [u8]) -> Result<Contents<'_>, FsError> {
+        if self.id.size < buf.len() as u64 {
+            let mut len = 0;
+            while len < buf.len() {
+                match self.file.read(&mut buf[len..]) {
+                    Ok(0) => return Ok(Contents::Inline(&mut buf[..len])),
+                    Ok(n) => len += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        zeroize::Zeroize::zeroize(&mut buf[..len]);
+                        return Err(io_err(self.path, "read")(e));
+                    }
+                }
+            }
+            // Longer than when it was opened (written in place, which twostep
+            // never does): read again from the start, whole.
+            zeroize::Zeroize::zeroize(&mut buf[..len]);
+            self.file.rewind().map_err(io_err(self.path, "read"))?;
+        }
+        Ok(Contents::Heap(zeroize::Zeroizing::new(self.read_all()?)))
     }
 }
 
