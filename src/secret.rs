@@ -105,12 +105,17 @@ impl TotpSecret {
             }
             decode_base32(&cleaned)
         };
-        let bytes = bytes.ok_or(SecretError::NotBase32)?;
+        let mut bytes = bytes.ok_or(SecretError::NotBase32)?;
         if bytes.len() < MIN_IMPORT_LEN {
             return Err(SecretError::TooShort(bytes.len()));
         }
         if bytes.len() > MAX_IMPORT_LEN {
             return Err(SecretError::TooLong(bytes.len()));
+        }
+        if bytes.len() == bytes.capacity() {
+            // Exactly as long as its allocation (the usual secret, no padding):
+            // kept as it is, since becoming a boxed slice moves nothing.
+            return Ok(TotpSecret(SecretSlice::from(std::mem::take(&mut *bytes))));
         }
         Ok(TotpSecret::from_bytes(&bytes))
     }

@@ -123,8 +123,9 @@ impl SmsSender for HostSms {
     }
 }
 
-fn item_string(bytes: Option<&CStr>) -> String {
-    bytes.map(|c| lossy(c.to_bytes()).into_owned()).unwrap_or_default()
+/// A PAM item as text, borrowed from PAM when it is UTF-8 (no copy).
+fn item_string(bytes: Option<&CStr>) -> std::borrow::Cow<'_, str> {
+    bytes.map(|c| lossy(c.to_bytes())).unwrap_or_default()
 }
 
 /// `bytes` as text, invalid UTF-8 replaced: `String::from_utf8_lossy`, whose
@@ -164,9 +165,11 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     // Found even when another argument is bad, so that the complaint reaches the right log.
     let log_socket = args.iter().rev().find_map(|a| a.strip_prefix("log_socket=")).map(Path::new);
     let mut log = Syslog::connect("pam_twostep", log_socket);
+    // The user first: asking PAM for it may prompt, and the items are borrowed from PAM after.
+    let user = pamh.get_user(None);
     let service = item_string(pamh.get_item::<Service>().ok().flatten().as_deref().copied());
     let rhost = item_string(pamh.get_item::<RHost>().ok().flatten().as_deref().copied());
-    let user = match pamh.get_user(None) {
+    let user = match user {
         Ok(u) => u,
         Err(code) => {
             // Say why: a name PAM has but that is not UTF-8 is refused, and named
