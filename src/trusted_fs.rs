@@ -15,6 +15,8 @@
 
 mod atomic_write;
 mod safe_open;
+/// The system calls of a login's file work, without `std::fs`'s copies.
+mod sys;
 mod user_lock;
 
 pub use atomic_write::{
@@ -27,7 +29,7 @@ pub use user_lock::{UserLock, lock, try_lock};
 use std::fmt;
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Largest per-user state file (store record or tally) we agree to read.
@@ -99,7 +101,8 @@ pub fn child(dir: &Path, prefix: &str, name: &str, suffix: &str) -> ChildPath {
     let slash: &[u8] = if dir.ends_with(b"/") { b"" } else { b"/" };
     let parts = [dir, slash, prefix.as_bytes(), name.as_bytes(), suffix.as_bytes()];
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    if len <= CHILD_INLINE {
+    // Room for the NUL the system calls need after the path (the array's last zero).
+    if len < CHILD_INLINE {
         let mut bytes = [0u8; CHILD_INLINE];
         let mut at = 0;
         for part in parts {
@@ -138,6 +141,27 @@ impl std::ops::Deref for ChildPath {
     }
 }
 
+/// The path as the kernel takes it, without the copy `std` and `nix` make
+/// of other paths to add the NUL (an inline path already ends in one).
+impl nix::NixPath for ChildPath {
+    fn is_empty(&self) -> bool {
+        self.as_os_str().is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.as_os_str().len()
+    }
+
+    fn with_nix_path<T, F: FnOnce(&std::ffi::CStr) -> T>(&self, f: F) -> nix::Result<T> {
+        match &self.0 {
+            ChildRepr::Inline(len, bytes) => {
+                std::ffi::CStr::from_bytes_with_nul(&bytes[..=*len]).map(f).map_err(|_| nix::errno::Errno::EINVAL)
+            }
+            ChildRepr::Heap(path) => path.as_path().with_nix_path(f),
+        }
+    }
+}
+
 impl AsRef<Path> for ChildPath {
     fn as_ref(&self) -> &Path {
         self
@@ -155,16 +179,15 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> FsE
 }
 
 /// Checks owner, mode and type of already-obtained metadata.
-fn check_meta(path: &Path, meta: &std::fs::Metadata, want_dir: bool, trust: Trust) -> Result<(), FsError> {
+fn check_meta(path: &Path, meta: &sys::Inode, want_dir: bool, trust: Trust) -> Result<(), FsError> {
     let insecure = |why: String| Err(FsError::Insecure { path: path.to_path_buf(), why });
-    let ft = meta.file_type();
-    if ft.is_symlink() {
+    if meta.is_symlink() {
         return insecure("it is a symbolic link; use the real path".into());
     }
-    if want_dir && !ft.is_dir() {
+    if want_dir && !meta.is_dir() {
         return insecure("it is not a directory".into());
     }
-    if !want_dir && !ft.is_file() {
+    if !want_dir && !meta.is_file() {
         return insecure("it is not a regular file".into());
     }
     let owner = match trust {
@@ -172,13 +195,13 @@ fn check_meta(path: &Path, meta: &std::fs::Metadata, want_dir: bool, trust: Trus
         Trust::Imported => None,
     };
     if let Some(Owner(uid)) = owner
-        && meta.uid() != uid
+        && meta.uid != uid
     {
         let who = if uid == 0 { "root".to_string() } else { format!("uid {uid}") };
         let chown = if uid == 0 { "root:".to_string() } else { format!("{uid}:") };
-        return insecure(format!("it is owned by uid {}, not {who}; run chown {chown} {}", meta.uid(), path.display()));
+        return insecure(format!("it is owned by uid {}, not {who}; run chown {chown} {}", meta.uid, path.display()));
     }
-    let mode = meta.permissions().mode() & 0o7777;
+    let mode = meta.mode & 0o7777;
     match trust {
         Trust::Private(_) if mode & 0o077 != 0 => {
             let want = if want_dir { "700" } else { "600" };
@@ -207,7 +230,7 @@ fn require_absolute(path: &Path) -> Result<(), FsError> {
 /// Checks that `dir` is a real (not symlinked) directory owned by root with the given trust.
 pub fn check_dir(dir: &Path, trust: Trust) -> Result<(), FsError> {
     require_absolute(dir)?;
-    let meta = match std::fs::symlink_metadata(dir) {
+    let meta = match sys::lstat(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FsError::Missing(dir.to_path_buf())),
         Err(e) => return Err(io_err(dir, "inspect")(e)),
@@ -251,7 +274,7 @@ pub fn list_names(dir: &Path) -> Result<Vec<String>, FsError> {
 #[cfg(test)]
 pub fn private_tempdir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     d
 }
 #[cfg(test)]
@@ -267,13 +290,32 @@ mod tests {
         let long = "d".repeat(super::CHILD_INLINE);
         let dir = Path::new("/").join(&long);
         assert_eq!(&*super::child(&dir, ".", "alice", ".lock"), dir.join(".alice.lock"));
-        let fits = "d".repeat(super::CHILD_INLINE - "/x/".len() - "/.alice.lock".len());
+        // The longest inline path: one byte is left for its NUL.
+        let fits = "d".repeat(super::CHILD_INLINE - 1 - "/x/".len() - "/.alice.lock".len());
         let dir = Path::new("/x").join(&fits);
-        assert_eq!(super::child(&dir, ".", "alice", ".lock").as_os_str().len(), super::CHILD_INLINE);
-        assert_eq!(&*super::child(&dir, ".", "alice", ".lock"), dir.join(".alice.lock"));
+        let path = super::child(&dir, ".", "alice", ".lock");
+        assert_eq!(path.as_os_str().len(), super::CHILD_INLINE - 1);
+        assert!(matches!(path.0, super::ChildRepr::Inline(..)));
+        assert_eq!(&*path, dir.join(".alice.lock"));
+        // What the kernel is given is the same path, inline or not.
+        for path in [
+            path,
+            super::child(&Path::new("/").join(&long), ".", "alice", ".lock"),
+            super::child(Path::new("/d"), "", "a", ""),
+        ] {
+            let c = nix::NixPath::with_nix_path(&path, |c| c.to_bytes().to_vec()).unwrap();
+            assert_eq!(c, path.as_os_str().as_encoded_bytes());
+        }
+        let nul = super::child(Path::new("/d"), "", "a\0b", "");
+        assert_eq!(
+            nix::NixPath::with_nix_path(&nul, |_| ()),
+            Err(nix::errno::Errno::EINVAL),
+            "an inner NUL is refused"
+        );
     }
 
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn private_tmp() -> tempfile::TempDir {
         private_tempdir()

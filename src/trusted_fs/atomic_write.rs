@@ -2,12 +2,13 @@
 //! rename, fsync of the directory (or less, by [`Durability`]), and the
 //! removal that also takes away a temp file a killed writer left.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::{FsError, io_err};
+use nix::fcntl::OFlag;
+
+use super::{FsError, io_err, sys};
 
 /// Replaces `dir/name` with `data` atomically: a crash leaves either the old or the new file.
 ///
@@ -65,7 +66,7 @@ impl Staged<'_> {
     /// When the temp file was created (its ctime, nanoseconds since the epoch),
     /// by the clock the kernel stamps files with.
     pub fn created_ns(&self) -> Option<i128> {
-        Some(super::safe_open::ctime_ns(&self.file.metadata().ok()?))
+        Some(super::sys::fstat(self.file).ok()?.ctime_ns)
     }
 }
 
@@ -85,12 +86,8 @@ pub fn write_atomic_made<D: AsRef<[u8]>>(
     let tmp = temp_path(dir, name);
     let result = (|| {
         let create = || {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)
+            let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            sys::open(&tmp, flags, 0o600)
         };
         // A temp file (or anything else) left at the temp name by a writer
         // that was killed is removed, and the file created anew: never
@@ -110,7 +107,7 @@ pub fn write_atomic_made<D: AsRef<[u8]>>(
         if durability != Durability::Deferred {
             f.sync_all().map_err(io_err(&tmp, "fsync"))?;
         }
-        std::fs::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
+        sys::rename(&tmp, &target).map_err(io_err(&target, "replace"))?;
         match durability {
             Durability::Durable => sync_dir(dir).map(|()| true),
             Durability::Deferred => Ok(true),
@@ -131,10 +128,7 @@ fn temp_path(dir: &Path, name: &str) -> super::ChildPath {
 /// durable (one fsync of the file; not of the directory).
 pub fn sync_file(dir: &Path, name: &str) -> Result<(), FsError> {
     let path = super::child(dir, "", name, "");
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
+    sys::open(&path, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, 0)
         .and_then(|f| f.sync_all())
         .map_err(io_err(&path, "fsync"))
 }

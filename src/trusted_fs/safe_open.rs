@@ -3,11 +3,13 @@
 //! and type checked on the open descriptor, its size capped; and [`FileId`],
 //! which tells whether a path still names the same, unchanged file.
 
-use std::fs::OpenOptions;
 use std::io::{self, Read, Seek};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use nix::NixPath;
+use nix::fcntl::OFlag;
+
+use super::sys::{self, Inode};
 use super::{FsError, Trust, check_meta, io_err, require_absolute};
 
 /// Opens `path` for reading without following symlinks, checks it and reads it whole.
@@ -29,24 +31,9 @@ pub struct FileId {
 }
 
 impl FileId {
-    fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ctime_ns(meta),
-        }
+    fn of(inode: &Inode) -> FileId {
+        FileId { dev: inode.dev, ino: inode.ino, size: inode.size, mtime_ns: inode.mtime_ns, ctime_ns: inode.ctime_ns }
     }
-}
-
-/// A file's change time in nanoseconds since the epoch.
-pub(super) fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
-    nanos(meta.ctime(), meta.ctime_nsec())
-}
-
-fn nanos(secs: i64, nsec: i64) -> i128 {
-    i128::from(secs) * 1_000_000_000 + i128::from(nsec)
 }
 
 impl FileId {
@@ -72,11 +59,11 @@ impl FileId {
 }
 
 /// The id of the file at `path` without opening it (`None`: it does not exist).
-pub fn file_id(path: &Path) -> Result<Option<FileId>, FsError> {
-    match std::fs::symlink_metadata(path) {
+pub fn file_id<P: ?Sized + NixPath + AsRef<Path>>(path: &P) -> Result<Option<FileId>, FsError> {
+    match sys::lstat(path) {
         Ok(m) => Ok(Some(FileId::of(&m))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path, "inspect")(e)),
+        Err(e) => Err(io_err(path.as_ref(), "inspect")(e)),
     }
 }
 
@@ -99,7 +86,7 @@ pub struct TrustedFile<'a> {
 impl TrustedFile<'_> {
     /// The file as it is now (`fstat` again).
     pub fn id_now(&self) -> Result<FileId, FsError> {
-        Ok(FileId::of(&self.file.metadata().map_err(io_err(self.path, "inspect"))?))
+        Ok(FileId::of(&sys::fstat(&self.file).map_err(io_err(self.path, "inspect"))?))
     }
 
     /// The whole file, within the size cap.
@@ -169,14 +156,16 @@ impl TrustedFile<'_> {
 
 /// Opens `path` without following symlinks and checks it as [`read_trusted`]
 /// does, without reading it. `Ok(None)` only when the file does not exist.
-pub fn open_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<TrustedFile<'_>>, FsError> {
+pub fn open_trusted<P: ?Sized + NixPath + AsRef<Path>>(
+    path: &P,
+    trust: Trust,
+    limit: u64,
+) -> Result<Option<TrustedFile<'_>>, FsError> {
+    let (cpath, path) = (path, path.as_ref());
     require_absolute(path)?;
-    let file = match OpenOptions::new()
-        .read(true)
-        // O_NONBLOCK: a FIFO planted in place of the file must not hang the login.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-    {
+    // O_NONBLOCK: a FIFO planted in place of the file must not hang the login.
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let file = match sys::open(cpath, flags, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
@@ -187,9 +176,9 @@ pub fn open_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Trus
         }
         Err(e) => return Err(io_err(path, "open")(e)),
     };
-    let meta = file.metadata().map_err(io_err(path, "inspect"))?;
+    let meta = sys::fstat(&file).map_err(io_err(path, "inspect"))?;
     check_meta(path, &meta, false, trust)?;
-    if meta.len() > limit {
+    if meta.size > limit {
         return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
     }
     Ok(Some(TrustedFile { file, path, limit, id: FileId::of(&meta) }))

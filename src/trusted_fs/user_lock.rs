@@ -2,13 +2,14 @@
 //! that is never renamed, so it stays valid across atomic replacements.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{FsError, Owner, Trust, check_meta, io_err};
+use nix::fcntl::OFlag;
+
+use super::{FsError, Owner, Trust, check_meta, io_err, sys};
 
 /// How long we wait for another login holding the same user's lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -46,22 +47,15 @@ pub fn try_lock(dir: &Path, name: &str, owner: Owner) -> Result<Option<UserLock>
 
 fn lock_within(dir: &Path, name: &str, owner: Owner, wait: Duration) -> Result<Option<UserLock>, FsError> {
     let path = super::child(dir, ".", name, ".lock");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                FsError::Insecure { path: path.to_path_buf(), why: "it is a symbolic link".into() }
-            } else {
-                io_err(&path, "open")(e)
-            }
-        })?;
-    let meta = file.metadata().map_err(io_err(&path, "inspect"))?;
+    let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let file = sys::open(&path, flags, 0o600).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            FsError::Insecure { path: path.to_path_buf(), why: "it is a symbolic link".into() }
+        } else {
+            io_err(&path, "open")(e)
+        }
+    })?;
+    let meta = sys::fstat(&file).map_err(io_err(&path, "inspect"))?;
     check_meta(&path, &meta, false, Trust::Private(owner))?;
     let deadline = Instant::now() + wait;
     loop {
