@@ -3,7 +3,7 @@
  * process fail, deterministically, for scripts/faultcheck.
  *
  * libfiu (Debian's fiu-utils) wraps open/read/write/fsync/rename/unlink but
- * not flock, statx, fstat64, lstat64, mkdir, openat or renameat, which Rust's
+ * not flock, statx, fstat(64), lstat(64), mkdir, openat or renameat, which Rust's
  * std and the nix crate call, and it cannot restrict failures to one
  * directory or fail "exactly the Nth call". This shim can.
  *
@@ -558,6 +558,38 @@ int lstat64(const char *path, struct stat64 *buf)
 		f = real("lstat64");
 	if (path_in_scope(path)) {
 		int e = decide("lstat64", path, LIST(EIO, ENOMEM, EACCES));
+		if (e) {
+			errno = e;
+			return -1;
+		}
+	}
+	return f(path, buf);
+}
+
+/* The plain names: nix calls fstat and lstat, which glibc 2.33+ exports
+ * apart from the *64 ones (the same struct on 64-bit). */
+int fstat(int fd, struct stat *buf)
+{
+	static int (*f)(int, struct stat *);
+	if (!f)
+		f = real("fstat");
+	if (fd_in_scope(fd)) {
+		int e = decide("fstat", fdname(fd), LIST(EIO, ENOMEM));
+		if (e) {
+			errno = e;
+			return -1;
+		}
+	}
+	return f(fd, buf);
+}
+
+int lstat(const char *path, struct stat *buf)
+{
+	static int (*f)(const char *, struct stat *);
+	if (!f)
+		f = real("lstat");
+	if (path_in_scope(path)) {
+		int e = decide("lstat", path, LIST(EIO, ENOMEM, EACCES));
 		if (e) {
 			errno = e;
 			return -1;
