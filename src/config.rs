@@ -26,7 +26,8 @@ mod raw;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::address::Sender;
 pub use crate::cidr::Cidr;
@@ -46,8 +47,9 @@ pub const DEFAULT_PATH: &str = "/etc/security/twostep.toml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub issuer: String,
-    pub secrets_dir: PathBuf,
-    pub tally_dir: PathBuf,
+    /// Shared with the store a login opens (no copy of the path).
+    pub secrets_dir: Arc<Path>,
+    pub tally_dir: Arc<Path>,
     pub totp: TotpConfig,
     pub lockout: LockoutConfig,
     pub email: EmailConfig,
@@ -155,8 +157,8 @@ mod tests {
         // The host's name, read here from procfs rather than the call the code makes.
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(c.issuer, host.trim_end_matches('\n'));
-        assert_eq!(c.secrets_dir, Path::new("/var/lib/twostep/secrets"));
-        assert_eq!(c.tally_dir, Path::new("/var/lib/twostep/tally"));
+        assert_eq!(&*c.secrets_dir, Path::new("/var/lib/twostep/secrets"));
+        assert_eq!(&*c.tally_dir, Path::new("/var/lib/twostep/tally"));
         assert_eq!(c.totp, TotpConfig { digits: 6, period: 30, skew: 1 });
         assert_eq!(
             c.lockout,
@@ -224,8 +226,8 @@ exempt = true
         )
         .unwrap();
         assert_eq!(c.issuer, "Example School District");
-        assert_eq!(c.secrets_dir, Path::new("/srv/s"));
-        assert_eq!(c.tally_dir, Path::new("/srv/t"));
+        assert_eq!(&*c.secrets_dir, Path::new("/srv/s"));
+        assert_eq!(&*c.tally_dir, Path::new("/srv/t"));
         assert_eq!(c.totp, TotpConfig { digits: 8, period: 60, skew: 0 });
         assert_eq!(
             c.lockout,

@@ -169,6 +169,7 @@ impl Config {
             return Err(invalid("store.backend", "is \"ldap\", but there is no [ldap] table"));
         }
 
+        let (secrets_dir, tally_dir) = (secrets_dir.into(), tally_dir.into());
         Ok(Config { issuer, secrets_dir, tally_dir, totp, lockout, email, sms, policy, services, backend, ldap })
     }
 }

@@ -4,8 +4,8 @@
 //! reads saw, so that the read under the lock need not parse an unchanged
 //! file again.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::StoreError;
 use super::files::UserFiles;
@@ -20,7 +20,7 @@ pub(super) struct FileStore {
     records: UserFiles,
     /// Checked (and created 0700 if missing, as pam_faillock does) on first
     /// use: a login that never needs the tally does not depend on it.
-    tally_dir: PathBuf,
+    tally_dir: Arc<Path>,
     owner: Owner,
     tallies: OnceLock<UserFiles>,
     /// What the unlocked reads saw, with the ids of the files they read: a read
@@ -58,30 +58,28 @@ fn recall<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Option
 
 impl FileStore {
     /// For a login: the records directory must exist (the module never makes one up).
-    pub(super) fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<FileStore, StoreError> {
-        Ok(FileStore::new(UserFiles::open(records, owner)?, tallies, owner))
+    pub(super) fn for_login(
+        records: impl Into<Arc<Path>>,
+        tallies: impl Into<Arc<Path>>,
+        owner: Owner,
+    ) -> Result<FileStore, StoreError> {
+        Ok(FileStore::new(UserFiles::open(records, owner)?, tallies.into(), owner))
     }
 
     /// For the admin command: the records directory is created 0700 when missing.
     pub(super) fn for_admin(records: &Path, tallies: &Path, owner: Owner) -> Result<FileStore, StoreError> {
-        Ok(FileStore::new(UserFiles::create(records, owner)?, tallies, owner))
+        Ok(FileStore::new(UserFiles::create(records, owner)?, tallies.into(), owner))
     }
 
-    fn new(records: UserFiles, tally_dir: &Path, owner: Owner) -> FileStore {
-        FileStore {
-            records,
-            tally_dir: tally_dir.to_path_buf(),
-            owner,
-            tallies: OnceLock::new(),
-            seen: Mutex::new(Seen::default()),
-        }
+    fn new(records: UserFiles, tally_dir: Arc<Path>, owner: Owner) -> FileStore {
+        FileStore { records, tally_dir, owner, tallies: OnceLock::new(), seen: Mutex::new(Seen::default()) }
     }
 
     fn tallies(&self) -> Result<&UserFiles, StoreError> {
         if let Some(t) = self.tallies.get() {
             return Ok(t);
         }
-        let t = UserFiles::create(&self.tally_dir, self.owner)?;
+        let t = UserFiles::create(Arc::clone(&self.tally_dir), self.owner)?;
         Ok(self.tallies.get_or_init(|| t))
     }
 

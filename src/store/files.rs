@@ -7,6 +7,7 @@
 //! means "no state yet".
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,7 +20,7 @@ use crate::user;
 /// A checked directory of per-user files (owned by `owner`, 0700, not a symlink).
 #[derive(Debug, Clone)]
 pub struct UserFiles {
-    dir: PathBuf,
+    dir: Arc<Path>,
     owner: Owner,
 }
 
@@ -43,15 +44,17 @@ pub trait Versioned: Sized {
 
 impl UserFiles {
     /// Opens an existing directory after checking it.
-    pub fn open(dir: &Path, owner: Owner) -> Result<UserFiles, StoreError> {
-        trusted_fs::check_dir(dir, Trust::Private(owner))?;
-        Ok(UserFiles { dir: dir.to_path_buf(), owner })
+    pub fn open(dir: impl Into<Arc<Path>>, owner: Owner) -> Result<UserFiles, StoreError> {
+        let dir = dir.into();
+        trusted_fs::check_dir(&dir, Trust::Private(owner))?;
+        Ok(UserFiles { dir, owner })
     }
 
     /// Opens the directory, creating it 0700 first if needed.
-    pub fn create(dir: &Path, owner: Owner) -> Result<UserFiles, StoreError> {
-        trusted_fs::ensure_private_dir(dir, owner)?;
-        Ok(UserFiles { dir: dir.to_path_buf(), owner })
+    pub fn create(dir: impl Into<Arc<Path>>, owner: Owner) -> Result<UserFiles, StoreError> {
+        let dir = dir.into();
+        trusted_fs::ensure_private_dir(&dir, owner)?;
+        Ok(UserFiles { dir, owner })
     }
 
     /// The path of `user`'s file (for messages).
@@ -281,6 +284,6 @@ mod tests {
         let d = crate::trusted_fs::private_tempdir();
         std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         assert!(UserFiles::open(d.path(), Owner::current()).is_err());
-        assert!(UserFiles::open(&d.path().join("missing"), Owner::current()).is_err());
+        assert!(UserFiles::open(d.path().join("missing").as_path(), Owner::current()).is_err());
     }
 }

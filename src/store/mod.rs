@@ -29,6 +29,7 @@ pub mod record;
 pub mod tally;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use error::{DirectoryError, StoreError};
 use file_store::{FileEntry, FileStore};
@@ -66,7 +67,12 @@ impl UserStore {
     pub fn open_for_login(cfg: &Config, owner: Owner) -> Result<UserStore, StoreError> {
         match (&cfg.backend, &cfg.ldap) {
             (Backend::Ldap, Some(l)) => UserStore::directory(l, owner),
-            _ => UserStore::for_login(&cfg.secrets_dir, &cfg.tally_dir, owner),
+            // The config's paths shared, not copied.
+            _ => Ok(UserStore(Backing::Files(FileStore::for_login(
+                Arc::clone(&cfg.secrets_dir),
+                Arc::clone(&cfg.tally_dir),
+                owner,
+            )?))),
         }
     }
 

@@ -8,9 +8,10 @@
 //! gives `None`, never a guess.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::super::{
     Backend, Cidr, Config, EmailConfig, EnrollMethod, LdapConfig, LockoutConfig, PolicyConfig, SmsConfig, TotpConfig,
@@ -129,6 +130,15 @@ impl Snap for PathBuf {
     }
     fn take(r: &mut Reader<'_>) -> Option<Self> {
         Some(PathBuf::from(OsString::from_vec(r.bytes()?.to_vec())))
+    }
+}
+
+impl Snap for Arc<Path> {
+    fn put(&self, w: &mut Writer) {
+        w.bytes(self.as_os_str().as_bytes());
+    }
+    fn take(r: &mut Reader<'_>) -> Option<Self> {
+        Some(Arc::from(Path::new(OsStr::from_bytes(r.bytes()?))))
     }
 }
 
