@@ -28,32 +28,49 @@ pub(super) struct FileStore {
     /// (a file replaced by rename, or removed, is read again). A login reads the
     /// record and the tally before the prompt and again under the lock; this
     /// spares it parsing both twice when nobody changed them meanwhile.
-    seen: Mutex<Seen>,
+    seen: Mutex<Option<Box<Seen>>>,
 }
 
 #[derive(Debug, Default)]
 struct Seen {
-    records: Vec<(String, Option<FileId>, Option<UserRecord>)>,
-    tallies: Vec<(String, Option<FileId>, Tally)>,
+    records: Slots<Option<UserRecord>>,
+    tallies: Slots<Tally>,
 }
 
 /// At most this many users' values are kept (a login needs one; `list` reads many once).
 const SEEN_MAX: usize = 4;
 
-fn remember<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Option<FileId>, value: V) {
-    list.retain(|(u, _, _)| u != user);
-    if list.len() >= SEEN_MAX {
-        list.remove(0);
+/// Remembered values in fixed slots (one allocation for all of [`Seen`],
+/// made on first use): the oldest makes room for a new user when all are taken.
+#[derive(Debug)]
+struct Slots<V>([Option<(String, Option<FileId>, V)>; SEEN_MAX]);
+
+impl<V> Default for Slots<V> {
+    fn default() -> Self {
+        Slots(std::array::from_fn(|_| None))
     }
-    list.push((user.to_string(), id, value));
 }
 
-/// The value remembered for `user` if its file is still `id`, taken out: the
-/// entry that asks keeps it from then on (no copy), and what it saves has a
-/// new id anyway.
-fn recall<V>(list: &mut Vec<(String, Option<FileId>, V)>, user: &str, id: Option<FileId>) -> Option<V> {
-    let at = list.iter().position(|(u, i, _)| u == user && *i == id)?;
-    Some(list.remove(at).2)
+impl<V> Slots<V> {
+    fn remember(&mut self, user: &str, id: Option<FileId>, value: V) {
+        let slots = &mut self.0;
+        let at = match slots.iter().position(|s| s.as_ref().is_some_and(|(u, _, _)| u == user)) {
+            Some(at) => at,
+            None => slots.iter().position(Option::is_none).unwrap_or_else(|| {
+                slots.rotate_left(1);
+                SEEN_MAX - 1
+            }),
+        };
+        slots[at] = Some((user.to_string(), id, value));
+    }
+
+    /// The value remembered for `user` if its file is still `id`, taken out:
+    /// the entry that asks keeps it from then on (no copy), and what it saves
+    /// has a new id anyway.
+    fn recall(&mut self, user: &str, id: Option<FileId>) -> Option<V> {
+        let slot = self.0.iter_mut().find(|s| s.as_ref().is_some_and(|(u, i, _)| u == user && *i == id))?;
+        slot.take().map(|(_, _, value)| value)
+    }
 }
 
 impl FileStore {
@@ -72,7 +89,7 @@ impl FileStore {
     }
 
     fn new(records: UserFiles, tally_dir: Arc<Path>, owner: Owner) -> FileStore {
-        FileStore { records, tally_dir, owner, tallies: OnceLock::new(), seen: Mutex::new(Seen::default()) }
+        FileStore { records, tally_dir, owner, tallies: OnceLock::new(), seen: Mutex::new(None) }
     }
 
     fn tallies(&self) -> Result<&UserFiles, StoreError> {
@@ -86,18 +103,18 @@ impl FileStore {
     /// `user`'s record as it is now (no lock held), `None` when there is none.
     pub fn record(&self, user: &str) -> Result<Option<UserRecord>, StoreError> {
         let (value, id) = record::read_with_id(&self.records, user)?;
-        remember(&mut self.seen().records, user, id, value.clone());
+        self.seen().get_or_insert_with(Box::default).records.remember(user, id, value.clone());
         Ok(value)
     }
 
     /// `user`'s tally as it is now (no lock held): the lock gate and display.
     pub fn tally(&self, user: &str) -> Result<Tally, StoreError> {
         let (value, id) = tally::read(self.tallies()?, user)?;
-        remember(&mut self.seen().tallies, user, id, value.clone());
+        self.seen().get_or_insert_with(Box::default).tallies.remember(user, id, value.clone());
         Ok(value)
     }
 
-    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Option<Box<Seen>>> {
         // A panic while the guard was held left plain data: still usable.
         self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -163,7 +180,7 @@ impl FileEntry<'_> {
         if self.record.is_none() {
             let files = &self.store.records;
             let id = files.id_of(self.user)?;
-            let seen = recall(&mut self.store.seen().records, self.user, id);
+            let seen = self.store.seen().as_mut().and_then(|s| s.records.recall(self.user, id));
             self.record = Some(match seen {
                 Some(value) => value,
                 None => record::read(files, self.user)?,
@@ -201,7 +218,7 @@ impl FileEntry<'_> {
         if self.tally.is_none() {
             let files = self.store.tallies()?;
             let id = files.id_of(self.user)?;
-            let seen = recall(&mut self.store.seen().tallies, self.user, id);
+            let seen = self.store.seen().as_mut().and_then(|s| s.tallies.recall(self.user, id));
             self.tally = Some(match seen {
                 Some(value) => value,
                 None => tally::read(files, self.user)?.0,
@@ -307,6 +324,29 @@ mod tests {
             }
         });
         assert_eq!(s.tally("bob").unwrap().failures.len(), 80);
+    }
+
+    #[test]
+    fn remembered_values_are_kept_per_user_and_file_and_the_oldest_goes_first() {
+        let d = private_tempdir();
+        let ids: Vec<_> = (0..=SEEN_MAX)
+            .map(|n| {
+                std::fs::write(d.path().join(n.to_string()), b"").unwrap();
+                trusted_fs::file_id(d.path().join(n.to_string()).as_path()).unwrap()
+            })
+            .collect();
+        let mut slots = Slots::<usize>::default();
+        for (n, id) in ids.iter().enumerate() {
+            slots.remember(&format!("u{n}"), *id, n);
+        }
+        assert_eq!(slots.recall("u0", ids[0]), None, "the oldest made room");
+        assert_eq!(slots.recall("u1", ids[2]), None, "another file");
+        assert_eq!(slots.recall("u2", ids[1]), None, "another user's file");
+        assert_eq!(slots.recall("u1", ids[1]), Some(1));
+        assert_eq!(slots.recall("u1", ids[1]), None, "taken out");
+        slots.remember("u2", None, 7);
+        assert_eq!(slots.recall("u2", ids[2]), None, "replaced for the same user");
+        assert_eq!(slots.recall("u2", None), Some(7));
     }
 
     #[test]
