@@ -46,6 +46,19 @@ fn proptest_config() -> ProptestConfig {
     ProptestConfig { cases: 300, ..ProptestConfig::default() }
 }
 
+/// A generated text damaged one way: `how` 0 cuts it at `at`, 1 inserts
+/// `byte` there (when ASCII), anything else leaves it whole (for the state
+/// files' property tests).
+#[cfg(test)]
+pub(crate) fn damage(text: &mut String, at: prop::sample::Index, byte: u8, how: u8) {
+    let i = at.index(text.len() + 1);
+    match how {
+        0 if text.is_char_boundary(i) => text.truncate(i),
+        1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
+        _ => {}
+    }
+}
+
 /// TOML values of every type, and text that is none (for the config and the state files).
 #[cfg(test)]
 fn toml_value() -> impl Strategy<Value = String> {

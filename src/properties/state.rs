@@ -136,14 +136,9 @@ mod tests {
         ];
         let line = prop_oneof![3 => prop::strategy::Union::new(secret_lines), 3 => other];
         (version, prop::collection::vec(line, 0..8), any::<prop::sample::Index>(), any::<u8>(), 0u8..4).prop_map(
-            |(version, lines, at, byte, damage)| {
+            |(version, lines, at, byte, how)| {
                 let mut text = format!("{version}\n{}\n", lines.join("\n"));
-                let i = at.index(text.len() + 1);
-                match damage {
-                    0 if text.is_char_boundary(i) => text.truncate(i),
-                    1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
-                    _ => {}
-                }
+                crate::properties::damage(&mut text, at, byte, how);
                 text
             },
         )

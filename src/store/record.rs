@@ -319,12 +319,7 @@ mod tests {
             if plain(&file.email) && plain(&file.phone) && small(created) && disabled_until.is_none_or(small) {
                 prop_assert!(RecordFile::canonical(&text) == Some(file), "not read back: {text:?}");
             }
-            let i = at.index(text.len() + 1);
-            match damage {
-                0 if text.is_char_boundary(i) => text.truncate(i),
-                1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
-                _ => {}
-            }
+            crate::properties::damage(&mut text, at, byte, damage);
             canonical_agrees_with_toml(&text);
         }
     }

@@ -409,12 +409,7 @@ mod tests {
             if plain {
                 prop_assert!(Tally::canonical(&text).as_ref() == Some(&t), "not read back: {text:?}");
             }
-            let i = at.index(text.len() + 1);
-            match damage {
-                0 if text.is_char_boundary(i) => text.truncate(i),
-                1 if text.is_char_boundary(i) && byte.is_ascii() => text.insert(i, char::from(byte)),
-                _ => {}
-            }
+            crate::properties::damage(&mut text, at, byte, damage);
             canonical_agrees_with_toml(&text);
         }
     }
