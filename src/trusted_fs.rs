@@ -23,7 +23,7 @@ pub use atomic_write::{
     Durability, Staged, remove, sync_dir, sync_file, sync_filesystem, write_atomic, write_atomic_as, write_atomic_made,
     write_atomic_unsynced,
 };
-pub use safe_open::{FileId, TrustedFile, file_id, open_trusted, read_trusted, read_trusted_with_id};
+pub use safe_open::{Contents, FileId, TrustedFile, file_id, open_trusted, read_trusted};
 pub use user_lock::{UserLock, lock, try_lock};
 
 use std::fmt;
@@ -342,11 +342,7 @@ mod tests {
         for (room, inline) in [(64, true), (6, true), (5, false), (0, false)] {
             let mut buf = vec![0u8; room];
             let contents = open().read_into(&mut buf).unwrap();
-            assert_eq!(
-                (&*contents, matches!(contents, safe_open::Contents::Inline(_))),
-                (&b"hello"[..], inline),
-                "{room}"
-            );
+            assert_eq!((&*contents, matches!(contents, Contents::Inline(_))), (&b"hello"[..], inline), "{room}");
             drop(contents);
             assert!(buf.iter().all(|&b| b == 0), "the buffer is wiped after use");
         }
