@@ -16,7 +16,7 @@ use super::{FsError, Trust, check_meta, io_err, require_absolute};
 ///
 /// Returns `Ok(None)` only when the file does not exist.
 pub fn read_trusted(path: &Path, trust: Trust, limit: u64) -> Result<Option<Vec<u8>>, FsError> {
-    Ok(read_trusted_with_id(path, trust, limit)?.map(|(bytes, _)| bytes))
+    open_trusted(path, trust, limit)?.map(TrustedFile::read_all).transpose()
 }
 
 /// Which file a path names, and its state: equal ids mean the same,
@@ -67,13 +67,6 @@ pub fn file_id<P: ?Sized + NixPath + AsRef<Path>>(path: &P) -> Result<Option<Fil
     }
 }
 
-/// [`read_trusted`], also returning the id of the file that was read.
-pub fn read_trusted_with_id(path: &Path, trust: Trust, limit: u64) -> Result<Option<(Vec<u8>, FileId)>, FsError> {
-    let Some(file) = open_trusted(path, trust, limit)? else { return Ok(None) };
-    let id = file.id;
-    Ok(Some((file.read_all()?, id)))
-}
-
 /// A file opened and checked by [`open_trusted`], not read yet.
 pub struct TrustedFile<'a> {
     file: std::fs::File,
@@ -98,6 +91,31 @@ impl TrustedFile<'_> {
             return Err(FsError::TooLarge { path: path.to_path_buf(), limit });
         }
         Ok(buf)
+    }
+
+    /// The whole file, within the size cap, into `buf` when it fits there
+    /// (no allocation: a login's state files are a few hundred bytes), else
+    /// as [`TrustedFile::read_all`] reads it.
+    pub fn read_into(mut self, buf: &mut [u8]) -> Result<Contents<'_>, FsError> {
+        if self.id.size < buf.len() as u64 {
+            let mut len = 0;
+            while len < buf.len() {
+                match self.file.read(&mut buf[len..]) {
+                    Ok(0) => return Ok(Contents::Inline(&mut buf[..len])),
+                    Ok(n) => len += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        zeroize::Zeroize::zeroize(&mut buf[..len]);
+                        return Err(io_err(self.path, "read")(e));
+                    }
+                }
+            }
+            // Longer than when it was opened (written in place, which twostep
+            // never does): read again from the start, whole.
+            zeroize::Zeroize::zeroize(&mut buf[..len]);
+            self.file.rewind().map_err(io_err(self.path, "read"))?;
+        }
+        Ok(Contents::Heap(zeroize::Zeroizing::new(self.read_all()?)))
     }
 }
 
@@ -124,33 +142,6 @@ impl Drop for Contents<'_> {
         if let Contents::Inline(bytes) = self {
             zeroize::Zeroize::zeroize(*bytes);
         }
-    }
-}
-
-impl TrustedFile<'_> {
-    /// The whole file, within the size cap, into `buf` when it fits there
-    /// (no allocation: a login's state files are a few hundred bytes), else
-    /// as [`TrustedFile::read_all`] reads it.
-    pub fn read_into(mut self, buf: &mut [u8]) -> Result<Contents<'_>, FsError> {
-        if self.id.size < buf.len() as u64 {
-            let mut len = 0;
-            while len < buf.len() {
-                match self.file.read(&mut buf[len..]) {
-                    Ok(0) => return Ok(Contents::Inline(&mut buf[..len])),
-                    Ok(n) => len += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        zeroize::Zeroize::zeroize(&mut buf[..len]);
-                        return Err(io_err(self.path, "read")(e));
-                    }
-                }
-            }
-            // Longer than when it was opened (written in place, which twostep
-            // never does): read again from the start, whole.
-            zeroize::Zeroize::zeroize(&mut buf[..len]);
-            self.file.rewind().map_err(io_err(self.path, "read"))?;
-        }
-        Ok(Contents::Heap(zeroize::Zeroizing::new(self.read_all()?)))
     }
 }
 
