@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             "the configuration has no [ldap] table; describe the directory there first (see twostep.toml(5))".into(),
         ));
     };
-    let files = UserStore::for_login(&ctx.config.secrets_dir, &ctx.config.tally_dir, Owner::ROOT)?;
+    let files = UserStore::for_login(ctx.config.secrets_dir.clone(), ctx.config.tally_dir.clone(), Owner::ROOT)?;
     let directory = UserStore::directory(ldap, Owner::ROOT)?;
     let mut users = files.enrolled_users()?;
     users.extend(files.tally_users()?);

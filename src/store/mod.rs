@@ -54,7 +54,11 @@ enum Backing {
 
 impl UserStore {
     /// For a login: the records directory must exist (the module never makes one up).
-    pub fn for_login(records: &Path, tallies: &Path, owner: Owner) -> Result<UserStore, StoreError> {
+    pub fn for_login(
+        records: impl Into<Arc<Path>>,
+        tallies: impl Into<Arc<Path>>,
+        owner: Owner,
+    ) -> Result<UserStore, StoreError> {
         Ok(UserStore(Backing::Files(FileStore::for_login(records, tallies, owner)?)))
     }
 
@@ -68,11 +72,7 @@ impl UserStore {
         match (&cfg.backend, &cfg.ldap) {
             (Backend::Ldap, Some(l)) => UserStore::directory(l, owner),
             // The config's paths shared, not copied.
-            _ => Ok(UserStore(Backing::Files(FileStore::for_login(
-                Arc::clone(&cfg.secrets_dir),
-                Arc::clone(&cfg.tally_dir),
-                owner,
-            )?))),
+            _ => UserStore::for_login(cfg.secrets_dir.clone(), cfg.tally_dir.clone(), owner),
         }
     }
 

@@ -35,7 +35,7 @@ pub(super) fn check_file_store(r: &mut Report, cfg: &Config) -> Option<Users> {
     if !secrets_ok {
         return None;
     }
-    let store = match UserStore::for_login(&cfg.secrets_dir, &cfg.tally_dir, Owner::ROOT) {
+    let store = match UserStore::for_login(cfg.secrets_dir.clone(), cfg.tally_dir.clone(), Owner::ROOT) {
         Ok(s) => s,
         Err(e) => {
             r.error_message(&e.to_string(), "fix the directory, then check again");
